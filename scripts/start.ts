@@ -1,0 +1,147 @@
+// `npm start`: the whole orchestrator in one process on the embedded default. With nothing configured it starts a
+// local Temporal dev server (SQLite under DATA_DIR, Web UI) and an embedded PostgreSQL (under DATA_DIR), migrates
+// the admin database, and runs the worker and the API. TEMPORAL_ADDRESS / DATABASE_URL switch either to an
+// external service. Ctrl-C (or SIGTERM) stops everything in reverse order; a second start reuses the data.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Server } from 'node:http';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { createApp } from '../api/app';
+import { ConfigError, loadConfig } from '../infra/config';
+import { createDb, migrateDatabase } from '../infra/database';
+import { startEmbeddedPostgres } from '../infra/embedded-postgres';
+import { createLogger, redactUrl } from '../infra/logger';
+import { connectClient, connectWorker } from '../infra/temporal';
+import { assertPortFree, startDevServer } from '../infra/temporal-dev-server';
+import { createWorker } from '../workers/worker';
+
+type Stopper = { name: string; stop: () => Promise<unknown> };
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  }
+  const logger = createLogger(config, 'fs-dr');
+  const running: Stopper[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const { name, stop } of running.reverse()) {
+      try {
+        await stop();
+        logger.info(`${name} stopped`);
+      } catch (err) {
+        logger.error({ err }, `${name} did not stop cleanly`);
+      }
+    }
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stopAll(0));
+  process.once('SIGTERM', () => void stopAll(0));
+
+  try {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    // Check every port before starting anything, so a clash fails fast and leaves nothing running.
+    await assertPortFree(config.api.port, 'API');
+    if (!config.database.url) await assertPortFree(config.database.embeddedPort, 'embedded PostgreSQL');
+
+    let databaseUrl = config.database.url;
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres({
+        dataDir: path.join(config.dataDir, 'postgres'),
+        port: config.database.embeddedPort,
+        database: 'fsdr',
+        onLog: (line) => logger.debug({ component: 'postgres' }, line),
+      });
+      running.push({ name: 'embedded PostgreSQL', stop: pg.stop });
+      databaseUrl = pg.url;
+      logger.info(
+        `embedded PostgreSQL up on 127.0.0.1:${config.database.embeddedPort} (data in ${path.join(config.dataDir, 'postgres')})`,
+      );
+    } else {
+      logger.info(`using PostgreSQL at ${redactUrl(databaseUrl)}`);
+    }
+    await migrateDatabase(databaseUrl);
+    logger.info('admin database migrated');
+
+    let temporalAddress = config.temporal.address;
+    let uiUrl = config.temporal.uiUrl;
+    if (!temporalAddress) {
+      const dev = await startDevServer({
+        cliPath: config.temporal.cliPath,
+        dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+        port: config.temporal.devPort,
+        uiPort: config.temporal.devUiPort,
+        namespace: config.temporal.namespace,
+        onLog: (line) => logger.debug({ component: 'temporal' }, line),
+      });
+      running.push({ name: 'Temporal dev server', stop: dev.stop });
+      temporalAddress = dev.address;
+      uiUrl = dev.uiUrl;
+      logger.info(`Temporal dev server up on ${dev.address} (binary: ${dev.binary}), Web UI ${dev.uiUrl}`);
+    } else {
+      logger.info(`using Temporal at ${temporalAddress}, namespace ${config.temporal.namespace}`);
+    }
+
+    const db = createDb(databaseUrl);
+    running.push({ name: 'database client', stop: () => db.$disconnect() });
+
+    // We own the shutdown order (API, worker, then servers), so the SDK must not react to signals itself.
+    Runtime.install({
+      shutdownSignals: [],
+      logger: new DefaultLogger(
+        config.log.level === 'debug' || config.log.level === 'trace' ? 'DEBUG' : 'WARN',
+        (entry) =>
+          logger[entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : 'debug'](
+            { component: 'temporal-sdk', ...entry.meta },
+            entry.message,
+          ),
+      ),
+    });
+    const workerConnection = await connectWorker(temporalAddress);
+    running.push({ name: 'worker connection', stop: () => workerConnection.close() });
+    const worker = await createWorker({
+      connection: workerConnection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      db,
+    });
+    const workerDone = worker.run();
+    running.push({ name: 'worker', stop: async () => (worker.shutdown(), await workerDone) });
+    workerDone.catch((err: unknown) => {
+      logger.fatal({ err }, 'worker failed');
+      void stopAll(1);
+    });
+    logger.info(`worker polling task queue '${config.temporal.taskQueue}'`);
+
+    const temporal = await connectClient(temporalAddress, config.temporal.namespace);
+    running.push({ name: 'Temporal client', stop: () => temporal.connection.close() });
+    const app = createApp({
+      db,
+      temporal,
+      temporalAddress,
+      taskQueue: config.temporal.taskQueue,
+      temporalUiUrl: uiUrl,
+      logger,
+    });
+    const server: Server = await new Promise((resolve, reject) => {
+      const s = app.listen(config.api.port, config.api.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    running.push({ name: 'API', stop: () => new Promise((r) => server.close(r)) });
+    const apiUrl = `http://${config.api.host}:${config.api.port}`;
+    logger.info(
+      `ready: API ${apiUrl} (health: ${apiUrl}/healthz), Temporal Web UI ${uiUrl ?? '(external)'}; Ctrl-C stops`,
+    );
+  } catch (err) {
+    logger.fatal(err instanceof Error ? err.message : String(err));
+    await stopAll(1);
+  }
+}
+
+void main();

@@ -1,0 +1,2 @@
+// Every workflow type the worker registers. Workflow code is deterministic: see the lint rules in eslint.config.mjs.
+export { diagnosticsWorkflow } from './diagnostics';
