@@ -89,7 +89,7 @@ export class GatewayClient {
         `gateway ${this.endpoint.url} answered ${method} ${path} with an unexpected body: ${parsed.error.issues[0]?.message}`,
       );
     }
-    return parsed.data as z.infer<S>;
+    return parsed.data;
   }
 }
 
