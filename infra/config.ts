@@ -5,7 +5,12 @@ import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const port = z.coerce.number().int().min(1).max(65535);
+const PORT_MESSAGE = 'must be a port number from 1 to 65535';
+const port = z.coerce
+  .number({ error: PORT_MESSAGE })
+  .int({ error: PORT_MESSAGE })
+  .min(1, { error: PORT_MESSAGE })
+  .max(65535, { error: PORT_MESSAGE });
 const optionalString = z
   .string()
   .trim()
@@ -94,21 +99,23 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.keys(envSchema.shape);
   const picked = Object.fromEntries(known.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
   const parsed = envSchema.safeParse(picked);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`));
-  }
-  const e = parsed.data;
-  const problems: string[] = [];
-  if (e.NODE_ENV === 'production') {
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
+  const set = (name: string) => typeof picked[name] === 'string' && picked[name].trim() !== '';
+  if ((parsed.success ? parsed.data.NODE_ENV : picked.NODE_ENV) === 'production') {
     // Production never falls back to embedded servers or a generated key: a typo must not silently create a new,
     // empty admin database or make stored secrets unreadable.
-    if (!e.TEMPORAL_ADDRESS) problems.push('TEMPORAL_ADDRESS: required when NODE_ENV=production');
-    if (!e.DATABASE_URL) problems.push('DATABASE_URL: required when NODE_ENV=production');
-    if (!e.SECRETS_KEY && !e.SECRETS_KEY_FILE)
+    if (!set('TEMPORAL_ADDRESS')) problems.push('TEMPORAL_ADDRESS: required when NODE_ENV=production');
+    if (!set('DATABASE_URL')) problems.push('DATABASE_URL: required when NODE_ENV=production');
+    if (!set('SECRETS_KEY') && !set('SECRETS_KEY_FILE')) {
       problems.push('SECRETS_KEY or SECRETS_KEY_FILE: required when NODE_ENV=production');
+    }
   }
-  if (e.SECRETS_KEY && e.SECRETS_KEY_FILE) problems.push('SECRETS_KEY and SECRETS_KEY_FILE: set only one of them');
-  if (problems.length) throw new ConfigError(problems);
+  if (set('SECRETS_KEY') && set('SECRETS_KEY_FILE'))
+    problems.push('SECRETS_KEY and SECRETS_KEY_FILE: set only one of them');
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
 
   const dataDir = path.resolve(e.DATA_DIR);
   return {

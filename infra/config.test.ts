@@ -1,0 +1,74 @@
+import { ConfigError, loadConfig } from './config';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('needs nothing for the embedded default', () => {
+    const cfg = loadConfig({});
+    expect(cfg.temporal.address).toBeUndefined();
+    expect(cfg.database.url).toBeUndefined();
+    expect(cfg.temporal.uiUrl).toBe('http://127.0.0.1:8233');
+    expect(cfg.api).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(cfg.temporal.taskQueue).toBe('fs-dr');
+  });
+
+  it('names every bad variable at once', () => {
+    const found = problems({
+      API_PORT: '99999',
+      LOG_LEVEL: 'loud',
+      DATABASE_URL: 'mysql://x',
+      TEMPORAL_ADDRESS: 'a b',
+    });
+    expect(found.map((p) => p.split(':')[0]).sort()).toEqual([
+      'API_PORT',
+      'DATABASE_URL',
+      'LOG_LEVEL',
+      'TEMPORAL_ADDRESS',
+    ]);
+  });
+
+  it('requires external services and a key in production', () => {
+    expect(problems({ NODE_ENV: 'production' }).join('\n')).toMatch(
+      /TEMPORAL_ADDRESS[\s\S]*DATABASE_URL[\s\S]*SECRETS_KEY/,
+    );
+    expect(
+      problems({
+        NODE_ENV: 'production',
+        TEMPORAL_ADDRESS: 'temporal:7233',
+        DATABASE_URL: 'postgresql://u:p@db/fsdr',
+        SECRETS_KEY_FILE: '/run/secrets/key',
+      }),
+    ).toEqual([]);
+  });
+
+  it('never echoes a secret value in its error', () => {
+    const err = (() => {
+      try {
+        loadConfig({
+          DATABASE_URL: 'postgresql://admin:hunter2',
+          SECRETS_KEY: 'k',
+          SECRETS_KEY_FILE: '/k',
+          API_PORT: 'x',
+        });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err?.message).toMatch(/SECRETS_KEY and SECRETS_KEY_FILE/);
+    expect(err?.message).not.toContain('hunter2');
+  });
+
+  it('treats empty variables (as in a copied .env.example) as unset', () => {
+    const cfg = loadConfig({ TEMPORAL_ADDRESS: '', DATABASE_URL: '', TEMPORAL_UI_URL: '', TEMPORAL_CLI_PATH: '' });
+    expect(cfg.temporal.address).toBeUndefined();
+    expect(cfg.database.url).toBeUndefined();
+  });
+});
