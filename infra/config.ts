@@ -1,5 +1,6 @@
 // The one place the orchestrator reads its environment. Parsed once at start-up; every bad variable is named in one
 // readable error so an operator fixes them all in one go. Every variable is documented in .env.example.
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -53,6 +54,8 @@ const envSchema = z.object({
   TEMPORAL_DEV_UI_PORT: port.default(8233),
 
   DATABASE_URL: postgresUrl.optional().or(z.literal('').transform(() => undefined)),
+  /** A file holding DATABASE_URL (Docker/Kubernetes secrets), read once at start. */
+  DATABASE_URL_FILE: optionalString,
   EMBEDDED_DB_PORT: port.default(5433),
 
   API_HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -97,17 +100,32 @@ export class ConfigError extends Error {
 /** Parses the environment; throws ConfigError naming every bad variable. Never echoes a secret's value. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.keys(envSchema.shape);
-  const picked = Object.fromEntries(known.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
+  const picked: Record<string, string | undefined> = Object.fromEntries(
+    known.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]),
+  );
+  const fileProblems: string[] = [];
+  const urlFile = picked.DATABASE_URL_FILE?.trim();
+  if (urlFile) {
+    if (picked.DATABASE_URL?.trim()) fileProblems.push('DATABASE_URL and DATABASE_URL_FILE: set only one of them');
+    else {
+      try {
+        picked.DATABASE_URL = fs.readFileSync(urlFile, 'utf8').trim();
+      } catch (err) {
+        fileProblems.push(`DATABASE_URL_FILE: cannot read '${urlFile}' (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+  }
   const parsed = envSchema.safeParse(picked);
-  const problems = parsed.success
-    ? []
-    : parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
+  const problems = [
+    ...fileProblems,
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`)),
+  ];
   const set = (name: string) => typeof picked[name] === 'string' && picked[name].trim() !== '';
   if ((parsed.success ? parsed.data.NODE_ENV : picked.NODE_ENV) === 'production') {
     // Production never falls back to embedded servers or a generated key: a typo must not silently create a new,
     // empty admin database or make stored secrets unreadable.
     if (!set('TEMPORAL_ADDRESS')) problems.push('TEMPORAL_ADDRESS: required when NODE_ENV=production');
-    if (!set('DATABASE_URL')) problems.push('DATABASE_URL: required when NODE_ENV=production');
+    if (!set('DATABASE_URL')) problems.push('DATABASE_URL (or DATABASE_URL_FILE): required when NODE_ENV=production');
     if (!set('SECRETS_KEY') && !set('SECRETS_KEY_FILE')) {
       problems.push('SECRETS_KEY or SECRETS_KEY_FILE: required when NODE_ENV=production');
     }
