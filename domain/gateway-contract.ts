@@ -73,3 +73,163 @@ export const GatewayProblem = z.object({
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
 export type GatewayProblem = z.infer<typeof GatewayProblem>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Contract v1, continued: share deletion, snapshots, negotiation, transfers (sending side), receives (receiving side).
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Transfer ids are chosen by the orchestrator (e.g. workflow id + portion), so a retried activity finds its transfer. */
+export const TransferId = SnapshotId;
+/** The portion of a share an operation is about; "" (the default) is the root portion of a standard share. */
+export const PortionRef = z.union([PortionName, z.literal('')]).default('');
+export const IsoTime = z.iso.datetime({ offset: true });
+
+/** DELETE /v1/shares/:share?confirm=<share>: deletes the share, its data and its snapshots on this FSVM. */
+export const DeleteShareQuery = z.object({ confirm: z.string() }).strict();
+
+/** POST /v1/shares/:share/snapshots: one snapshot per portion this FSVM holds, all with the set's id. Idempotent. */
+export const CreateSnapshotRequest = z
+  .object({
+    snapshotId: SnapshotId,
+    /** When `POST /v1/snapshots/prune` may delete it; absent: kept until deleted. */
+    expiresAt: IsoTime.optional(),
+  })
+  .strict();
+
+export const GatewaySnapshot = z.object({
+  id: SnapshotId,
+  share: ShareName,
+  portion: z.union([PortionName, z.literal('')]),
+  /** When the snapshot was taken on the FSVM that first took it (kept by replication). */
+  createdAt: IsoTime,
+  expiresAt: IsoTime.nullable(),
+  /** 'local': taken here; 'received': replicated from a peer. */
+  origin: z.enum(['local', 'received']),
+  /** Logical size of the portion in the snapshot (sum of regular file sizes). */
+  sizeBytes: z.number().int().nonnegative(),
+});
+export type GatewaySnapshot = z.infer<typeof GatewaySnapshot>;
+
+/** GET /v1/shares/:share/snapshots[?portion=] : complete snapshots only, oldest first. */
+export const SnapshotList = z.object({ snapshots: z.array(GatewaySnapshot) });
+
+/** POST /v1/shares/:share/rollback: every portion held here (or only `portion`) goes back to the snapshot. */
+export const RollbackRequest = z.object({ snapshotId: SnapshotId, portion: PortionName.optional() }).strict();
+
+/** POST /v1/snapshots/prune: deletes every snapshot whose expiry is before `now` (default: the agent's clock). */
+export const PruneRequest = z.object({ now: IsoTime.optional() }).strict();
+export const PruneResult = z.object({
+  deleted: z.array(z.object({ share: ShareName, portion: z.string(), id: SnapshotId })),
+});
+
+/** GET /v1/negotiation/:share?portion= : what this side has, to find the newest common snapshot. */
+export const NegotiationInfo = z.object({
+  share: ShareName,
+  portion: z.string(),
+  driver: SnapshotDriverName,
+  nodeId: NodeId,
+  /** Complete snapshots, oldest first. */
+  snapshots: z.array(z.object({ id: SnapshotId, createdAt: IsoTime })),
+  /** Receives under way into this portion (not usable as a base). */
+  receiving: z.array(SnapshotId),
+});
+export type NegotiationInfo = z.infer<typeof NegotiationInfo>;
+
+export const TransferState = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export type TransferState = z.infer<typeof TransferState>;
+
+/** POST /v1/transfers: send snapshot `snapshotId` (incremental from `baseSnapshotId`) to a peer FSVM. Idempotent by id. */
+export const StartTransferRequest = z
+  .object({
+    transferId: TransferId,
+    share: ShareName,
+    portion: PortionRef,
+    snapshotId: SnapshotId,
+    baseSnapshotId: SnapshotId.optional(),
+    target: z
+      .object({
+        /** Base URL of the destination gateway, e.g. http://10.0.0.21:7500 */
+        url: z.url({ protocol: /^https?$/ }),
+        /** The destination's node id: selects the peer token. */
+        nodeId: NodeId,
+        share: ShareName,
+        portion: PortionRef,
+      })
+      .strict(),
+    /** Bytes per second; absent: the agent's default (GATEWAY_BANDWIDTH_LIMIT), 0 = unlimited. */
+    bandwidthLimit: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type StartTransferRequest = z.infer<typeof StartTransferRequest>;
+
+export const TransferStatus = z.object({
+  transferId: TransferId,
+  share: ShareName,
+  portion: z.string(),
+  snapshotId: SnapshotId,
+  baseSnapshotId: SnapshotId.nullable(),
+  target: z.object({ url: z.string(), nodeId: NodeId, share: ShareName, portion: z.string() }),
+  state: TransferState,
+  /** Length of the stream; null while unknown (btrfs streams are measured while sent). */
+  bytesTotal: z.number().int().nonnegative().nullable(),
+  /** Bytes the receiver has acknowledged or that are on their way (monotonic within an attempt). */
+  bytesSent: z.number().int().nonnegative(),
+  /** Bytes per second over the last seconds. */
+  rateBytesPerSec: z.number().nonnegative(),
+  /** How many times the stream was resumed after a dropped connection or restart, and from which offset last. */
+  resumes: z.number().int().nonnegative(),
+  resumedFrom: z.number().int().nonnegative().nullable(),
+  error: z.string().nullable(),
+  startedAt: IsoTime,
+  finishedAt: IsoTime.nullable(),
+});
+export type TransferStatus = z.infer<typeof TransferStatus>;
+export const TransferList = z.object({ transfers: z.array(TransferStatus) });
+
+// --- The receiving side. Called by the sending agent (peer token), not by the orchestrator, except commit/list. ---
+
+export const ReceiveState = z.enum(['receiving', 'received', 'committed', 'failed']);
+export type ReceiveState = z.infer<typeof ReceiveState>;
+
+/** PUT /v1/receives/:transferId (peer): prepare a receive. Idempotent for the same parameters. */
+export const PrepareReceiveRequest = z
+  .object({
+    share: ShareName,
+    portion: PortionRef,
+    snapshotId: SnapshotId,
+    baseSnapshotId: SnapshotId.optional(),
+    /** The driver that produced the stream; must match the receiver's. */
+    driver: SnapshotDriverName,
+    createdAt: IsoTime,
+    expiresAt: IsoTime.nullable().optional(),
+  })
+  .strict();
+export type PrepareReceiveRequest = z.infer<typeof PrepareReceiveRequest>;
+
+export const ReceiveStatus = z.object({
+  transferId: TransferId,
+  share: ShareName,
+  portion: z.string(),
+  snapshotId: SnapshotId,
+  baseSnapshotId: SnapshotId.nullable(),
+  state: ReceiveState,
+  /** The last durable offset: the sender continues from here. */
+  receivedBytes: z.number().int().nonnegative(),
+  error: z.string().nullable(),
+});
+export type ReceiveStatus = z.infer<typeof ReceiveStatus>;
+export const ReceiveList = z.object({ receives: z.array(ReceiveStatus) });
+
+/** PUT /v1/receives/:transferId/data?offset=N (peer): the stream from byte N on (application/octet-stream). */
+export const ReceiveDataQuery = z.object({ offset: z.coerce.number().int().nonnegative() });
+
+/** POST /v1/receives/:transferId/complete (peer): the stream is whole; verified before it is applied. */
+export const CompleteReceiveRequest = z
+  .object({ totalBytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })
+  .strict();
+
+/** Headers of the data plane: the sending node's id, and `authorization: Bearer <pair token>`. */
+export const PEER_NODE_HEADER = 'x-gateway-node';
+
+/** POST /v1/receives/:transferId/commit: publish the received snapshot; `updateLive` (default true) brings the share to it. */
+export const CommitReceiveRequest = z.object({ updateLive: z.boolean().default(true) }).strict();

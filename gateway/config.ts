@@ -1,0 +1,165 @@
+// The gateway agent's own configuration (one agent per FSVM), read from the environment once at start-up. Every bad
+// variable is named in one error so an operator fixes them all in one go; a secret's value is never echoed.
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { NodeId, SnapshotDriverName } from '../domain/gateway-contract';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+const listen = z
+  .string()
+  .trim()
+  .regex(/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:7500')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0..65535');
+
+/** e.g. "1.5M", "200k", "1G" (bytes per second), "0" = unlimited */
+const byteRate = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?[kKmMgG]?$/, 'must be bytes per second, e.g. 50M, 800k or 0 (unlimited)')
+  .transform((s) => {
+    const unit = s.slice(-1).toLowerCase();
+    const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+    return Math.round(parseFloat(s) * mult);
+  });
+
+const envSchema = z.object({
+  GATEWAY_FILE_SERVER_ID: z.string().trim().min(1, 'required').max(128),
+  GATEWAY_NODE_ID: NodeId,
+  GATEWAY_LISTEN: listen.default('127.0.0.1:7500'),
+  GATEWAY_DATA_ROOT: z.string().trim().min(1, 'required'),
+  GATEWAY_DRIVER: SnapshotDriverName.default('portable'),
+  GATEWAY_TOKEN: optionalString,
+  GATEWAY_TOKEN_FILE: optionalString,
+  /** "nodeB=secret1,nodeC=secret2": the pair secret shared with each peer FSVM of the data plane. */
+  GATEWAY_PEER_TOKENS: optionalString,
+  GATEWAY_PEER_TOKENS_FILE: optionalString,
+  /** smb.conf include file the agent owns (one section per share); unset: no Samba integration. */
+  GATEWAY_SMB_CONF: optionalString,
+  /** How to make smbd re-read its configuration: its pid file (SIGHUP); unset: `smbcontrol smbd reload-config`. */
+  GATEWAY_SMBD_PID_FILE: optionalString,
+  GATEWAY_BANDWIDTH_LIMIT: byteRate.default(0),
+  GATEWAY_MAX_STREAMS: z.coerce.number().int().min(1).max(64).default(4),
+  /** zfs driver: the dataset under which shares live, e.g. tank/fsdr */
+  GATEWAY_ZFS_DATASET: optionalString,
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+});
+
+export interface GatewayConfig {
+  fileServerId: string;
+  nodeId: string;
+  listen: { host: string; port: number };
+  dataRoot: string;
+  driver: z.infer<typeof SnapshotDriverName>;
+  token: string;
+  /** peer node id -> pair token */
+  peerTokens: Map<string, string>;
+  smb?: { includeFile: string; pidFile?: string };
+  bandwidthLimit: number;
+  maxStreams: number;
+  zfsDataset?: string;
+  log: { level: (typeof LOG_LEVELS)[number]; format: 'json' | 'pretty' };
+}
+
+export class GatewayConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid gateway configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'GatewayConfigError';
+  }
+}
+
+function readSecretFile(file: string, variable: string, problems: string[]): string | undefined {
+  try {
+    const text = fs.readFileSync(file, 'utf8').trim();
+    if (!text) problems.push(`${variable}: file ${file} is empty`);
+    return text || undefined;
+  } catch (err) {
+    problems.push(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+}
+
+function parsePeerTokens(text: string, variable: string, problems: string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [i, item] of text
+    .split(/[,\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .entries()) {
+    const eq = item.indexOf('=');
+    const node = eq > 0 ? item.slice(0, eq).trim() : '';
+    const token = eq > 0 ? item.slice(eq + 1).trim() : '';
+    if (!NodeId.safeParse(node).success || token.length < 16) {
+      problems.push(`${variable}: entry ${i + 1} must be <node id>=<token of at least 16 characters>`);
+      continue;
+    }
+    map.set(node, token);
+  }
+  return map;
+}
+
+/** Parses the environment; throws GatewayConfigError naming every bad variable. */
+export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const known = Object.keys(envSchema.shape);
+  const picked = Object.fromEntries(known.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
+  const parsed = envSchema.safeParse(picked);
+  if (!parsed.success) {
+    throw new GatewayConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.GATEWAY_TOKEN && e.GATEWAY_TOKEN_FILE) problems.push('GATEWAY_TOKEN and GATEWAY_TOKEN_FILE: set only one');
+  const token = e.GATEWAY_TOKEN_FILE
+    ? readSecretFile(e.GATEWAY_TOKEN_FILE, 'GATEWAY_TOKEN_FILE', problems)
+    : e.GATEWAY_TOKEN;
+  if (!token && !e.GATEWAY_TOKEN_FILE) problems.push('GATEWAY_TOKEN or GATEWAY_TOKEN_FILE: required');
+  else if (token && token.length < 16) problems.push('GATEWAY_TOKEN: must be at least 16 characters');
+  if (e.GATEWAY_PEER_TOKENS && e.GATEWAY_PEER_TOKENS_FILE)
+    problems.push('GATEWAY_PEER_TOKENS and GATEWAY_PEER_TOKENS_FILE: set only one');
+  const peerText = e.GATEWAY_PEER_TOKENS_FILE
+    ? readSecretFile(e.GATEWAY_PEER_TOKENS_FILE, 'GATEWAY_PEER_TOKENS_FILE', problems)
+    : e.GATEWAY_PEER_TOKENS;
+  const peerTokens = peerText
+    ? parsePeerTokens(
+        peerText,
+        e.GATEWAY_PEER_TOKENS_FILE ? 'GATEWAY_PEER_TOKENS_FILE' : 'GATEWAY_PEER_TOKENS',
+        problems,
+      )
+    : new Map<string, string>();
+  if (e.GATEWAY_DRIVER === 'zfs' && !e.GATEWAY_ZFS_DATASET)
+    problems.push('GATEWAY_ZFS_DATASET: required when GATEWAY_DRIVER=zfs');
+  if (!path.isAbsolute(e.GATEWAY_DATA_ROOT) && source.NODE_ENV === 'production')
+    problems.push('GATEWAY_DATA_ROOT: must be an absolute path in production');
+  if (problems.length) throw new GatewayConfigError(problems);
+
+  const colon = e.GATEWAY_LISTEN.lastIndexOf(':');
+  return {
+    fileServerId: e.GATEWAY_FILE_SERVER_ID,
+    nodeId: e.GATEWAY_NODE_ID,
+    listen: {
+      host: e.GATEWAY_LISTEN.slice(0, colon).replace(/^\[|\]$/g, ''),
+      port: Number(e.GATEWAY_LISTEN.slice(colon + 1)),
+    },
+    dataRoot: path.resolve(e.GATEWAY_DATA_ROOT),
+    driver: e.GATEWAY_DRIVER,
+    token: token!,
+    peerTokens,
+    smb: e.GATEWAY_SMB_CONF
+      ? { includeFile: path.resolve(e.GATEWAY_SMB_CONF), pidFile: e.GATEWAY_SMBD_PID_FILE }
+      : undefined,
+    bandwidthLimit: e.GATEWAY_BANDWIDTH_LIMIT,
+    maxStreams: e.GATEWAY_MAX_STREAMS,
+    zfsDataset: e.GATEWAY_ZFS_DATASET,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') },
+  };
+}

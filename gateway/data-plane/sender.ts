@@ -1,0 +1,346 @@
+// The sending side of the data plane. A transfer is persisted in <root>/state/transfers/<id>.json and survives a
+// restart of the agent (it is picked up again at start). Each attempt asks the receiver for its durable offset
+// (prepare is idempotent), re-creates the same deterministic stream, hashes all of it, and sends only the bytes from
+// that offset on. Once the stream is whole the receiver checks length and sha256 before it applies it. Dropped
+// connections are retried with backoff; integrity and validation failures are final. At most `maxStreams` transfers
+// run at once; the rest wait in the queue.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
+import {
+  ReceiveStatus,
+  type PrepareReceiveRequest,
+  type StartTransferRequest,
+  type TransferStatus,
+} from '../../domain/gateway-contract';
+import type { Logger } from '../../infra/logger';
+import type { PortionRef } from '../layout';
+import type { ShareRegistry } from '../shares/registry';
+import type { SnapshotDriver } from '../snapshot-drivers/driver';
+import type { SnapshotStore } from '../snapshots';
+import { errorMessage, readJson, sleep, writeFileAtomic } from '../util';
+import { PeerClient, PeerHttpError } from './peer';
+import { Throttle } from './throttle';
+
+export interface TransferRecord extends Omit<TransferStatus, 'rateBytesPerSec'> {
+  bandwidthLimit: number;
+}
+
+interface Running {
+  abort: AbortController;
+  samples: { t: number; bytes: number }[];
+}
+
+const MAX_IDLE_ATTEMPTS = 20;
+
+export class Sender {
+  private readonly records = new Map<string, TransferRecord>();
+  private readonly running = new Map<string, Running>();
+  private readonly dir: string;
+  private stopped = false;
+
+  constructor(
+    stateDir: string,
+    private readonly opts: {
+      nodeId: string;
+      peerTokens: Map<string, string>;
+      defaultBandwidthLimit: number;
+      maxStreams: number;
+    },
+    private readonly driver: SnapshotDriver,
+    private readonly store: SnapshotStore,
+    private readonly registry: ShareRegistry,
+    private readonly log: Logger,
+  ) {
+    this.dir = path.join(stateDir, 'transfers');
+  }
+
+  /** Loads persisted transfers and resumes the unfinished ones. */
+  async load(): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    for (const f of await fs.readdir(this.dir)) {
+      if (!f.endsWith('.json')) continue;
+      const r = await readJson<TransferRecord>(path.join(this.dir, f));
+      if (!r) continue;
+      if (r.state === 'running') r.state = 'queued';
+      this.records.set(r.transferId, r);
+    }
+    this.pump();
+  }
+
+  /** Stops running transfers without failing them (agent shutdown): they resume at the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const r of this.running.values()) r.abort.abort(new Error('agent shutting down'));
+    const deadline = Date.now() + 5000;
+    while (this.running.size && Date.now() < deadline) await sleep(20);
+  }
+
+  activeCount(): number {
+    return this.running.size;
+  }
+
+  busyShare(share: string): boolean {
+    return [...this.records.values()].some((r) => r.share === share && (r.state === 'running' || r.state === 'queued'));
+  }
+
+  list(): TransferStatus[] {
+    return [...this.records.values()].map((r) => this.status(r));
+  }
+
+  get(id: string): TransferStatus {
+    const r = this.records.get(id);
+    if (!r) throw new NotFoundError(`transfer ${id} does not exist`);
+    return this.status(r);
+  }
+
+  private status(r: TransferRecord): TransferStatus {
+    const run = this.running.get(r.transferId);
+    let rate = 0;
+    if (run && run.samples.length > 1) {
+      const a = run.samples[0]!;
+      const b = run.samples[run.samples.length - 1]!;
+      rate = b.t > a.t ? ((b.bytes - a.bytes) * 1000) / (b.t - a.t) : 0;
+    }
+    const { bandwidthLimit: _bw, ...rest } = r;
+    return { ...rest, rateBytesPerSec: Math.max(0, Math.round(rate)) };
+  }
+
+  private async persist(r: TransferRecord): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, `${r.transferId}.json`), JSON.stringify(r));
+  }
+
+  async start(req: StartTransferRequest): Promise<TransferStatus> {
+    const existing = this.records.get(req.transferId);
+    if (existing) {
+      const same =
+        existing.share === req.share &&
+        existing.portion === req.portion &&
+        existing.snapshotId === req.snapshotId &&
+        existing.baseSnapshotId === (req.baseSnapshotId ?? null) &&
+        existing.target.url === req.target.url &&
+        existing.target.share === req.target.share &&
+        existing.target.portion === req.target.portion &&
+        existing.target.nodeId === req.target.nodeId;
+      if (!same) throw new ConflictError(`transfer ${req.transferId} exists with other parameters`);
+      return this.status(existing);
+    }
+    const share = this.registry.get(req.share);
+    if (!share) throw new NotFoundError(`share ${req.share} does not exist on this FSVM`);
+    if (!share.portions.includes(req.portion)) {
+      throw new NotFoundError(`share ${req.share} has no portion ${JSON.stringify(req.portion)} on this FSVM`);
+    }
+    const p: PortionRef = { share: req.share, portion: req.portion };
+    const snap = await this.store.require(p, req.snapshotId);
+    if (req.baseSnapshotId) {
+      if (req.baseSnapshotId === req.snapshotId)
+        throw new ValidationError('base snapshot must differ from the snapshot');
+      const base = await this.store.require(p, req.baseSnapshotId, 'base snapshot');
+      if (base.createdAt >= snap.createdAt) {
+        throw new ValidationError(`base snapshot ${base.id} is not older than snapshot ${snap.id}`, [
+          { path: 'baseSnapshotId', message: 'must be older than snapshotId' },
+        ]);
+      }
+    }
+    if (!this.opts.peerTokens.has(req.target.nodeId)) {
+      throw new ValidationError(`no peer token configured for node ${req.target.nodeId}`, [
+        { path: 'target.nodeId', message: 'not a configured peer of this FSVM' },
+      ]);
+    }
+    const r: TransferRecord = {
+      transferId: req.transferId,
+      share: req.share,
+      portion: req.portion,
+      snapshotId: req.snapshotId,
+      baseSnapshotId: req.baseSnapshotId ?? null,
+      target: { ...req.target },
+      state: 'queued',
+      bytesTotal: null,
+      bytesSent: 0,
+      resumes: 0,
+      resumedFrom: null,
+      error: null,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      bandwidthLimit: req.bandwidthLimit ?? this.opts.defaultBandwidthLimit,
+    };
+    await this.persist(r);
+    this.records.set(r.transferId, r);
+    this.log.info(
+      { transferId: r.transferId, share: r.share, snapshot: r.snapshotId, base: r.baseSnapshotId },
+      'transfer queued',
+    );
+    this.pump();
+    return this.status(r);
+  }
+
+  async cancel(id: string): Promise<TransferStatus> {
+    const r = this.records.get(id);
+    if (!r) throw new NotFoundError(`transfer ${id} does not exist`);
+    if (r.state === 'succeeded' || r.state === 'failed' || r.state === 'cancelled') return this.status(r);
+    const run = this.running.get(id);
+    await this.finish(r, 'cancelled', 'cancelled by request');
+    run?.abort.abort(new Error('cancelled'));
+    // Tell the receiver to free what it staged; if it is unreachable it keeps an orphan it reports as receiving.
+    await this.peer(r)
+      .json('DELETE', `/receives/${encodeURIComponent(id)}`, undefined)
+      .catch((err: unknown) =>
+        this.log.warn({ transferId: id, err: errorMessage(err) }, 'receiver not told of cancel'),
+      );
+    return this.status(r);
+  }
+
+  private peer(r: TransferRecord): PeerClient {
+    return new PeerClient(this.opts.nodeId, {
+      url: r.target.url,
+      nodeId: r.target.nodeId,
+      token: this.opts.peerTokens.get(r.target.nodeId) ?? '',
+    });
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    for (const r of this.records.values()) {
+      if (this.running.size >= this.opts.maxStreams) return;
+      if (r.state !== 'queued' || this.running.has(r.transferId)) continue;
+      const run: Running = { abort: new AbortController(), samples: [] };
+      this.running.set(r.transferId, run);
+      void this.execute(r, run).finally(() => {
+        this.running.delete(r.transferId);
+        this.pump();
+      });
+    }
+  }
+
+  private async finish(
+    r: TransferRecord,
+    state: 'succeeded' | 'failed' | 'cancelled',
+    error: string | null,
+  ): Promise<void> {
+    r.state = state;
+    r.error = error;
+    r.finishedAt = new Date().toISOString();
+    await this.persist(r);
+    const level = state === 'succeeded' ? 'info' : 'warn';
+    this.log[level](
+      { transferId: r.transferId, state, error, bytes: r.bytesSent, resumes: r.resumes },
+      'transfer finished',
+    );
+  }
+
+  private async execute(r: TransferRecord, run: Running): Promise<void> {
+    r.state = 'running';
+    await this.persist(r);
+    const peer = this.peer(r);
+    const p: PortionRef = { share: r.share, portion: r.portion };
+    let idle = 0;
+    let attempt = 0;
+    while (!run.abort.signal.aborted) {
+      attempt++;
+      const before = r.bytesSent;
+      try {
+        const snap = await this.store.require(p, r.snapshotId);
+        const prep: PrepareReceiveRequest = {
+          share: r.target.share,
+          portion: r.target.portion,
+          snapshotId: r.snapshotId,
+          ...(r.baseSnapshotId ? { baseSnapshotId: r.baseSnapshotId } : {}),
+          driver: this.driver.name,
+          createdAt: snap.createdAt,
+          expiresAt: snap.expiresAt,
+        };
+        const st = ReceiveStatus.parse(
+          await peer.json('PUT', `/receives/${encodeURIComponent(r.transferId)}`, prep, run.abort.signal),
+        );
+        if (st.state === 'received' || st.state === 'committed') {
+          await this.finish(r, 'succeeded', null);
+          return;
+        }
+        if (st.state === 'failed') throw new PeerHttpError(422, st.error ?? 'receive failed');
+        const offset = st.receivedBytes;
+        if (offset > 0 || attempt > 1) {
+          r.resumes += 1;
+          r.resumedFrom = offset;
+          this.log.info({ transferId: r.transferId, offset }, 'resuming stream');
+        }
+        const { stream, totalBytes } = await this.driver.send(p, r.snapshotId, r.baseSnapshotId ?? undefined);
+        if (totalBytes !== null) r.bytesTotal = totalBytes;
+        const hash = createHash('sha256');
+        let pos = 0;
+        r.bytesSent = offset;
+        const skipper = new Transform({
+          highWaterMark: 1024 * 1024,
+          transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
+            hash.update(chunk);
+            const start = pos;
+            pos += chunk.length;
+            if (pos <= offset) cb();
+            else cb(null, start >= offset ? chunk : chunk.subarray(offset - start));
+          },
+        });
+        const counter = new Transform({
+          highWaterMark: 1024 * 1024,
+          transform: (chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) => {
+            r.bytesSent += chunk.length;
+            const now = Date.now();
+            run.samples.push({ t: now, bytes: r.bytesSent });
+            while (run.samples.length > 2 && run.samples[0]!.t < now - 5000) run.samples.shift();
+            cb(null, chunk);
+          },
+        });
+        const body: Readable = stream.pipe(skipper).pipe(new Throttle(r.bandwidthLimit)).pipe(counter);
+        stream.on('error', (err) => body.destroy(err));
+        skipper.on('error', (err) => body.destroy(err));
+        const persistTimer = setInterval(() => void this.persist(r).catch(() => undefined), 2000);
+        try {
+          await peer.stream(
+            `/receives/${encodeURIComponent(r.transferId)}/data?offset=${offset}`,
+            body,
+            run.abort.signal,
+          );
+        } finally {
+          clearInterval(persistTimer);
+          stream.destroy();
+        }
+        if (pos < offset) throw new PeerHttpError(422, 'the stream is shorter than what the receiver already has');
+        r.bytesTotal = pos;
+        r.bytesSent = pos;
+        const done = ReceiveStatus.parse(
+          await peer.json(
+            'POST',
+            `/receives/${encodeURIComponent(r.transferId)}/complete`,
+            { totalBytes: pos, sha256: hash.digest('hex') },
+            run.abort.signal,
+          ),
+        );
+        if (done.state === 'received' || done.state === 'committed') {
+          await this.finish(r, 'succeeded', null);
+          return;
+        }
+        throw new Error(`receiver answered complete with state ${done.state}`);
+      } catch (err) {
+        if (run.abort.signal.aborted) return; // cancelled or shutting down: state already set (or resumed later)
+        if (err instanceof PeerHttpError && err.fatal) {
+          await this.finish(r, 'failed', err.detail);
+          return;
+        }
+        if (err instanceof NotFoundError || err instanceof ValidationError) {
+          await this.finish(r, 'failed', err.message);
+          return;
+        }
+        idle = r.bytesSent > before ? 0 : idle + 1;
+        if (idle >= MAX_IDLE_ATTEMPTS) {
+          await this.finish(r, 'failed', `no progress after ${idle} attempts: ${errorMessage(err)}`);
+          return;
+        }
+        const wait =
+          err instanceof PeerHttpError && err.status === 409 ? 200 : Math.min(5000, 250 * 2 ** Math.min(idle, 5));
+        this.log.warn({ transferId: r.transferId, err: errorMessage(err), retryInMs: wait }, 'stream interrupted');
+        await this.persist(r).catch(() => undefined);
+        await sleep(wait);
+      }
+    }
+  }
+}

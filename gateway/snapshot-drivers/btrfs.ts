@@ -1,0 +1,138 @@
+// The btrfs snapshot driver: each share portion is a subvolume; a snapshot is a read-only snapshot subvolume at
+// snapshots/<share>/<portion>/<id>/data; streams are `btrfs send [-p base]`, applied with `btrfs receive`, which
+// creates <id>/data (btrfs refuses to move a read-only subvolume, so it is received in place and stays unlisted
+// until the snapshot store writes its meta.json on commit). The data root must be on one btrfs filesystem.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { Layout, PortionRef } from '../layout';
+import { exists, run, treeSize } from '../util';
+import type { SendStream, SnapshotDriver } from './driver';
+
+/** Is `p` a btrfs subvolume (its root inode is always 256)? */
+async function isSubvolume(p: string): Promise<boolean> {
+  try {
+    const st = await fs.stat(p);
+    return st.isDirectory() && st.ino === 256;
+  } catch {
+    return false;
+  }
+}
+
+export class BtrfsDriver implements SnapshotDriver {
+  readonly name = 'btrfs' as const;
+
+  constructor(
+    readonly layout: Layout,
+    private readonly btrfs = 'btrfs',
+  ) {}
+
+  async init(): Promise<void> {
+    await fs.mkdir(this.layout.root, { recursive: true });
+    const { stdout } = await run(['stat', '-f', '-c', '%T', this.layout.root]);
+    if (stdout.trim() !== 'btrfs') {
+      throw new Error(
+        `GATEWAY_DRIVER=btrfs needs GATEWAY_DATA_ROOT on btrfs; ${this.layout.root} is on ${stdout.trim()}`,
+      );
+    }
+    await run([this.btrfs, '--version']);
+  }
+
+  livePath(p: PortionRef): string {
+    return this.layout.livePath(p);
+  }
+
+  async createPortion(p: PortionRef): Promise<void> {
+    const live = this.livePath(p);
+    if (await isSubvolume(live)) return;
+    if (await exists(live)) throw new Error(`${live} exists and is not a btrfs subvolume`);
+    await fs.mkdir(path.dirname(live), { recursive: true });
+    await run([this.btrfs, 'subvolume', 'create', live]);
+  }
+
+  private async deleteSubvolume(p: string): Promise<void> {
+    if (await isSubvolume(p)) await run([this.btrfs, 'subvolume', 'delete', p]);
+  }
+
+  async deletePortion(p: PortionRef): Promise<void> {
+    await this.deleteSubvolume(this.livePath(p));
+    await fs.rm(this.livePath(p), { recursive: true, force: true });
+  }
+
+  async createSnapshot(p: PortionRef, id: string): Promise<{ sizeBytes: number }> {
+    const data = this.layout.snapshotData(p, id);
+    await this.deleteSubvolume(data);
+    await run([this.btrfs, 'subvolume', 'snapshot', '-r', this.livePath(p), data]);
+    return { sizeBytes: await treeSize(data) };
+  }
+
+  async deleteSnapshot(p: PortionRef, id: string): Promise<void> {
+    await this.deleteSubvolume(this.layout.snapshotData(p, id));
+    await fs.rm(this.layout.snapshotDir(p, id), { recursive: true, force: true });
+  }
+
+  async rollback(p: PortionRef, id: string): Promise<void> {
+    const live = this.livePath(p);
+    await fs.mkdir(this.layout.tmp, { recursive: true });
+    const tag = randomBytes(6).toString('hex');
+    const fresh = path.join(this.layout.tmp, `rollback-${tag}`);
+    const old = path.join(this.layout.tmp, `old-${tag}`);
+    await run([this.btrfs, 'subvolume', 'snapshot', this.layout.snapshotData(p, id), fresh]);
+    try {
+      if (await exists(live)) await fs.rename(live, old);
+      await fs.mkdir(path.dirname(live), { recursive: true });
+      await fs.rename(fresh, live);
+    } finally {
+      await this.deleteSubvolume(old);
+      await this.deleteSubvolume(fresh);
+    }
+  }
+
+  async send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream> {
+    const argv = ['send', '-q'];
+    if (baseId) argv.push('-p', this.layout.snapshotData(p, baseId));
+    argv.push(this.layout.snapshotData(p, id));
+    const child = spawn(this.btrfs, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.pipe(out, { end: false });
+    let exited = false;
+    child.on('error', (err) => out.destroy(err));
+    child.on('close', (code) => {
+      exited = true;
+      if (code === 0) out.end();
+      else out.destroy(new Error(`btrfs send failed (exit ${code}): ${stderr.trim()}`));
+    });
+    // A consumer that stops early (cancel, dropped connection) must not leave btrfs send running.
+    out.on('close', () => {
+      if (!exited) child.kill('SIGKILL');
+    });
+    return { stream: out, totalBytes: null };
+  }
+
+  async receive(
+    p: PortionRef,
+    id: string,
+    _baseId: string | undefined,
+    streamFile: string,
+  ): Promise<{ sizeBytes: number }> {
+    const dir = this.layout.snapshotDir(p, id);
+    const data = this.layout.snapshotData(p, id);
+    await this.deleteSubvolume(data);
+    try {
+      await run([this.btrfs, 'receive', '-q', '-f', streamFile, dir]);
+    } catch (err) {
+      await this.deleteSubvolume(data);
+      throw err;
+    }
+    if (!(await isSubvolume(data))) {
+      throw new Error(
+        'btrfs receive did not create the expected subvolume (was the stream sent from a snapshot named data?)',
+      );
+    }
+    return { sizeBytes: await treeSize(data) };
+  }
+}

@@ -1,0 +1,43 @@
+// One interface for the ways an FSVM can take, send and receive snapshots of a share portion. The snapshot store
+// (gateway/snapshots.ts) keeps the catalog (meta.json: id, dates, origin) and the locking; a driver only moves data.
+import type { Readable } from 'node:stream';
+import type { Layout, PortionRef } from '../layout';
+
+export type DriverName = 'btrfs' | 'portable' | 'zfs';
+
+export interface SendStream {
+  /** A deterministic byte stream: the same snapshot pair always gives the same bytes (resume relies on it). */
+  stream: Readable;
+  /** Its length when known up front (portable), else null (btrfs, zfs). */
+  totalBytes: number | null;
+}
+
+export interface SnapshotDriver {
+  readonly name: DriverName;
+  readonly layout: Layout;
+  /** Checks prerequisites (tools, filesystem type); throws a readable error when the agent cannot work. */
+  init(): Promise<void>;
+  /** Where clients see the portion's live data. */
+  livePath(p: PortionRef): string;
+  /** Creates the live data of a portion (idempotent). */
+  createPortion(p: PortionRef): Promise<void>;
+  deletePortion(p: PortionRef): Promise<void>;
+  /** Takes a read-only snapshot of the live data into the snapshot's directory (which exists, without meta.json). */
+  createSnapshot(p: PortionRef, id: string, previousId: string | undefined): Promise<{ sizeBytes: number }>;
+  /** Removes the snapshot's data (complete or partial) and its directory. Idempotent. */
+  deleteSnapshot(p: PortionRef, id: string): Promise<void>;
+  /** Makes the live data equal to the snapshot, atomically for clients (swap), keeping the snapshot. */
+  rollback(p: PortionRef, id: string): Promise<void>;
+  /** The stream of snapshot `id`, incremental from `baseId` when given. */
+  send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream>;
+  /** Applies a complete, verified stream file into the snapshot's directory (not yet committed). */
+  receive(p: PortionRef, id: string, baseId: string | undefined, streamFile: string): Promise<{ sizeBytes: number }>;
+}
+
+/** A stream or its application found corrupted data: the transfer fails, never retries the same bytes. */
+export class StreamIntegrityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StreamIntegrityError';
+  }
+}

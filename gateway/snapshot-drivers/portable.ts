@@ -1,0 +1,302 @@
+// The portable snapshot driver: works on any filesystem. A snapshot is a read-only copy of the portion's tree; files
+// unchanged since the previous snapshot (same inode, ctime, size, mtime, mode) are hard links to that snapshot's copy,
+// so a snapshot costs only what changed (reflinks are used for copies where the filesystem has them). Snapshot
+// files are never written after creation. Each snapshot has a manifest (path, type, mode, mtime, size, sha256, link
+// target) from which incremental streams of only what changed are planned (new, modified, deleted, renamed files).
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Layout, PortionRef } from '../layout';
+import { safeRelative } from '../layout';
+import { exists } from '../util';
+import { StreamIntegrityError, type SendStream, type SnapshotDriver } from './driver';
+import { parentOf, readManifest, writeManifest, type Entry } from './manifest';
+import { MAGIC, StreamFileReader, generateStream, planStream, streamLength } from './portable-stream';
+
+const SMALL = 1024 * 1024;
+
+async function copyWithHash(src: string, dst: string, mode: number): Promise<{ h: string; s: number }> {
+  const hash = createHash('sha256');
+  const st = await fs.stat(src);
+  if (st.size <= SMALL) {
+    const data = await fs.readFile(src);
+    await fs.writeFile(dst, data, { mode: mode & 0o777 });
+    return { h: hash.update(data).digest('hex'), s: data.length };
+  }
+  const inp = await fs.open(src, 'r');
+  const out = await fs.open(dst, 'w', mode & 0o777);
+  let s = 0;
+  try {
+    const buf = Buffer.allocUnsafe(SMALL);
+    for (;;) {
+      const { bytesRead } = await inp.read(buf, 0, buf.length, s);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      hash.update(chunk);
+      await out.write(chunk, 0, bytesRead, s);
+      s += bytesRead;
+    }
+  } finally {
+    await inp.close();
+    await out.close();
+  }
+  return { h: hash.digest('hex'), s };
+}
+
+async function setAttrs(p: string, m: number, mt: number): Promise<void> {
+  await fs.chmod(p, m);
+  await fs.utimes(p, mt / 1e6, mt / 1e6);
+}
+
+async function setLinkTime(p: string, mt: number): Promise<void> {
+  await fs.lutimes(p, mt / 1e6, mt / 1e6);
+}
+
+/** Pre-order walk with names sorted per directory (the manifest's canonical order). */
+async function* walk(
+  root: string,
+  rel = '',
+): AsyncGenerator<{ rel: string; abs: string; st: import('node:fs').BigIntStats }> {
+  const abs = rel ? path.join(root, ...rel.split('/')) : root;
+  const st = await fs.lstat(abs, { bigint: true });
+  yield { rel, abs, st };
+  if (!st.isDirectory()) return;
+  const names = (await fs.readdir(abs)).sort();
+  for (const n of names) yield* walk(root, rel ? `${rel}/${n}` : n);
+}
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await fs.link(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EMLINK') throw err;
+    await fs.copyFile(from, to, fsc.COPYFILE_FICLONE);
+  }
+}
+
+async function removeIfExists(p: string): Promise<void> {
+  await fs.rm(p, { recursive: true, force: true });
+}
+
+export class PortableDriver implements SnapshotDriver {
+  readonly name = 'portable' as const;
+
+  constructor(readonly layout: Layout) {}
+
+  async init(): Promise<void> {}
+
+  livePath(p: PortionRef): string {
+    return this.layout.livePath(p);
+  }
+
+  async createPortion(p: PortionRef): Promise<void> {
+    await fs.mkdir(this.livePath(p), { recursive: true, mode: 0o755 });
+  }
+
+  async deletePortion(p: PortionRef): Promise<void> {
+    await removeIfExists(this.livePath(p));
+  }
+
+  async manifest(p: PortionRef, id: string): Promise<Entry[]> {
+    return readManifest(this.layout.snapshotManifest(p, id));
+  }
+
+  async createSnapshot(p: PortionRef, id: string, previousId: string | undefined): Promise<{ sizeBytes: number }> {
+    const live = this.livePath(p);
+    const data = this.layout.snapshotData(p, id);
+    const prevData = previousId ? this.layout.snapshotData(p, previousId) : '';
+    const prev = previousId ? new Map((await this.manifest(p, previousId)).map((e) => [e.p, e])) : undefined;
+    await removeIfExists(data);
+    const entries: Entry[] = [];
+    let sizeBytes = 0;
+    for await (const { rel, abs, st } of walk(live)) {
+      const dst = rel ? path.join(data, ...rel.split('/')) : data;
+      const m = Number(st.mode & 0o7777n);
+      const mt = Number(st.mtimeNs / 1000n);
+      if (st.isDirectory()) {
+        await fs.mkdir(dst);
+        entries.push({ p: rel, t: 'd', m, mt, s: 0 });
+      } else if (st.isSymbolicLink()) {
+        const l = await fs.readlink(abs);
+        await fs.symlink(l, dst);
+        await setLinkTime(dst, mt);
+        entries.push({ p: rel, t: 'l', m, mt, s: 0, l });
+      } else if (st.isFile()) {
+        const src = `${st.ino}:${st.ctimeNs}`;
+        const pe = prev?.get(rel);
+        if (pe && pe.t === 'f' && pe.src === src && pe.s === Number(st.size) && pe.mt === mt && pe.m === m) {
+          await linkOrCopy(path.join(prevData, ...rel.split('/')), dst);
+          entries.push(pe);
+          sizeBytes += pe.s;
+        } else {
+          const { h, s } = await copyWithHash(abs, dst, m);
+          await setAttrs(dst, m, mt);
+          entries.push({ p: rel, t: 'f', m, mt, s, h, src });
+          sizeBytes += s;
+        }
+      }
+      // sockets, fifos and devices are not file-server data: skipped.
+    }
+    for (const e of [...entries].reverse()) {
+      if (e.t === 'd') await setAttrs(e.p ? path.join(data, ...e.p.split('/')) : data, e.m, e.mt);
+    }
+    await writeManifest(this.layout.snapshotManifest(p, id), entries);
+    return { sizeBytes };
+  }
+
+  async deleteSnapshot(p: PortionRef, id: string): Promise<void> {
+    await removeIfExists(this.layout.snapshotDir(p, id));
+  }
+
+  async rollback(p: PortionRef, id: string): Promise<void> {
+    const entries = await this.manifest(p, id);
+    const data = this.layout.snapshotData(p, id);
+    await fs.mkdir(this.layout.tmp, { recursive: true });
+    const work = path.join(this.layout.tmp, `rollback-${randomBytes(6).toString('hex')}`);
+    await fs.mkdir(work);
+    const fresh = path.join(work, 'new');
+    try {
+      for (const e of entries) {
+        const dst = e.p ? path.join(fresh, ...e.p.split('/')) : fresh;
+        const src = e.p ? path.join(data, ...e.p.split('/')) : data;
+        if (e.t === 'd') await fs.mkdir(dst);
+        else if (e.t === 'l') {
+          await fs.symlink(e.l ?? '', dst);
+          await setLinkTime(dst, e.mt);
+        } else {
+          await fs.copyFile(src, dst, fsc.COPYFILE_FICLONE);
+          await setAttrs(dst, e.m, e.mt);
+        }
+      }
+      for (const e of [...entries].reverse()) {
+        if (e.t === 'd') await setAttrs(e.p ? path.join(fresh, ...e.p.split('/')) : fresh, e.m, e.mt);
+      }
+      const live = this.livePath(p);
+      const old = path.join(work, 'old');
+      if (await exists(live)) await fs.rename(live, old);
+      await fs.mkdir(path.dirname(live), { recursive: true });
+      await fs.rename(fresh, live);
+    } finally {
+      await removeIfExists(work);
+    }
+  }
+
+  async send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream> {
+    const snap = await this.manifest(p, id);
+    const base = baseId ? await this.manifest(p, baseId) : undefined;
+    const recs = planStream(snap, base);
+    return { stream: generateStream(recs, this.layout.snapshotData(p, id)), totalBytes: streamLength(recs) };
+  }
+
+  async receive(
+    p: PortionRef,
+    id: string,
+    baseId: string | undefined,
+    streamFile: string,
+  ): Promise<{ sizeBytes: number }> {
+    const data = this.layout.snapshotData(p, id);
+    const baseData = baseId ? this.layout.snapshotData(p, baseId) : '';
+    const baseEntries = baseId ? await this.manifest(p, baseId) : [];
+    const baseMap = new Map(baseEntries.map((e) => [e.p, e]));
+    const map = new Map<string, Entry>();
+    await removeIfExists(data);
+    await fs.mkdir(data);
+    // Start from a clone of the base: hard links to its (immutable) files.
+    for (const e of baseEntries) {
+      const dst = safeRelative(data, e.p);
+      if (e.t === 'd') {
+        if (e.p) await fs.mkdir(dst);
+      } else if (e.t === 'l') {
+        await fs.symlink(e.l ?? '', dst);
+        await setLinkTime(dst, e.mt);
+      } else await linkOrCopy(safeRelative(baseData, e.p), dst);
+      map.set(e.p, e);
+    }
+    const reader = await StreamFileReader.open(streamFile);
+    try {
+      const magic = await reader.readExact(MAGIC.length);
+      if (!magic.equals(MAGIC)) throw new StreamIntegrityError('not a portable snapshot stream');
+      const checkParent = (rel: string): void => {
+        if (rel === '') throw new StreamIntegrityError('stream entry for the root where a file was expected');
+        if (map.get(parentOf(rel))?.t !== 'd')
+          throw new StreamIntegrityError(`stream entry ${rel} has no parent directory`);
+      };
+      let count = 0;
+      for (;;) {
+        const r = await reader.readRecord();
+        if (r.op === 'end') {
+          if (r.records !== count) throw new StreamIntegrityError('stream record count mismatch');
+          break;
+        }
+        count++;
+        if (r.op === 'del') {
+          checkParent(r.p);
+          await removeIfExists(safeRelative(data, r.p));
+          for (const k of [...map.keys()]) if (k === r.p || k.startsWith(`${r.p}/`)) map.delete(k);
+        } else if (r.op === 'dir') {
+          if (r.p !== '') {
+            checkParent(r.p);
+            const dst = safeRelative(data, r.p);
+            if (map.get(r.p)?.t !== 'd') {
+              await removeIfExists(dst);
+              await fs.mkdir(dst);
+            }
+          }
+          map.set(r.p, { p: r.p, t: 'd', m: r.m, mt: r.mt, s: 0 });
+        } else if (r.op === 'file') {
+          checkParent(r.p);
+          const dst = safeRelative(data, r.p);
+          await removeIfExists(dst);
+          const fh = await fs.open(dst, 'wx', 0o600);
+          let h: string;
+          try {
+            let off = 0;
+            h = await reader.pipe(r.s, async (chunk) => {
+              await fh.write(chunk, 0, chunk.length, off);
+              off += chunk.length;
+            });
+          } finally {
+            await fh.close();
+          }
+          if (h !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
+          await setAttrs(dst, r.m, r.mt);
+          map.set(r.p, { p: r.p, t: 'f', m: r.m, mt: r.mt, s: r.s, h: r.h });
+        } else if (r.op === 'copy') {
+          checkParent(r.p);
+          const from = baseMap.get(r.from);
+          if (!from || from.t !== 'f')
+            throw new StreamIntegrityError(`stream copies ${r.from}, not a file of the base`);
+          const dst = safeRelative(data, r.p);
+          await removeIfExists(dst);
+          const src = safeRelative(baseData, r.from);
+          if (from.m === r.m && from.mt === r.mt) await linkOrCopy(src, dst);
+          else {
+            await fs.copyFile(src, dst, fsc.COPYFILE_FICLONE);
+            await setAttrs(dst, r.m, r.mt);
+          }
+          map.set(r.p, { p: r.p, t: 'f', m: r.m, mt: r.mt, s: from.s, h: from.h });
+        } else if (r.op === 'symlink') {
+          checkParent(r.p);
+          const dst = safeRelative(data, r.p);
+          await removeIfExists(dst);
+          await fs.symlink(r.l, dst);
+          await setLinkTime(dst, r.mt);
+          map.set(r.p, { p: r.p, t: 'l', m: 0o777, mt: r.mt, s: 0, l: r.l });
+        } else {
+          throw new StreamIntegrityError('unknown stream record');
+        }
+      }
+      if (!(await reader.atEnd())) throw new StreamIntegrityError('bytes after the end of the stream');
+    } finally {
+      await reader.close();
+    }
+    if (map.get('')?.t !== 'd') throw new StreamIntegrityError('stream has no root directory');
+    const entries = [...map.values()];
+    for (const e of [...entries].sort((a, b) => b.p.length - a.p.length)) {
+      if (e.t === 'd') await setAttrs(safeRelative(data, e.p), e.m, e.mt);
+    }
+    await writeManifest(this.layout.snapshotManifest(p, id), entries);
+    return { sizeBytes: entries.reduce((n, e) => n + (e.t === 'f' ? e.s : 0), 0) };
+  }
+}
