@@ -1,9 +1,29 @@
 // The API's composition root: builds the Express app over injected clients (tests build it over their own).
-import express, { type Express } from 'express';
+// Layout: /healthz (open), /api/v1/openapi.json and /api/v1/docs (open), everything else under /api/v1 behind a
+// bearer token (api/auth.ts), then the JSON body parser (bounded), the routes, and ONE error handler (api/problem.ts).
+import express, { type Express, type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../infra/database';
 import type { Logger } from '../infra/logger';
+import type { SecretBox } from '../infra/secrets';
+import { NotFoundError } from '../domain/errors';
+import { createAuditLog, resultOf } from './audit';
+import { authenticate, FailureLimiter, type Principal, type RateLimitOptions } from './auth';
+import { defaultGatewayFactory, type GatewayFactory } from './gateways';
+import { ApiRoutes, MUTATING } from './http';
+import { createRegistry, generateDocument, renderDocsPage } from './openapi';
+import { errorHandler, type Problem } from './problem';
 import { healthRouter } from './routes/health';
+import { fileServerRoutes } from './routes/file-servers';
+import { jobRoutes } from './routes/jobs';
+import { operationRoutes } from './routes/operations';
+import { policyRoutes } from './routes/policies';
+import { tokenRoutes } from './routes/tokens';
+import { createFileServerService } from './services/file-servers';
+import { createOperationService } from './services/operations';
+import { createPolicyService } from './services/policies';
+import { createShareService } from './services/shares';
+import { createWorkflowPort } from './temporal';
 
 export interface AppDeps {
   db: Db;
@@ -12,12 +32,112 @@ export interface AppDeps {
   taskQueue: string;
   temporalUiUrl?: string;
   logger: Logger;
+  /** Seals gateway tokens and AD credentials (infra/secrets.ts). Without it, calls that store secrets fail. */
+  secrets?: SecretBox;
+  /** How to reach FSVM gateways (default: gateway/client.ts). */
+  gateways?: GatewayFactory;
+  /** Failed authentications allowed per client address per window (default 20 per minute). */
+  authFailures?: RateLimitOptions;
+  gatewayTimeoutMs?: number;
+  /** How long a file server's share list is served from the cache (default 30 s). */
+  shareCacheTtlMs?: number;
+  /** Largest accepted JSON body (default 256kb). */
+  bodyLimit?: string;
 }
+
+const missingSecrets: SecretBox = {
+  seal() {
+    throw new Error('no secrets key configured (SECRETS_KEY / SECRETS_KEY_FILE)');
+  },
+  open() {
+    throw new Error('no secrets key configured (SECRETS_KEY / SECRETS_KEY_FILE)');
+  },
+};
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '256kb' }));
+  app.set('query parser', 'simple');
   app.use(healthRouter(deps));
+
+  const secrets = deps.secrets ?? missingSecrets;
+  const gateways = deps.gateways ?? defaultGatewayFactory;
+  const gatewayTimeoutMs = deps.gatewayTimeoutMs ?? 5000;
+  const audit = createAuditLog(deps.db);
+  const registry = createRegistry();
+  const api = new ApiRoutes(registry, audit);
+  const workflows = createWorkflowPort(deps.temporal, deps.taskQueue, deps.temporalUiUrl);
+
+  const fileServers = createFileServerService({ db: deps.db, secrets, gateways, gatewayTimeoutMs });
+  const shares = createShareService({
+    db: deps.db,
+    secrets,
+    gateways,
+    gatewayTimeoutMs,
+    ttlMs: deps.shareCacheTtlMs ?? 30_000,
+  });
+  const policies = createPolicyService({ db: deps.db, workflows, shares });
+  const operations = createOperationService({ db: deps.db, workflows });
+
+  tokenRoutes(api, { db: deps.db });
+  fileServerRoutes(api, { db: deps.db, fileServers, shares });
+  policyRoutes(api, { db: deps.db, policies, workflows });
+  jobRoutes(api, { db: deps.db });
+  operationRoutes(api, { db: deps.db, operations, workflows });
+
+  let doc: ReturnType<typeof generateDocument> | undefined;
+  let page: string | undefined;
+  const document = () => (doc ??= generateDocument(registry));
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(document());
+  });
+  app.get('/api/v1/docs', (_req, res) => {
+    res
+      .set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+      .type('html')
+      .send((page ??= renderDocsPage(document())));
+  });
+
+  const auditFailure = async (req: Request, res: Response, p: Problem) => {
+    if (!MUTATING.has(req.method) || res.locals.audited) return;
+    res.locals.audited = true;
+    const principal = res.locals.principal as Principal | undefined;
+    await audit.record({
+      actor: principal?.name ?? 'anonymous',
+      action: (res.locals.action as string | undefined) ?? `${req.method} ${req.path.slice(0, 150)}`,
+      target: req.path.slice(0, 300),
+      result: resultOf(p.status),
+      detail: { status: p.status, ...(p.detail ? { detail: p.detail.slice(0, 1000) } : {}), ip: req.ip },
+    });
+  };
+
+  const v1 = express.Router();
+  v1.use((_req, res, next) => {
+    res.set({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    next();
+  });
+  v1.use(
+    authenticate({
+      db: deps.db,
+      limiter: new FailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 }),
+      onReject: async (req, status, detail) => {
+        if (!MUTATING.has(req.method)) return;
+        await audit.record({
+          actor: 'anonymous',
+          action: `${req.method} ${req.path.slice(0, 150)}`,
+          target: req.path.slice(0, 300),
+          result: resultOf(status),
+          detail: { status, detail, ip: req.ip },
+        });
+      },
+    }),
+  );
+  v1.use(express.json({ limit: deps.bodyLimit ?? '256kb', strict: true }));
+  v1.use(api.router);
+  v1.use((req) => {
+    throw new NotFoundError(`no route ${req.method} ${req.baseUrl}${req.path}`.slice(0, 300));
+  });
+  app.use('/api/v1', v1);
+  app.use(errorHandler({ logger: deps.logger, onError: auditFailure }));
   return app;
 }

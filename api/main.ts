@@ -3,6 +3,7 @@ import { loadConfig, ConfigError } from '../infra/config';
 import { createDb } from '../infra/database';
 import { createLogger } from '../infra/logger';
 import { connectClient } from '../infra/temporal';
+import { createSecretBox, loadSecretKey } from '../infra/secrets';
 import { createApp } from './app';
 
 async function main(): Promise<void> {
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     temporalUiUrl: config.temporal.uiUrl,
     logger,
+    secrets: createSecretBox(loadSecretKey(config).key),
   });
   const server = app.listen(config.api.port, config.api.host, () =>
     logger.info(`API listening on http://${config.api.host}:${config.api.port}`),

@@ -63,3 +63,23 @@ export class DirectoryError extends DomainError {
     this.name = 'DirectoryError';
   }
 }
+
+/** No credentials, or credentials that are not (or no longer) valid: HTTP 401. */
+export class UnauthenticatedError extends DomainError {
+  readonly code = 'UNAUTHENTICATED';
+  readonly retryable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+/** Valid credentials whose role does not allow the call: HTTP 403. */
+export class ForbiddenError extends DomainError {
+  readonly code = 'FORBIDDEN';
+  readonly retryable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}

@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { ensureBootstrapToken } from '../api/bootstrap';
+import { createSecretBox, loadSecretKey } from '../infra/secrets';
 import { ConfigError, loadConfig } from '../infra/config';
 import { createDb, migrateDatabase } from '../infra/database';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres';
@@ -121,6 +123,10 @@ async function main(): Promise<void> {
 
     const temporal = await connectClient(temporalAddress, config.temporal.namespace);
     running.push({ name: 'Temporal client', stop: () => temporal.connection.close() });
+    const secretKey = loadSecretKey(config);
+    logger.info(`secrets key from ${secretKey.source}`);
+    const tokenFile = await ensureBootstrapToken(db, config.dataDir);
+    if (tokenFile) logger.info(`first admin API token written to ${tokenFile} (mode 0600); see docs/api.md`);
     const app = createApp({
       db,
       temporal,
@@ -128,6 +134,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       temporalUiUrl: uiUrl,
       logger,
+      secrets: createSecretBox(secretKey.key),
     });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(config.api.port, config.api.host, () => resolve(s));

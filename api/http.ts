@@ -1,0 +1,140 @@
+// Thin routes: each route is declared once with its zod schemas (params, query, body, responses), its role and a
+// handler returning { status, body }. The declaration registers the Express handler AND the OpenAPI path, so the
+// document cannot drift from what is enforced. Mutating calls are audited here (success) and in the error handler
+// (failure), before the answer is sent.
+import { Router, type Request, type Response } from 'express';
+import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { ValidationError, type FieldError } from '../domain/errors';
+import { requireRole, type Principal, type Role } from './auth';
+import type { AuditLog } from './audit';
+import { Problem } from './problem';
+
+type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
+
+export interface RouteResult {
+  status: number;
+  body?: unknown;
+  /** What the call acted on, for the audit log (defaults to the request path). */
+  target?: string;
+}
+
+export interface RouteContext<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  principal: Principal;
+  req: Request;
+}
+
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  method: Method;
+  /** Express-style path relative to /api/v1, e.g. /policies/:name */
+  path: string;
+  role: Role;
+  tag: string;
+  summary: string;
+  description?: string;
+  params?: P;
+  query?: Q;
+  body?: B;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  handler: (ctx: RouteContext<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<RouteResult>;
+}
+
+export function fieldErrors(where: string, error: z.ZodError): FieldError[] {
+  return error.issues.slice(0, 50).map((i) => ({
+    path: [where, ...i.path.map(String)].join('.'),
+    message: i.message,
+  }));
+}
+
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const errors = fieldErrors(where, r.error);
+    throw new ValidationError(`invalid ${where}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+  }
+  return r.data;
+}
+
+export const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export class ApiRoutes {
+  readonly router = Router();
+  constructor(
+    private readonly registry: OpenAPIRegistry,
+    private readonly audit: AuditLog,
+    private readonly prefix = '/api/v1',
+  ) {}
+
+  add<P extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, B extends z.ZodType = z.ZodUndefined>(
+    spec: RouteSpec<P, Q, B>,
+  ): void {
+    const openapiPath = `${this.prefix}${spec.path.replace(/:([A-Za-z]+)/g, '{$1}')}`;
+    const request: RouteConfig['request'] = {};
+    if (spec.params) request.params = spec.params as never;
+    if (spec.query) request.query = spec.query as never;
+    if (spec.body) request.body = { required: true, content: { 'application/json': { schema: spec.body } } };
+    const responses: RouteConfig['responses'] = {};
+    for (const [code, r] of Object.entries(spec.responses)) {
+      responses[code] = r.schema
+        ? { description: r.description, content: { 'application/json': { schema: r.schema } } }
+        : { description: r.description };
+    }
+    const problemResponse = (description: string) => ({
+      description,
+      content: { 'application/problem+json': { schema: Problem } },
+    });
+    responses['400'] ??= problemResponse('Invalid request (per-field errors)');
+    responses['401'] = problemResponse('No valid bearer token');
+    responses['403'] = problemResponse(`The token's role is below '${spec.role}'`);
+    responses['429'] = problemResponse('Too many failed authentications');
+    this.registry.registerPath({
+      method: spec.method,
+      path: openapiPath,
+      tags: [spec.tag],
+      summary: spec.summary,
+      description: `${spec.description ? `${spec.description}\n\n` : ''}Role: ${spec.role}.`,
+      security: [{ bearer: [] }],
+      request,
+      responses,
+    });
+
+    const action = `${spec.method.toUpperCase()} ${spec.path}`;
+    this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+      res.locals.action = action;
+      const principal = requireRole(res.locals.principal as Principal | undefined, spec.role);
+      const params = spec.params ? parseOrThrow(spec.params, req.params, 'params') : undefined;
+      const query = spec.query ? parseOrThrow(spec.query, req.query, 'query') : undefined;
+      let body: unknown = undefined;
+      if (spec.body) body = parseOrThrow(spec.body, req.body ?? undefined, 'body');
+      else if (MUTATING.has(req.method) && req.body !== undefined && !isEmptyBody(req.body)) {
+        throw new ValidationError('this call takes no body', [{ path: 'body', message: 'must be empty' }]);
+      }
+      const result = await spec.handler({
+        params: params as z.infer<P>,
+        query: query as z.infer<Q>,
+        body: body as z.infer<B>,
+        principal,
+        req,
+      });
+      if (MUTATING.has(req.method)) {
+        await this.audit.record({
+          actor: principal.name,
+          action,
+          target: result.target ?? req.path,
+          result: 'succeeded',
+          detail: { status: result.status },
+        });
+        res.locals.audited = true;
+      }
+      if (result.body === undefined) res.status(result.status).end();
+      else res.status(result.status).json(result.body);
+    });
+  }
+}
+
+function isEmptyBody(b: unknown): boolean {
+  return typeof b === 'object' && b !== null && !Array.isArray(b) && Object.keys(b).length === 0;
+}

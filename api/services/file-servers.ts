@@ -1,0 +1,250 @@
+// File servers and their FSVM gateways: registration (each gateway's health is checked with the given token before
+// anything is stored), update, removal (refused while a policy uses the file server), list with the protection
+// overview and details. Gateway tokens and AD credentials are sealed (infra/secrets.ts) and never returned.
+import type { Db } from '../../infra/database';
+import type { SecretBox } from '../../infra/secrets';
+import { ConflictError, DomainError, NotFoundError, ValidationError, type FieldError } from '../../domain/errors';
+import type { GatewayHealth } from '../../domain/gateway-contract';
+import type { GatewayFactory } from '../gateways';
+import { availableActions, ACTIVE_OPERATION_STATES } from './protection';
+
+export interface FsvmInput {
+  nodeId?: string;
+  gatewayUrl: string;
+  token: string;
+}
+
+export interface RegisterFileServer {
+  name: string;
+  site: string;
+  dnsName: string;
+  addresses: string[];
+  adComputerAccount?: string;
+  adCredentials?: { username: string; password: string };
+  status: 'active' | 'standby' | 'failed';
+  fsvms: FsvmInput[];
+}
+
+export interface UpdateFileServer {
+  site?: string;
+  dnsName?: string;
+  addresses?: string[];
+  adComputerAccount?: string | null;
+  adCredentials?: { username: string; password: string } | null;
+  status?: 'active' | 'standby' | 'failed';
+  fsvms?: FsvmInput[];
+}
+
+export interface FileServerServiceDeps {
+  db: Db;
+  secrets: SecretBox;
+  gateways: GatewayFactory;
+  gatewayTimeoutMs: number;
+}
+
+type CheckedFsvm = { nodeId: string; gatewayUrl: string; token: string; health: GatewayHealth };
+
+export function createFileServerService(deps: FileServerServiceDeps) {
+  const { db } = deps;
+
+  /** Calls every gateway's health with its token (in parallel, outside any transaction); names each one that fails. */
+  async function checkGateways(fsvms: FsvmInput[]): Promise<CheckedFsvm[]> {
+    const results = await Promise.allSettled(
+      fsvms.map((f) =>
+        deps.gateways({ url: f.gatewayUrl, token: f.token }).health({ timeoutMs: deps.gatewayTimeoutMs }),
+      ),
+    );
+    const fields: FieldError[] = [];
+    let unavailable: DomainError | undefined;
+    const checked: CheckedFsvm[] = [];
+    results.forEach((r, i) => {
+      const f = fsvms[i]!;
+      if (r.status === 'rejected') {
+        const err: unknown = r.reason;
+        if (err instanceof ValidationError) fields.push({ path: `body.fsvms.${i}.token`, message: err.message });
+        else if (err instanceof DomainError) unavailable ??= err;
+        else unavailable ??= new ValidationError(`gateway ${f.gatewayUrl} could not be checked`);
+        return;
+      }
+      if (f.nodeId && r.value.nodeId !== f.nodeId) {
+        fields.push({
+          path: `body.fsvms.${i}.nodeId`,
+          message: `gateway ${f.gatewayUrl} reports node '${r.value.nodeId}', not '${f.nodeId}'`,
+        });
+      }
+      checked.push({ nodeId: r.value.nodeId, gatewayUrl: f.gatewayUrl, token: f.token, health: r.value });
+    });
+    if (fields.length) throw new ValidationError(fields.map((e) => e.message).join('; '), fields);
+    if (unavailable) throw unavailable;
+    const seen = new Map<string, number>();
+    checked.forEach((c, i) => {
+      const prev = seen.get(c.nodeId);
+      if (prev !== undefined) {
+        fields.push({
+          path: `body.fsvms.${i}.gatewayUrl`,
+          message: `gateways ${checked[prev]!.gatewayUrl} and ${c.gatewayUrl} are both node '${c.nodeId}'`,
+        });
+      }
+      seen.set(c.nodeId, i);
+    });
+    if (fields.length) throw new ValidationError(fields.map((e) => e.message).join('; '), fields);
+    return checked;
+  }
+
+  function fsvmRows(checked: CheckedFsvm[]) {
+    const now = new Date();
+    return checked.map((c) => ({
+      nodeId: c.nodeId,
+      gatewayUrl: c.gatewayUrl,
+      gatewayTokenEnc: deps.secrets.seal(c.token),
+      health: c.health.status === 'ok' ? ('healthy' as const) : ('degraded' as const),
+      lastSeenAt: now,
+      lastError: null,
+    }));
+  }
+
+  function sealCredentials(c: { username: string; password: string }): string {
+    return deps.secrets.seal(JSON.stringify(c));
+  }
+
+  async function getByName(name: string) {
+    const fs = await db.fileServer.findUnique({ where: { name }, include: { fsvms: { orderBy: { nodeId: 'asc' } } } });
+    if (!fs) throw new NotFoundError(`file server '${name}' is not registered`);
+    return fs;
+  }
+
+  return {
+    getByName,
+
+    async register(req: RegisterFileServer) {
+      if (await db.fileServer.findUnique({ where: { name: req.name }, select: { id: true } })) {
+        throw new ConflictError(`file server '${req.name}' is already registered`);
+      }
+      const checked = await checkGateways(req.fsvms);
+      await db.fileServer.create({
+        data: {
+          name: req.name,
+          site: req.site,
+          dnsName: req.dnsName,
+          addresses: req.addresses,
+          adComputerAccount: req.adComputerAccount ?? null,
+          adCredentialsEnc: req.adCredentials ? sealCredentials(req.adCredentials) : null,
+          status: req.status,
+          fsvms: { create: fsvmRows(checked) },
+        },
+      });
+      return getByName(req.name);
+    },
+
+    async update(name: string, req: UpdateFileServer) {
+      const current = await getByName(name);
+      const checked = req.fsvms ? await checkGateways(req.fsvms) : undefined;
+      await db.$transaction(async (tx) => {
+        await tx.fileServer.update({
+          where: { id: current.id },
+          data: {
+            site: req.site,
+            dnsName: req.dnsName,
+            addresses: req.addresses,
+            adComputerAccount: req.adComputerAccount,
+            adCredentialsEnc:
+              req.adCredentials === undefined
+                ? undefined
+                : req.adCredentials
+                  ? sealCredentials(req.adCredentials)
+                  : null,
+            status: req.status,
+          },
+        });
+        if (checked) {
+          await tx.fsvm.deleteMany({ where: { fileServerId: current.id } });
+          await tx.fsvm.createMany({ data: fsvmRows(checked).map((r) => ({ ...r, fileServerId: current.id })) });
+          await tx.fileServer.update({ where: { id: current.id }, data: { sharesRefreshedAt: null } });
+        }
+      });
+      return getByName(name);
+    },
+
+    async remove(name: string) {
+      const fs = await getByName(name);
+      const policies = await db.replicationPolicy.findMany({
+        where: { OR: [{ sourceFileServerId: fs.id }, { destFileServerId: fs.id }] },
+        select: { name: true },
+        orderBy: { name: 'asc' },
+      });
+      if (policies.length) {
+        throw new ConflictError(
+          `file server '${name}' is used by ${policies.length === 1 ? 'policy' : 'policies'} ${policies
+            .map((p) => `'${p.name}'`)
+            .join(', ')}; delete ${policies.length === 1 ? 'it' : 'them'} first`,
+        );
+      }
+      const running = await db.operation.findFirst({
+        where: { state: { in: ACTIVE_OPERATION_STATES }, OR: [{ sourceFileServer: name }, { destFileServer: name }] },
+      });
+      if (running)
+        throw new ConflictError(`file server '${name}' has a ${running.kind} operation running (${running.id})`);
+      await db.fileServer.delete({ where: { id: fs.id } });
+    },
+
+    /** Every file server with its protection overview: one entry per (source, destination) pair it is part of. */
+    async list() {
+      const servers = await db.fileServer.findMany({
+        orderBy: { name: 'asc' },
+        include: { fsvms: { select: { health: true } }, _count: { select: { shares: true } } },
+      });
+      const policies = await db.replicationPolicy.findMany({
+        select: { name: true, status: true, sourceFileServerId: true, destFileServerId: true },
+        orderBy: { name: 'asc' },
+      });
+      const running = await db.operation.findMany({
+        where: { state: { in: ACTIVE_OPERATION_STATES } },
+        select: { id: true, kind: true, sourceFileServer: true, destFileServer: true },
+      });
+      const byId = new Map(servers.map((s) => [s.id, s]));
+      return servers.map((s) => {
+        const pairs = new Map<
+          string,
+          { source: string; destination: string; policies: { name: string; status: string }[] }
+        >();
+        for (const p of policies) {
+          if (p.sourceFileServerId !== s.id && p.destFileServerId !== s.id) continue;
+          const src = byId.get(p.sourceFileServerId)!;
+          const dst = byId.get(p.destFileServerId)!;
+          const key = `${src.name}\u0000${dst.name}`;
+          const entry = pairs.get(key) ?? { source: src.name, destination: dst.name, policies: [] };
+          entry.policies.push({ name: p.name, status: p.status });
+          pairs.set(key, entry);
+        }
+        const health = s.fsvms.map((f) => f.health);
+        return {
+          name: s.name,
+          site: s.site,
+          dnsName: s.dnsName,
+          status: s.status,
+          fsvms: { total: health.length, healthy: health.filter((h) => h === 'healthy').length },
+          shares: s._count.shares,
+          protection: [...pairs.values()].map((pair) => {
+            const src = servers.find((x) => x.name === pair.source)!;
+            const dst = servers.find((x) => x.name === pair.destination)!;
+            const op = running.find(
+              (o) =>
+                (o.sourceFileServer === pair.source && o.destFileServer === pair.destination) ||
+                (o.sourceFileServer === pair.destination && o.destFileServer === pair.source),
+            );
+            return {
+              role: pair.source === s.name ? ('source' as const) : ('destination' as const),
+              source: { name: src.name, status: src.status },
+              destination: { name: dst.name, status: dst.status },
+              policies: pair.policies,
+              runningOperation: op ? { id: op.id, kind: op.kind } : null,
+              availableActions: op ? [] : availableActions(src.status, dst.status, pair.policies),
+            };
+          }),
+        };
+      });
+    },
+  };
+}
+
+export type FileServerService = ReturnType<typeof createFileServerService>;

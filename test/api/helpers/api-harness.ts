@@ -1,0 +1,92 @@
+// One real app per test file: its own migrated database, the run's Temporal dev server (workflows start on a task
+// queue no worker polls), a token per role, and helpers to count rows (to prove a rejected call changed nothing).
+import { randomBytes } from 'node:crypto';
+import type { Express } from 'express';
+import type { Client } from '@temporalio/client';
+import { createApp, type AppDeps } from '../../../api/app';
+import { createToken } from '../../../api/routes/tokens';
+import { connectClient } from '../../../infra/temporal';
+import { createLogger } from '../../../infra/logger';
+import { createSecretBox, type SecretBox } from '../../../infra/secrets';
+import { createTestDatabase, testEnvironment, uniqueName, type TestDatabase } from '../../helpers/environment';
+
+export interface Harness {
+  app: Express;
+  database: TestDatabase;
+  temporal: Client;
+  taskQueue: string;
+  secrets: SecretBox;
+  tokens: { viewer: string; operator: string; admin: string };
+  auth(role: 'viewer' | 'operator' | 'admin'): { authorization: string };
+  counts(): Promise<Record<string, number>>;
+  /** Workflow ids started by this file (terminated in close()). */
+  close(): Promise<void>;
+}
+
+export const UI_URL = 'http://127.0.0.1:8233';
+
+export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
+  const database = await createTestDatabase();
+  const temporal = await connectClient(testEnvironment().temporalAddress, 'default');
+  const taskQueue = uniqueName('api-unpolled');
+  const secrets = createSecretBox(randomBytes(32));
+  const app = createApp({
+    db: database.db,
+    temporal,
+    temporalAddress: testEnvironment().temporalAddress,
+    taskQueue,
+    temporalUiUrl: UI_URL,
+    logger: createLogger({ log: { level: 'silent', format: 'json' } }),
+    secrets,
+    authFailures: { maxFailures: 10_000, windowMs: 60_000 },
+    gatewayTimeoutMs: 2000,
+    ...overrides,
+  });
+  const tokens = {
+    viewer: (await createToken(database.db, 'viewer-1', 'viewer')).token,
+    operator: (await createToken(database.db, 'operator-1', 'operator')).token,
+    admin: (await createToken(database.db, 'admin-1', 'admin')).token,
+  };
+  const db = database.db;
+  return {
+    app,
+    database,
+    temporal,
+    taskQueue,
+    secrets,
+    tokens,
+    auth: (role) => ({ authorization: `Bearer ${tokens[role]}` }),
+    async counts() {
+      const [fileServers, fsvms, shares, policies, policyShares, jobs, operations, tokensN] = await Promise.all([
+        db.fileServer.count(),
+        db.fsvm.count(),
+        db.share.count(),
+        db.replicationPolicy.count(),
+        db.policyShare.count(),
+        db.job.count(),
+        db.operation.count(),
+        db.apiToken.count({ where: { revokedAt: null } }),
+      ]);
+      return { fileServers, fsvms, shares, policies, policyShares, jobs, operations, tokens: tokensN };
+    },
+    async close() {
+      // Terminate every workflow this file started on its unpolled task queue.
+      const ids: string[] = [];
+      for await (const w of temporal.workflow.list({
+        query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+      })) {
+        ids.push(w.workflowId);
+      }
+      await Promise.all(
+        ids.map((id) =>
+          temporal.workflow
+            .getHandle(id)
+            .terminate('test done')
+            .catch(() => undefined),
+        ),
+      );
+      await temporal.connection.close();
+      await database.drop();
+    },
+  };
+}
