@@ -1,0 +1,129 @@
+// The portable driver on temp dirs: real snapshots, full and incremental streams (new, modified, deleted, renamed
+// files, modes, mtimes, symlinks), only changed bytes on the wire, corrupt or hostile streams refused.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { tmpDir, treeDigest, writeFiles, randomBytesDeterministic } from '../../test/gateway/helpers';
+import { Layout } from '../layout';
+import { StreamIntegrityError } from './driver';
+import { PortableDriver } from './portable';
+import { MAGIC } from './portable-stream';
+
+const P = { share: 'eng', portion: '' };
+
+async function snapshot(d: PortableDriver, id: string, prev?: string): Promise<void> {
+  fs.mkdirSync(d.layout.snapshotDir(P, id), { recursive: true });
+  await d.createSnapshot(P, id, prev);
+}
+
+async function sendToFile(d: PortableDriver, id: string, base: string | undefined, file: string): Promise<number> {
+  const { stream, totalBytes } = await d.send(P, id, base);
+  await pipeline(stream, fs.createWriteStream(file));
+  expect(fs.statSync(file).size).toBe(totalBytes);
+  return totalBytes!;
+}
+
+async function receive(d: PortableDriver, id: string, base: string | undefined, file: string): Promise<void> {
+  fs.mkdirSync(d.layout.snapshotDir(P, id), { recursive: true });
+  await d.receive(P, id, base, file);
+}
+
+describe('portable snapshot driver', () => {
+  let dir: string;
+  let src: PortableDriver;
+  let dst: PortableDriver;
+  beforeEach(async () => {
+    dir = tmpDir('portable');
+    src = new PortableDriver(new Layout(path.join(dir, 'a')));
+    dst = new PortableDriver(new Layout(path.join(dir, 'b')));
+    await src.createPortion(P);
+    await dst.createPortion(P);
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('replicates a base and an incremental with exactly the changes, byte-identical with modes, mtimes and links', async () => {
+    const live = src.livePath(P);
+    const big = randomBytesDeterministic(2 * 1024 * 1024, 1);
+    writeFiles(live, {
+      'docs/a.txt': 'alpha',
+      'docs/b.txt': 'bravo',
+      'docs/old/x.txt': 'x',
+      'big.bin': big,
+      'exec.sh': '#!/bin/sh\n',
+      'keep.txt': 'same',
+    });
+    fs.chmodSync(path.join(live, 'exec.sh'), 0o755);
+    fs.symlinkSync('docs/a.txt', path.join(live, 'ln'));
+    fs.utimesSync(path.join(live, 'keep.txt'), 1_600_000_000, 1_600_000_000.123456);
+    await snapshot(src, 's1');
+    const f1 = path.join(dir, 's1.stream');
+    const baseBytes = await sendToFile(src, 's1', undefined, f1);
+    expect(baseBytes).toBeGreaterThan(big.length);
+    await receive(dst, 's1', undefined, f1);
+    expect(treeDigest(dst.layout.snapshotData(P, 's1'))).toEqual(treeDigest(src.layout.snapshotData(P, 's1')));
+    expect(treeDigest(src.layout.snapshotData(P, 's1'))).toEqual(treeDigest(live));
+
+    // the changes: modified, new, deleted dir, renamed big file, chmod only, retargeted symlink
+    writeFiles(live, { 'docs/a.txt': 'alpha, edited', 'new/n.txt': 'fresh' });
+    fs.rmSync(path.join(live, 'docs/old'), { recursive: true });
+    fs.renameSync(path.join(live, 'big.bin'), path.join(live, 'docs/big-renamed.bin'));
+    fs.chmodSync(path.join(live, 'exec.sh'), 0o700);
+    fs.rmSync(path.join(live, 'ln'));
+    fs.symlinkSync('docs/b.txt', path.join(live, 'ln'));
+    await snapshot(src, 's2', 's1');
+    // the unchanged file is shared with the previous snapshot, not copied
+    expect(fs.statSync(src.layout.snapshotData(P, 's2') + '/keep.txt').ino).toBe(
+      fs.statSync(src.layout.snapshotData(P, 's1') + '/keep.txt').ino,
+    );
+    const f2 = path.join(dir, 's2.stream');
+    const incr = await sendToFile(src, 's2', 's1', f2);
+    expect(incr).toBeLessThan(4096); // the 2 MiB rename costs a record, not its content
+    await receive(dst, 's2', 's1', f2);
+    expect(treeDigest(dst.layout.snapshotData(P, 's2'))).toEqual(treeDigest(live));
+    // the receiver's base is untouched
+    expect(treeDigest(dst.layout.snapshotData(P, 's1'))).toEqual(treeDigest(src.layout.snapshotData(P, 's1')));
+    // rollback brings the live tree back, and is atomic for clients (a swap)
+    await dst.rollback(P, 's1');
+    expect(treeDigest(dst.livePath(P))).toEqual(treeDigest(src.layout.snapshotData(P, 's1')));
+  });
+
+  it('refuses a stream with a flipped content byte', async () => {
+    writeFiles(src.livePath(P), { 'a.bin': randomBytesDeterministic(100_000, 2) });
+    await snapshot(src, 's1');
+    const f1 = path.join(dir, 's1.stream');
+    await sendToFile(src, 's1', undefined, f1);
+    const buf = fs.readFileSync(f1);
+    buf[buf.length - 5000]! ^= 0xff;
+    fs.writeFileSync(f1, buf);
+    await expect(receive(dst, 's1', undefined, f1)).rejects.toThrow(/checksum mismatch/);
+  });
+
+  it('refuses stream entries that would escape the snapshot or follow a symlink', async () => {
+    const hostile = (recs: object[]): string => {
+      const parts = [MAGIC];
+      for (const r of recs) {
+        const j = Buffer.from(JSON.stringify(r));
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(j.length);
+        parts.push(len, j);
+      }
+      const f = path.join(dir, `hostile-${Math.random()}`);
+      fs.writeFileSync(f, Buffer.concat(parts));
+      return f;
+    };
+    const root = { op: 'dir', p: '', m: 0o755, mt: 0 };
+    const cases = [
+      [root, { op: 'file', p: '../escape', s: 0, h: '', m: 0o644, mt: 0 }],
+      [root, { op: 'symlink', p: 'l', l: '/etc', mt: 0 }, { op: 'file', p: 'l/passwd', s: 0, h: '', m: 0o644, mt: 0 }],
+      [root, { op: 'dir', p: 'a/../../b', m: 0o755, mt: 0 }],
+      [root, { op: 'file', p: '/abs', s: 0, h: '', m: 0o644, mt: 0 }],
+    ];
+    for (const [i, c] of cases.entries()) {
+      const id = `h${i}`;
+      await expect(receive(dst, id, undefined, hostile([...c, { op: 'end', records: c.length }]))).rejects.toThrow();
+    }
+    expect(fs.existsSync(path.join(dir, 'b/escape'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'escape'))).toBe(false);
+    await expect(receive(dst, 'x', undefined, hostile([root]))).rejects.toBeInstanceOf(StreamIntegrityError);
+  });
+});

@@ -1,0 +1,199 @@
+// Helpers of the gateway tests: agents in-process (supertest) or as real processes, trees to compare, loop-mounted
+// btrfs images. In CI (CI=true) a missing component fails the test; elsewhere too: nothing here skips.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { GatewayClient } from '../../gateway/client';
+import type { GatewayConfig } from '../../gateway/config';
+import { freePort } from '../helpers/ports';
+
+export const REPO = path.resolve(__dirname, '../..');
+export const TOKEN = 'control-token-0123456789';
+export const quietLog = pino({ level: 'silent' });
+
+export function tmpDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `gw-${prefix}-`));
+}
+
+export function testConfig(dataRoot: string, over: Partial<GatewayConfig> = {}): GatewayConfig {
+  return {
+    fileServerId: 'fs-test',
+    nodeId: 'node-a',
+    listen: { host: '127.0.0.1', port: 0 },
+    dataRoot,
+    driver: 'portable',
+    token: TOKEN,
+    peerTokens: new Map([['node-b', 'pair-token-abcdefghijkl']]),
+    bandwidthLimit: 0,
+    maxStreams: 4,
+    log: { level: 'silent', format: 'json' },
+    ...over,
+  };
+}
+
+export interface Agent {
+  nodeId: string;
+  url: string;
+  port: number;
+  dataRoot: string;
+  client: GatewayClient;
+  proc: ChildProcess;
+  output: () => string;
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export interface AgentOptions {
+  nodeId: string;
+  dataRoot: string;
+  driver?: 'portable' | 'btrfs';
+  peers: Record<string, string>;
+  env?: Record<string, string>;
+  port?: number;
+}
+
+/** Starts `gateway/main.ts` as its own node process (no tsx wrapper process: kill -9 hits the agent itself). */
+export async function startAgent(o: AgentOptions): Promise<Agent> {
+  const port = o.port ?? (await freePort());
+  const env = {
+    ...process.env,
+    GATEWAY_FILE_SERVER_ID: 'fs-test',
+    GATEWAY_NODE_ID: o.nodeId,
+    GATEWAY_LISTEN: `127.0.0.1:${port}`,
+    GATEWAY_DATA_ROOT: o.dataRoot,
+    GATEWAY_DRIVER: o.driver ?? 'portable',
+    GATEWAY_TOKEN: TOKEN,
+    GATEWAY_PEER_TOKENS: Object.entries(o.peers)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+    LOG_LEVEL: 'info',
+    LOG_FORMAT: 'json',
+    ...o.env,
+  };
+  let out = '';
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const client = new GatewayClient({ url, token: TOKEN }, { timeoutMs: 30_000 });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`agent ${o.nodeId} exited: ${out}`);
+    try {
+      await client.health({ timeoutMs: 1000 });
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`agent ${o.nodeId} did not start: ${out}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+  const exited = (): Promise<void> =>
+    proc.exitCode !== null || proc.signalCode !== null
+      ? Promise.resolve()
+      : new Promise((r) => proc.once('exit', () => r()));
+  const agent: Agent = {
+    nodeId: o.nodeId,
+    url,
+    port,
+    dataRoot: o.dataRoot,
+    client,
+    proc,
+    output: () => out,
+    async stop() {
+      proc.kill('SIGTERM');
+      await exited();
+    },
+    async kill9() {
+      proc.kill('SIGKILL');
+      await exited();
+    },
+    async restart() {
+      const next = await startAgent({ ...o, port });
+      agent.proc = next.proc;
+      agent.output = () => next.output();
+      agent.stop = () => next.stop();
+      agent.kill9 = () => next.kill9();
+    },
+  };
+  return agent;
+}
+
+/** A fingerprint of a tree: path, type, mode, mtime (ms), size, sha256 / link target of every entry. */
+export function treeDigest(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    const abs = rel ? path.join(root, rel) : root;
+    const st = fs.lstatSync(abs);
+    const mode = (st.mode & 0o7777).toString(8);
+    if (st.isSymbolicLink()) out[rel] = `l ${fs.readlinkSync(abs)}`;
+    else if (st.isDirectory()) {
+      out[rel] = `d ${mode}`;
+      for (const n of fs.readdirSync(abs).sort()) walk(rel ? `${rel}/${n}` : n);
+    } else {
+      const h = createHash('sha256').update(fs.readFileSync(abs)).digest('hex');
+      out[rel] = `f ${mode} ${Math.floor(st.mtimeMs)} ${st.size} ${h}`;
+    }
+  };
+  walk('');
+  return out;
+}
+
+export function writeFiles(root: string, files: Record<string, string | Buffer>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(root, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+}
+
+export function randomBytesDeterministic(n: number, seed: number): Buffer {
+  const buf = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    buf.writeUInt32LE(x >>> 0, Math.min(i, n - 4));
+  }
+  return buf;
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A btrfs filesystem on a loop-mounted image file. Needs root and btrfs-progs: missing ones fail the test. */
+export function mountBtrfs(sizeMiB = 200): { mount: string; cleanup: () => void } {
+  const dir = tmpDir('btrfs');
+  const img = path.join(dir, 'image');
+  const mount = path.join(dir, 'mnt');
+  fs.mkdirSync(mount);
+  fs.writeFileSync(img, '');
+  fs.truncateSync(img, sizeMiB * 1024 * 1024);
+  execFileSync('mkfs.btrfs', ['-q', img], { stdio: 'pipe' });
+  execFileSync('mount', ['-o', 'loop', img, mount], { stdio: 'pipe' });
+  return {
+    mount,
+    cleanup: () => {
+      try {
+        execFileSync('umount', [mount], { stdio: 'pipe' });
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
