@@ -62,7 +62,12 @@ export function createFileServerService(deps: FileServerServiceDeps) {
       if (r.status === 'rejected') {
         const err: unknown = r.reason;
         if (err instanceof ValidationError) fields.push({ path: `body.fsvms.${i}.token`, message: err.message });
-        else if (err instanceof DomainError) unavailable ??= err;
+        else if (err instanceof NotFoundError) {
+          fields.push({
+            path: `body.fsvms.${i}.gatewayUrl`,
+            message: `${f.gatewayUrl} is not an FSVM gateway (no /v1/health)`,
+          });
+        } else if (err instanceof DomainError) unavailable ??= err;
         else unavailable ??= new ValidationError(`gateway ${f.gatewayUrl} could not be checked`);
         return;
       }

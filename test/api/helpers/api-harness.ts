@@ -90,3 +90,8 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
     },
   };
 }
+
+/** A response body array, typed for the tests' map/find calls. */
+export function rows(v: unknown): Record<string, unknown>[] {
+  return v as Record<string, unknown>[];
+}
