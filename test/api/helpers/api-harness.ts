@@ -3,12 +3,25 @@
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { createApp, type AppDeps } from '../../../api/app';
+import type { Db } from '../../../infra/database';
 import { createToken } from '../../../api/routes/tokens';
 import { connectClient } from '../../../infra/temporal';
 import { createLogger } from '../../../infra/logger';
 import { createSecretBox, type SecretBox } from '../../../infra/secrets';
 import { createTestDatabase, testEnvironment, uniqueName, type TestDatabase } from '../../helpers/environment';
+
+export interface Counts {
+  fileServers: number;
+  fsvms: number;
+  shares: number;
+  policies: number;
+  policyShares: number;
+  jobs: number;
+  operations: number;
+  tokens: number;
+}
 
 export interface Harness {
   app: Express;
@@ -18,7 +31,7 @@ export interface Harness {
   secrets: SecretBox;
   tokens: { viewer: string; operator: string; admin: string };
   auth(role: 'viewer' | 'operator' | 'admin'): { authorization: string };
-  counts(): Promise<Record<string, number>>;
+  counts(): Promise<Counts>;
   /** Workflow ids started by this file (terminated in close()). */
   close(): Promise<void>;
 }
@@ -94,4 +107,41 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
 /** A response body array, typed for the tests' map/find calls. */
 export function rows(v: unknown): Record<string, unknown>[] {
   return v as Record<string, unknown>[];
+}
+
+/** What Temporal recorded for a started workflow: type, task queue, search attributes, memo and the input. */
+export async function startedWorkflow(temporal: Client, workflowId: string) {
+  const handle = temporal.workflow.getHandle(workflowId);
+  const d = await handle.describe();
+  const history = await handle.fetchHistory();
+  const payloads = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+  const input: unknown = payloads[0] ? defaultPayloadConverter.fromPayload(payloads[0]) : undefined;
+  return {
+    type: d.type,
+    taskQueue: d.taskQueue,
+    status: d.status.name,
+    searchAttributes: Object.fromEntries(d.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value])),
+    memo: d.memo,
+    input,
+  };
+}
+
+/** File servers with a fresh share cache (no gateway is called while the cache is fresh). */
+export async function seedFileServer(
+  db: Db,
+  name: string,
+  status: 'active' | 'standby' | 'failed',
+  shares: string[],
+): Promise<string> {
+  const fs = await db.fileServer.create({
+    data: {
+      name,
+      site: `site-${name}`,
+      dnsName: `${name}.corp.example.com`,
+      status,
+      sharesRefreshedAt: new Date(Date.now() + 3_600_000),
+      shares: { create: shares.map((s) => ({ name: s, portions: { '': 'node-1' } })) },
+    },
+  });
+  return fs.id;
 }
