@@ -4,14 +4,26 @@
 // (4xx: a retry cannot help). The bearer token is sent, never logged or put into an error message.
 import type { z } from 'zod';
 import { ConflictError, GatewayUnavailable, NotFoundError, ValidationError } from '../domain/errors';
+import { z as zod } from 'zod';
 import {
   GATEWAY_API_PREFIX,
   GatewayHealth,
   GatewayProblem,
   GatewayShare,
+  NegotiationInfo,
+  PruneResult,
+  ReceiveList,
+  ReceiveStatus,
   ShareList,
+  SnapshotList,
+  TransferList,
+  TransferStatus,
   type AccessMode,
+  type GatewaySnapshot,
+  type StartTransferRequest,
 } from '../domain/gateway-contract';
+
+const Empty = zod.unknown();
 
 export interface GatewayEndpoint {
   /** Base URL, e.g. http://10.0.0.11:7500 */
@@ -52,6 +64,82 @@ export class GatewayClient {
 
   setAccess(share: string, mode: AccessMode, opts?: RequestOptions): Promise<GatewayShare> {
     return this.call('PUT', `/shares/${encodeURIComponent(share)}/access`, GatewayShare, { mode }, opts);
+  }
+
+  /** Deletes the share with its data and snapshots on this FSVM (idempotent). */
+  async deleteShare(share: string, opts?: RequestOptions): Promise<void> {
+    const q = `?confirm=${encodeURIComponent(share)}`;
+    await this.call('DELETE', `/shares/${encodeURIComponent(share)}${q}`, Empty, undefined, opts);
+  }
+
+  /** Takes snapshot `snapshotId` of every portion of the share this FSVM holds (idempotent). */
+  async createSnapshot(
+    share: string,
+    body: { snapshotId: string; expiresAt?: string },
+    opts?: RequestOptions,
+  ): Promise<GatewaySnapshot[]> {
+    return (await this.call('POST', `/shares/${encodeURIComponent(share)}/snapshots`, SnapshotList, body, opts))
+      .snapshots;
+  }
+
+  async listSnapshots(share: string, portion?: string, opts?: RequestOptions): Promise<GatewaySnapshot[]> {
+    const q = portion === undefined ? '' : `?portion=${encodeURIComponent(portion)}`;
+    return (await this.call('GET', `/shares/${encodeURIComponent(share)}/snapshots${q}`, SnapshotList, undefined, opts))
+      .snapshots;
+  }
+
+  async deleteSnapshot(share: string, snapshotId: string, portion?: string, opts?: RequestOptions): Promise<void> {
+    const q = portion === undefined ? '' : `?portion=${encodeURIComponent(portion)}`;
+    const path = `/shares/${encodeURIComponent(share)}/snapshots/${encodeURIComponent(snapshotId)}${q}`;
+    await this.call('DELETE', path, Empty, undefined, opts);
+  }
+
+  rollback(share: string, snapshotId: string, portion?: string, opts?: RequestOptions): Promise<GatewayShare> {
+    const body = portion === undefined ? { snapshotId } : { snapshotId, portion };
+    return this.call('POST', `/shares/${encodeURIComponent(share)}/rollback`, GatewayShare, body, opts);
+  }
+
+  prune(now?: string, opts?: RequestOptions): Promise<zod.infer<typeof PruneResult>> {
+    return this.call('POST', '/snapshots/prune', PruneResult, now ? { now } : {}, opts);
+  }
+
+  negotiate(share: string, portion = '', opts?: RequestOptions): Promise<NegotiationInfo> {
+    const q = `?portion=${encodeURIComponent(portion)}`;
+    return this.call('GET', `/negotiation/${encodeURIComponent(share)}${q}`, NegotiationInfo, undefined, opts);
+  }
+
+  /** Starts (or finds, same id) the transfer of a snapshot to a peer FSVM; poll getTransfer for progress. */
+  startTransfer(body: zod.input<typeof StartTransferRequest>, opts?: RequestOptions): Promise<TransferStatus> {
+    return this.call('POST', '/transfers', TransferStatus, body, opts);
+  }
+
+  getTransfer(transferId: string, opts?: RequestOptions): Promise<TransferStatus> {
+    return this.call('GET', `/transfers/${encodeURIComponent(transferId)}`, TransferStatus, undefined, opts);
+  }
+
+  async listTransfers(opts?: RequestOptions): Promise<TransferStatus[]> {
+    return (await this.call('GET', '/transfers', TransferList, undefined, opts)).transfers;
+  }
+
+  cancelTransfer(transferId: string, opts?: RequestOptions): Promise<TransferStatus> {
+    return this.call('POST', `/transfers/${encodeURIComponent(transferId)}/cancel`, TransferStatus, {}, opts);
+  }
+
+  async listReceives(opts?: RequestOptions): Promise<ReceiveStatus[]> {
+    return (await this.call('GET', '/receives', ReceiveList, undefined, opts)).receives;
+  }
+
+  getReceive(transferId: string, opts?: RequestOptions): Promise<ReceiveStatus> {
+    return this.call('GET', `/receives/${encodeURIComponent(transferId)}`, ReceiveStatus, undefined, opts);
+  }
+
+  /** Publishes a received snapshot on the destination (and, by default, brings the live share to it). */
+  commitReceive(
+    transferId: string,
+    body: { updateLive?: boolean } = {},
+    opts?: RequestOptions,
+  ): Promise<ReceiveStatus> {
+    return this.call('POST', `/receives/${encodeURIComponent(transferId)}/commit`, ReceiveStatus, body, opts);
   }
 
   /** The generic call the typed methods are built on; later endpoints (snapshots, transfers) use it too. */

@@ -18,7 +18,9 @@ import { StreamIntegrityError, type SnapshotDriver } from '../snapshot-drivers/d
 import { SnapshotStore } from '../snapshots';
 import { errorMessage, exists, readJson, writeFileAtomic } from '../util';
 
+/** Sync to disk and record the offset after this many bytes or this much time, whichever comes first. */
 const CHECKPOINT_BYTES = 16 * 1024 * 1024;
+const CHECKPOINT_MS = 1000;
 
 export interface ReceiveRecord {
   transferId: string;
@@ -146,8 +148,8 @@ export class Receiver {
         existing.snapshotId === req.snapshotId &&
         existing.baseSnapshotId === (req.baseSnapshotId ?? null);
       if (!same) throw new ConflictError(`receive ${id} exists with other parameters`);
-      if (existing.state !== 'failed') return this.status(existing);
-      // A failed receive prepared again starts over (the sender was restarted on purpose).
+      // A failed receive stays failed (the sender learns why here); retrying takes a new transfer id.
+      return this.status(existing);
     }
     const share = this.registry.get(req.share);
     if (!share) throw new NotFoundError(`share ${req.share} does not exist on this FSVM`);
@@ -239,10 +241,12 @@ export class Receiver {
     l.writer = { stop: () => body.destroy(), done };
     const fh = await fs.open(this.streamFile(id), 'r+');
     let sinceSync = 0;
+    let lastSync = Date.now();
     const checkpoint = async (): Promise<void> => {
       await fh.sync();
       r.durableOffset = l.offset;
       sinceSync = 0;
+      lastSync = Date.now();
       await this.persist(r);
     };
     try {
@@ -256,7 +260,7 @@ export class Receiver {
         l.hash.update(b);
         l.offset += b.length;
         sinceSync += b.length;
-        if (sinceSync >= CHECKPOINT_BYTES) await checkpoint();
+        if (sinceSync >= CHECKPOINT_BYTES || Date.now() - lastSync >= CHECKPOINT_MS) await checkpoint();
       }
       await checkpoint();
       return this.status(r);

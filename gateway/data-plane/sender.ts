@@ -258,7 +258,7 @@ export class Sender {
           await this.finish(r, 'succeeded', null);
           return;
         }
-        if (st.state === 'failed') throw new PeerHttpError(422, st.error ?? 'receive failed');
+        if (st.state === 'failed') throw new PeerHttpError(422, `receiver: ${st.error ?? 'receive failed'}`);
         const offset = st.receivedBytes;
         if (offset > 0 || attempt > 1) {
           r.resumes += 1;

@@ -1,0 +1,201 @@
+// Two (or three) real agent processes exchanging snapshots over the data plane: base then incremental, kill -9 of
+// either side mid-transfer and resume, bytes flipped in flight, a full destination disk. Portable driver on temp dirs.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { TransferStatus } from '../../domain/gateway-contract';
+import { freePort } from '../helpers/ports';
+import { randomBytesDeterministic, startAgent, tmpDir, treeDigest, waitFor, writeFiles, type Agent } from './helpers';
+
+const PAIR = 'pair-token-for-a-and-b-0001';
+const MiB = 1024 * 1024;
+
+async function finished(a: Agent, id: string, timeoutMs = 50_000): Promise<TransferStatus> {
+  return waitFor(
+    async () => {
+      const t = await a.client.getTransfer(id);
+      return ['succeeded', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
+    },
+    `transfer ${id}`,
+    timeoutMs,
+  );
+}
+
+function transfer(id: string, dst: Agent, snapshotId: string, baseSnapshotId?: string, extra: object = {}) {
+  return {
+    transferId: id,
+    share: 'eng',
+    snapshotId,
+    ...(baseSnapshotId ? { baseSnapshotId } : {}),
+    target: { url: dst.url, nodeId: dst.nodeId, share: 'eng' },
+    ...extra,
+  };
+}
+
+describe('data plane between agent processes', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await c();
+    cleanups.length = 0;
+  });
+
+  async function pair(dstRoot?: string): Promise<{ a: Agent; b: Agent; dir: string }> {
+    const dir = tmpDir('repl');
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const a = await startAgent({ nodeId: 'node-a', dataRoot: path.join(dir, 'a'), peers: { 'node-b': PAIR } });
+    cleanups.push(() => a.kill9());
+    const b = await startAgent({
+      nodeId: 'node-b',
+      dataRoot: dstRoot ?? path.join(dir, 'b'),
+      peers: { 'node-a': PAIR },
+    });
+    cleanups.push(() => b.kill9());
+    await a.client.createShare('eng');
+    await b.client.createShare('eng', { accessMode: 'read_only' });
+    return { a, b, dir };
+  }
+
+  it('replicates a base then an incremental; the destination serves exactly the snapshot', async () => {
+    const { a, b } = await pair();
+    const live = path.join(a.dataRoot, 'shares/eng');
+    const files: Record<string, Buffer | string> = {};
+    for (let i = 0; i < 200; i++) files[`dir${i % 7}/f${i}.txt`] = `file ${i} `.repeat(i + 1);
+    files['big.bin'] = randomBytesDeterministic(3 * MiB, 3);
+    writeFiles(live, files);
+    await a.client.createSnapshot('eng', { snapshotId: 's1' });
+    await a.client.startTransfer(transfer('t-base', b, 's1'));
+    const t1 = await finished(a, 't-base');
+    expect(t1).toMatchObject({ state: 'succeeded', error: null });
+    // received but not committed: not listed, the live share not changed
+    expect(await b.client.listSnapshots('eng')).toEqual([]);
+    expect((await b.client.negotiate('eng')).receiving).toEqual(['s1']);
+    await b.client.commitReceive('t-base');
+    await b.client.commitReceive('t-base'); // idempotent
+    expect((await b.client.listSnapshots('eng')).map((s) => [s.id, s.origin])).toEqual([['s1', 'received']]);
+    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(
+      treeDigest(path.join(a.dataRoot, 'snapshots/eng/_root/s1/data')),
+    );
+
+    // incremental: a small change to a large data set costs about the change on the wire
+    writeFiles(live, { 'dir1/f1.txt': 'changed', 'new.txt': randomBytesDeterministic(100_000, 4) });
+    fs.rmSync(path.join(live, 'dir2'), { recursive: true });
+    fs.renameSync(path.join(live, 'big.bin'), path.join(live, 'big-moved.bin'));
+    await a.client.createSnapshot('eng', { snapshotId: 's2' });
+    const [na, nb] = [await a.client.negotiate('eng'), await b.client.negotiate('eng')];
+    const common = na.snapshots.filter((s) => nb.snapshots.some((x) => x.id === s.id)).at(-1);
+    expect(common?.id).toBe('s1');
+    await a.client.startTransfer(transfer('t-incr', b, 's2', common!.id));
+    const t2 = await finished(a, 't-incr');
+    expect(t2.state).toBe('succeeded');
+    expect(t2.bytesSent).toBeLessThan(120_000);
+    await b.client.commitReceive('t-incr');
+    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
+    expect((await b.client.listSnapshots('eng')).map((s) => s.id)).toEqual(['s1', 's2']);
+    // the same transfer id again is the same transfer; the same snapshot under a new id is refused by the receiver
+    expect((await a.client.startTransfer(transfer('t-incr', b, 's2', 's1'))).state).toBe('succeeded');
+    await a.client.startTransfer(transfer('t-again', b, 's2', 's1'));
+    expect((await finished(a, 't-again')).error).toMatch(/already exists/);
+  });
+
+  it('resumes after kill -9 of the sender and of the receiver, from the acknowledged offset', async () => {
+    const { a, b } = await pair();
+    writeFiles(path.join(a.dataRoot, 'shares/eng'), {
+      'one.bin': randomBytesDeterministic(6 * MiB, 5),
+      'two.bin': randomBytesDeterministic(6 * MiB, 6),
+    });
+    await a.client.createSnapshot('eng', { snapshotId: 's1' });
+    await a.client.startTransfer(transfer('t-kill', b, 's1', undefined, { bandwidthLimit: 3 * MiB }));
+    await waitFor(
+      async () => ((await b.client.getReceive('t-kill')).receivedBytes > 3 * MiB ? true : undefined),
+      'progress',
+    );
+    await a.kill9();
+    const acked = (await b.client.getReceive('t-kill')).receivedBytes;
+    expect(acked).toBeGreaterThan(3 * MiB);
+    expect(await b.client.listSnapshots('eng')).toEqual([]);
+    await a.restart();
+    await waitFor(
+      async () => ((await b.client.getReceive('t-kill')).receivedBytes > 8 * MiB ? true : undefined),
+      'progress',
+    );
+    await b.kill9();
+    await b.restart();
+    const t = await finished(a, 't-kill');
+    expect(t.state).toBe('succeeded');
+    expect(t.resumes).toBeGreaterThanOrEqual(2);
+    expect(t.resumedFrom).toBeGreaterThan(3 * MiB);
+    await b.client.commitReceive('t-kill');
+    expect(treeDigest(path.join(b.dataRoot, 'snapshots/eng/_root/s1/data'))).toEqual(
+      treeDigest(path.join(a.dataRoot, 'snapshots/eng/_root/s1/data')),
+    );
+  });
+
+  it('rejects bytes flipped in flight: the transfer fails, nothing is listed or left staged', async () => {
+    const { a, b } = await pair();
+    writeFiles(path.join(a.dataRoot, 'shares/eng'), { 'x.bin': randomBytesDeterministic(2 * MiB, 7) });
+    await a.client.createSnapshot('eng', { snapshotId: 's1' });
+    // a proxy in front of b that flips one byte of the first data request's body
+    const port = await freePort();
+    let flipped = false;
+    const proxy = http.createServer((req, res) => {
+      const up = http.request(
+        { host: '127.0.0.1', port: b.port, method: req.method, path: req.url, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      let seen = 0;
+      req.on('data', (chunk: Buffer) => {
+        if (req.url?.includes('/data') && !flipped && seen + chunk.length > 1_000_000) {
+          chunk[1_000_000 - seen]! ^= 0x01;
+          flipped = true;
+        }
+        seen += chunk.length;
+        up.write(chunk);
+      });
+      req.on('end', () => up.end());
+    });
+    await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => proxy.close(() => r())));
+    await a.client.startTransfer({
+      ...transfer('t-flip', b, 's1'),
+      target: { url: `http://127.0.0.1:${port}`, nodeId: 'node-b', share: 'eng' },
+    });
+    const t = await finished(a, 't-flip');
+    expect(flipped).toBe(true);
+    expect(t.state).toBe('failed');
+    expect(t.error).toMatch(/checksum|sha256/);
+    expect((await b.client.getReceive('t-flip')).state).toBe('failed');
+    expect(await b.client.listSnapshots('eng')).toEqual([]);
+    expect(fs.readdirSync(path.join(b.dataRoot, 'incoming'))).toEqual([]);
+    const snaps = path.join(b.dataRoot, 'snapshots/eng/_root');
+    expect(fs.existsSync(snaps) ? fs.readdirSync(snaps) : []).toEqual([]);
+    await expect(b.client.commitReceive('t-flip')).rejects.toThrow(/failed/);
+  });
+
+  it('fails cleanly when the destination disk fills up, and frees the space', async () => {
+    const dir = tmpDir('full');
+    const mnt = path.join(dir, 'mnt');
+    fs.mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', mnt]);
+    cleanups.push(() => {
+      execFileSync('umount', [mnt]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const { a, b } = await pair(path.join(mnt, 'b'));
+    writeFiles(path.join(a.dataRoot, 'shares/eng'), { 'huge.bin': randomBytesDeterministic(20 * MiB, 8) });
+    await a.client.createSnapshot('eng', { snapshotId: 's1' });
+    const free = (await b.client.health()).capacity.freeBytes;
+    await a.client.startTransfer(transfer('t-full', b, 's1'));
+    const t = await finished(a, 't-full');
+    expect(t.state).toBe('failed');
+    expect(t.error).toMatch(/space|disk full/i);
+    expect(await b.client.listSnapshots('eng')).toEqual([]);
+    expect((await b.client.negotiate('eng')).receiving).toEqual([]);
+    expect(fs.readdirSync(path.join(b.dataRoot, 'incoming'))).toEqual([]);
+    expect((await b.client.health()).capacity.freeBytes).toBeGreaterThanOrEqual(free - 256 * 1024);
+  });
+});
