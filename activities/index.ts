@@ -1,16 +1,34 @@
 // Composition of every activity the worker registers. Built only in the worker's composition root (workers/worker.ts)
-// over injected clients, so tests can build the same set over their own database and gateways.
+// over injected clients, so tests can build the same set over their own database, gateways and Temporal client.
+import type { Client } from '@temporalio/client';
 import type { Db } from '../infra/database';
+import type { SecretBox } from '../infra/secrets';
 import { createDiagnosticsActivities } from './diagnostics';
+import { withFailureMapping } from './failures';
+import { createGatewayDirectory } from './gateway-directory';
+import { createOperationActivities } from './operations';
+import { createPolicyActivities } from './policy';
+import { createReplicationActivities } from './replication';
 
 export interface ActivityDeps {
   db: Db;
+  /** Opens the gateway tokens stored sealed in the admin database. */
+  secrets: SecretBox;
+  /** For the activities that manage Temporal Schedules and cancel runs. */
+  temporal: Client;
+  taskQueue: string;
+  /** How often running transfers are polled; default 1 s. */
+  pollIntervalMs?: number;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const gateways = createGatewayDirectory({ db: deps.db, secrets: deps.secrets });
+  return withFailureMapping({
     ...createDiagnosticsActivities(deps),
-  };
+    ...createOperationActivities(deps),
+    ...createPolicyActivities({ ...deps, gateways }),
+    ...createReplicationActivities({ ...deps, gateways }),
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -2,6 +2,7 @@
 // workflow with one activity, on the embedded default (dev server with SQLite, embedded PostgreSQL, one worker).
 // The dev server has one history shard on SQLite: production Temporal clusters are far faster; figures here are
 // the floor an operator sees on the embedded default.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { createDiagnosticsActivities } from '../activities/diagnostics';
 import { createDb } from '../infra/database';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { applyMigrations } from '../infra/migrate';
+import { createSecretBox } from '../infra/secrets';
 import { connectClient } from '../infra/temporal';
 import { startDevServer } from '../infra/temporal-dev-server';
 import { freePort } from '../test/helpers/ports';
@@ -40,11 +42,19 @@ const bench: Benchmark = async ({ quick, log }) => {
     const db = createDb(pg.url);
     const direct = createDiagnosticsActivities({ db });
     const connection = await NativeConnection.connect({ address: temporal.address });
-    const worker = await createWorker({ connection, namespace: 'default', taskQueue: 'bench', db });
+    const client = await connectClient(temporal.address, 'default');
+    const secrets = createSecretBox(randomBytes(32));
+    const worker = await createWorker({
+      connection,
+      namespace: 'default',
+      taskQueue: 'bench',
+      db,
+      secrets,
+      temporal: client,
+    });
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
     const running = worker.run();
-    const client = await connectClient(temporal.address, 'default');
 
     await direct.probeAdminDatabase(); // warm the pool
     const directTimes: number[] = [];

@@ -105,6 +105,11 @@ async function main(): Promise<void> {
           ),
       ),
     });
+    const secretKey = loadSecretKey(config);
+    logger.info(`secrets key from ${secretKey.source}`);
+    const secrets = createSecretBox(secretKey.key);
+    const temporal = await connectClient(temporalAddress, config.temporal.namespace);
+    running.push({ name: 'Temporal client', stop: () => temporal.connection.close() });
     const workerConnection = await connectWorker(temporalAddress);
     running.push({ name: 'worker connection', stop: () => workerConnection.close() });
     const worker = await createWorker({
@@ -112,6 +117,8 @@ async function main(): Promise<void> {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       db,
+      secrets,
+      temporal,
     });
     const workerDone = worker.run();
     running.push({ name: 'worker', stop: async () => (worker.shutdown(), await workerDone) });
@@ -121,10 +128,6 @@ async function main(): Promise<void> {
     });
     logger.info(`worker polling task queue '${config.temporal.taskQueue}'`);
 
-    const temporal = await connectClient(temporalAddress, config.temporal.namespace);
-    running.push({ name: 'Temporal client', stop: () => temporal.connection.close() });
-    const secretKey = loadSecretKey(config);
-    logger.info(`secrets key from ${secretKey.source}`);
     const tokenFile = await ensureBootstrapToken(db, config.dataDir);
     if (tokenFile) logger.info(`first admin API token written to ${tokenFile} (mode 0600); see docs/api.md`);
     const app = createApp({
@@ -134,7 +137,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       temporalUiUrl: uiUrl,
       logger,
-      secrets: createSecretBox(secretKey.key),
+      secrets,
     });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(config.api.port, config.api.host, () => resolve(s));

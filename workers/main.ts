@@ -3,7 +3,8 @@
 import { loadConfig, ConfigError } from '../infra/config';
 import { createDb, migrateDatabase } from '../infra/database';
 import { createLogger, redactUrl } from '../infra/logger';
-import { connectWorker } from '../infra/temporal';
+import { createSecretBox, loadSecretKey } from '../infra/secrets';
+import { connectClient, connectWorker } from '../infra/temporal';
 import { createWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -18,11 +19,14 @@ async function main(): Promise<void> {
   await migrateDatabase(config.database.url!);
   const db = createDb(config.database.url!);
   const connection = await connectWorker(config.temporal.address!);
+  const temporal = await connectClient(config.temporal.address!, config.temporal.namespace);
   const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     db,
+    secrets: createSecretBox(loadSecretKey(config).key),
+    temporal,
   });
   logger.info(
     {
@@ -34,6 +38,7 @@ async function main(): Promise<void> {
   );
   await worker.run(); // returns after SIGINT/SIGTERM (the SDK's default shutdown signals) once drained
   await connection.close();
+  await temporal.connection.close();
   await db.$disconnect();
   logger.info('worker stopped');
 }

@@ -5,13 +5,13 @@ import { createActivities, type ActivityDeps } from '../activities';
 export interface WorkerDeps extends ActivityDeps {
   connection: NativeConnection;
   namespace: string;
-  taskQueue: string;
   /** A pre-built workflow bundle (tests and production images); bundled from workflows/ when absent. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
-  const { connection, namespace, taskQueue, workflowBundle, ...activityDeps } = deps;
+  const { connection, namespace, workflowBundle, ...activityDeps } = deps;
+  const taskQueue = deps.taskQueue;
   return Worker.create({
     connection,
     namespace,

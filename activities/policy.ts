@@ -1,0 +1,365 @@
+// Steps of the policy lifecycle (seed 000 [0202]-[0213]) and their compensations. Every step is idempotent (a retried
+// activity finds its own earlier work) and every compensation undoes only what its step reported it created.
+import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
+import type { GatewayShare } from '../domain/gateway-contract';
+import {
+  planDatasetMap,
+  REPLICATE_WORKFLOW_TYPE,
+  replicateWorkflowId,
+  scheduleId as scheduleIdOf,
+  type PortionPlacement,
+  type ReplicateShareInput,
+} from '../domain/replication';
+import { FILE_SERVERS, POLICY, SHARE } from '../domain/search-attributes';
+import type { Db } from '../infra/database';
+import type { GatewayDirectory } from './gateway-directory';
+import { gatewayOps } from './gateway-ops';
+
+export interface PolicyActivityDeps {
+  db: Db;
+  gateways: GatewayDirectory;
+  temporal: Client;
+  taskQueue: string;
+}
+
+export interface ShareLayout {
+  sourceShare: string;
+  targetShare: string;
+  kind: 'standard' | 'distributed';
+  placements: PortionPlacement[];
+}
+
+export interface PolicyLayout {
+  shares: ShareLayout[];
+  destNodes: string[];
+}
+
+/** Every FSVM's view of the file server's shares; a share's portions are spread over the FSVMs that hold them. */
+async function shareOwners(gateways: GatewayDirectory, fileServer: string) {
+  const fsvms = await gateways.fsvms(fileServer);
+  if (!fsvms.length) throw new ValidationError(`file server '${fileServer}' has no FSVMs registered`);
+  const listings = await Promise.all(
+    fsvms.map(async (f) => ({
+      nodeId: f.nodeId,
+      shares: await (await gateways.client(fileServer, f.nodeId)).listShares(),
+    })),
+  );
+  const byShare = new Map<
+    string,
+    { kind: GatewayShare['kind']; portions: { portion: string; sourceNode: string }[] }
+  >();
+  for (const { nodeId, shares } of listings) {
+    for (const s of shares) {
+      const entry = byShare.get(s.name) ?? { kind: s.kind, portions: [] };
+      for (const p of s.portions) entry.portions.push({ portion: p.name, sourceNode: nodeId });
+      byShare.set(s.name, entry);
+    }
+  }
+  return { nodes: fsvms.map((f) => f.nodeId), byShare };
+}
+
+export function createPolicyActivities(deps: PolicyActivityDeps) {
+  const { db, gateways, temporal } = deps;
+
+  return {
+    /**
+     * Validation that needs the file servers themselves ([0204]): both registered and active, every source share
+     * present with its portions, every FSVM on both sides answering. Plans where each portion goes.
+     */
+    async planPolicyLayout(input: {
+      policyId: string;
+      source: string;
+      destination: string;
+      shares: { sourceShare: string; targetShare: string }[];
+    }): Promise<PolicyLayout> {
+      const [src, dst] = await Promise.all([
+        db.fileServer.findUnique({ where: { name: input.source }, select: { status: true } }),
+        db.fileServer.findUnique({ where: { name: input.destination }, select: { status: true } }),
+      ]);
+      if (!src) throw new NotFoundError(`source file server '${input.source}' is not registered`);
+      if (!dst) throw new NotFoundError(`destination file server '${input.destination}' is not registered`);
+      if (src.status === 'failed') throw new ValidationError(`source file server '${input.source}' is marked failed`);
+      const [source, destination] = await Promise.all([
+        shareOwners(gateways, input.source),
+        shareOwners(gateways, input.destination),
+      ]);
+      const existing = await db.datasetMapEntry.findMany({
+        where: { reverse: false, policyShare: { policyId: input.policyId } },
+        include: { policyShare: { select: { sourceShare: true } } },
+      });
+      const shares: ShareLayout[] = [];
+      const problems: string[] = [];
+      for (const pair of input.shares) {
+        const found = source.byShare.get(pair.sourceShare);
+        if (!found || !found.portions.length) {
+          problems.push(`share '${pair.sourceShare}' does not exist on file server '${input.source}'`);
+          continue;
+        }
+        const target = destination.byShare.get(pair.targetShare);
+        if (target && target.kind !== found.kind) {
+          problems.push(
+            `target share '${pair.targetShare}' on '${input.destination}' is ${target.kind}, source share '${pair.sourceShare}' is ${found.kind}`,
+          );
+          continue;
+        }
+        const kept = existing
+          .filter((e) => e.policyShare.sourceShare === pair.sourceShare)
+          .map((e) => ({ portion: e.portion, sourceNode: e.sourceNodeId, destNode: e.destNodeId }));
+        shares.push({ ...pair, kind: found.kind, placements: planDatasetMap(found.portions, destination.nodes, kept) });
+      }
+      if (problems.length) throw new ValidationError(problems.join('; '));
+      return { shares, destNodes: destination.nodes };
+    },
+
+    /**
+     * Creates the target share on the destination FSVMs that receive its portions, read-only for clients until a
+     * failover ([0211]). Reports `created` only if no destination FSVM had the share before, so the compensation
+     * never deletes a share (and its data) that this run did not create.
+     */
+    async ensureTargetShare(input: {
+      policyId: string;
+      destination: string;
+      layout: ShareLayout;
+    }): Promise<{ created: boolean }> {
+      const { layout } = input;
+      const nodes = [...new Set(layout.placements.map((p) => p.destNode))];
+      let existedBefore = false;
+      for (const nodeId of nodes) {
+        const client = await gateways.client(input.destination, nodeId);
+        const have = (await client.listShares()).find((s) => s.name === layout.targetShare);
+        if (have) existedBefore = true;
+        const portions = layout.placements.filter((p) => p.destNode === nodeId).map((p) => p.portion);
+        await client.createShare(layout.targetShare, {
+          kind: layout.kind,
+          ...(layout.kind === 'distributed' ? { portions } : {}),
+          accessMode: 'read_only',
+        });
+      }
+      // A retry after a partial run sees the share it created itself: the database remembers that it was ours.
+      const row = await db.policyShare.findUnique({
+        where: { policyId_sourceShare: { policyId: input.policyId, sourceShare: layout.sourceShare } },
+        select: { targetCreated: true },
+      });
+      const created = row?.targetCreated === true || !existedBefore;
+      await db.policyShare.updateMany({
+        where: { policyId: input.policyId, sourceShare: layout.sourceShare },
+        data: { targetCreated: created },
+      });
+      return { created };
+    },
+
+    /** Compensation of ensureTargetShare: removes the target share from every destination FSVM. */
+    async deleteTargetShare(input: {
+      policyId: string;
+      destination: string;
+      targetShare: string;
+      sourceShare: string;
+    }) {
+      for (const f of await gateways.fsvms(input.destination)) {
+        const client = await gateways.client(input.destination, f.nodeId);
+        const have = (await client.listShares()).some((s) => s.name === input.targetShare);
+        if (have) await gatewayOps.deleteShare(client, input.targetShare);
+      }
+      await db.policyShare.updateMany({
+        where: { policyId: input.policyId, sourceShare: input.sourceShare },
+        data: { targetCreated: false },
+      });
+    },
+
+    /**
+     * Records the dataset map and its reverse ([0209]). Entries a deleted policy left "not in use" are taken up
+     * again rather than rebuilt ([0213]). Returns what it created and what it re-activated, for the compensation.
+     */
+    async saveDatasetMap(input: {
+      policyId: string;
+      layout: ShareLayout;
+    }): Promise<{ createdIds: string[]; reactivatedIds: string[] }> {
+      const ps = await db.policyShare.findUnique({
+        where: { policyId_sourceShare: { policyId: input.policyId, sourceShare: input.layout.sourceShare } },
+      });
+      if (!ps) throw new NotFoundError(`policy share '${input.layout.sourceShare}' is not recorded`);
+      const createdIds: string[] = [];
+      const reactivatedIds: string[] = [];
+      for (const p of input.layout.placements) {
+        for (const reverse of [false, true]) {
+          const data = {
+            sourceNodeId: reverse ? p.destNode : p.sourceNode,
+            destNodeId: reverse ? p.sourceNode : p.destNode,
+          };
+          const key = { policyShareId_portion_reverse: { policyShareId: ps.id, portion: p.portion, reverse } };
+          const before = await db.datasetMapEntry.findUnique({ where: key });
+          if (!before) {
+            const row = await db.datasetMapEntry.create({
+              data: { policyShareId: ps.id, portion: p.portion, reverse, inUse: true, ...data },
+            });
+            createdIds.push(row.id);
+          } else if (!before.inUse) {
+            await db.datasetMapEntry.update({ where: { id: before.id }, data: { inUse: true, ...data } });
+            reactivatedIds.push(before.id);
+          }
+        }
+      }
+      return { createdIds, reactivatedIds };
+    },
+
+    async dropDatasetMap(input: { createdIds: string[]; reactivatedIds: string[] }) {
+      await db.datasetMapEntry.deleteMany({ where: { id: { in: input.createdIds } } });
+      await db.datasetMapEntry.updateMany({ where: { id: { in: input.reactivatedIds } }, data: { inUse: false } });
+    },
+
+    /** Marks a share's map "not in use" when it leaves the policy, kept for a later re-creation ([0213]). */
+    async retireDatasetMap(input: { policyId: string; sourceShare: string }) {
+      await db.datasetMapEntry.updateMany({
+        where: { policyShare: { policyId: input.policyId, sourceShare: input.sourceShare } },
+        data: { inUse: false },
+      });
+    },
+
+    /**
+     * One Temporal Schedule per share at the policy's RPO. BUFFER_ONE is exactly [0217]: a triggered job waits for
+     * the running one and a newer trigger replaces the waiting one. Catch-up is one RPO: after an outage only the
+     * newest missed run is worth making. Returns `created: false` when the schedule already existed for this policy.
+     */
+    async createReplicationSchedule(input: {
+      policyId: string;
+      policyName: string;
+      source: string;
+      destination: string;
+      sourceShare: string;
+      targetShare: string;
+      rpoSeconds: number;
+    }): Promise<{ scheduleId: string; created: boolean }> {
+      const id = scheduleIdOf(input.policyName, input.sourceShare);
+      const args: ReplicateShareInput = { policyId: input.policyId, share: input.sourceShare, trigger: 'schedule' };
+      const handle = temporal.schedule.getHandle(id);
+      let created = true;
+      try {
+        const existing = await handle.describe();
+        if (existing.memo?.policyId !== input.policyId) {
+          throw new ConflictError(`schedule '${id}' exists and belongs to another policy`);
+        }
+        created = false;
+        await handle.update((prev) => ({ ...prev, spec: { intervals: [{ every: input.rpoSeconds * 1000 }] } }));
+      } catch (err) {
+        if (!(err instanceof Error) || err.name !== 'ScheduleNotFoundError') throw err;
+        await temporal.schedule.create({
+          scheduleId: id,
+          spec: { intervals: [{ every: input.rpoSeconds * 1000 }], jitter: Math.min(input.rpoSeconds * 100, 10_000) },
+          action: {
+            type: 'startWorkflow',
+            workflowType: REPLICATE_WORKFLOW_TYPE,
+            workflowId: replicateWorkflowId(input.policyName, input.sourceShare),
+            taskQueue: deps.taskQueue,
+            args: [args],
+            typedSearchAttributes: [
+              { key: POLICY, value: input.policyName },
+              { key: SHARE, value: input.sourceShare },
+              { key: FILE_SERVERS, value: [input.source, input.destination] },
+            ],
+            memo: { policy: input.policyName, share: input.sourceShare, target: input.targetShare },
+          },
+          policies: {
+            overlap: ScheduleOverlapPolicy.BUFFER_ONE,
+            catchupWindow: Math.max(input.rpoSeconds * 1000, 60_000),
+          },
+          memo: { policyId: input.policyId, policy: input.policyName, share: input.sourceShare },
+        });
+      }
+      await db.policyShare.updateMany({
+        where: { policyId: input.policyId, sourceShare: input.sourceShare },
+        data: { scheduleId: id },
+      });
+      return { scheduleId: id, created };
+    },
+
+    async deleteReplicationSchedule(input: { scheduleId: string }) {
+      try {
+        await temporal.schedule.getHandle(input.scheduleId).delete();
+      } catch (err) {
+        if (!(err instanceof Error) || err.name !== 'ScheduleNotFoundError') throw err;
+      }
+    },
+
+    async setScheduleInterval(input: { scheduleId: string; rpoSeconds: number }) {
+      await temporal.schedule
+        .getHandle(input.scheduleId)
+        .update((prev) => ({ ...prev, spec: { intervals: [{ every: input.rpoSeconds * 1000 }] } }));
+    },
+
+    /** Starts a run now, queued behind a running one like any scheduled run (the trigger's default would overlap). */
+    async triggerReplication(input: { scheduleId: string }) {
+      await temporal.schedule.getHandle(input.scheduleId).trigger(ScheduleOverlapPolicy.BUFFER_ONE);
+    },
+
+    /** Cancels the replication runs of the given schedules that are running or queued ([0212], [0213]). */
+    async cancelPendingJobs(input: { policyName: string; shares: string[] }): Promise<{ cancelled: number }> {
+      let cancelled = 0;
+      for (const share of input.shares) {
+        const query = `WorkflowType = '${REPLICATE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND DrPolicy = '${input.policyName.replace(/'/g, '')}' AND DrShare = '${share.replace(/'/g, '')}'`;
+        for await (const wf of temporal.workflow.list({ query })) {
+          await temporal.workflow.getHandle(wf.workflowId, wf.runId).cancel();
+          cancelled++;
+        }
+      }
+      return { cancelled };
+    },
+
+    async setPolicyStatus(input: {
+      policyId: string;
+      status: 'creating' | 'active' | 'failed' | 'deleting' | 'disabled';
+      reason?: string | null;
+    }) {
+      await db.replicationPolicy.updateMany({
+        where: { id: input.policyId },
+        data: { status: input.status, statusReason: input.reason ?? null },
+      });
+    },
+
+    /** Restores the settings of the previous version after a failed update ([0206]: roll back to previous policies). */
+    async restorePolicySettings(input: {
+      policyId: string;
+      version: number;
+      rpoSeconds: number;
+      retentionCount: number;
+      shares: { sourceShare: string; targetShare: string }[];
+      reason: string;
+    }) {
+      await db.$transaction(async (tx) => {
+        await tx.policyShare.deleteMany({
+          where: { policyId: input.policyId, sourceShare: { notIn: input.shares.map((s) => s.sourceShare) } },
+        });
+        for (const s of input.shares) {
+          await tx.policyShare.upsert({
+            where: { policyId_sourceShare: { policyId: input.policyId, sourceShare: s.sourceShare } },
+            update: { targetShare: s.targetShare },
+            create: { policyId: input.policyId, sourceShare: s.sourceShare, targetShare: s.targetShare },
+          });
+        }
+        await tx.replicationPolicy.update({
+          where: { id: input.policyId },
+          data: {
+            rpoSeconds: input.rpoSeconds,
+            retentionCount: input.retentionCount,
+            version: input.version,
+            status: 'active',
+            statusReason: `update failed and was rolled back: ${input.reason}`,
+          },
+        });
+      });
+    },
+
+    /** The last step of a delete: the policy row goes; its dataset maps stay "not in use" ([0213]). */
+    async removePolicyShares(input: { policyId: string; sourceShares: string[] }) {
+      await db.policyShare.deleteMany({ where: { policyId: input.policyId, sourceShare: { in: input.sourceShares } } });
+    },
+
+    async removePolicy(input: { policyId: string }) {
+      // Dataset map rows belong to PolicyShare rows (cascade); keep them by detaching nothing: a re-created policy
+      // finds the placements through planPolicyLayout of its own shares on the same FSVMs.
+      await db.replicationPolicy.deleteMany({ where: { id: input.policyId } });
+    },
+  };
+}
+
+export type PolicyActivities = ReturnType<typeof createPolicyActivities>;

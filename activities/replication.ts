@@ -1,0 +1,425 @@
+// Steps of one replication run of one share (seed 000 [0214]-[0220]). The orchestrator never touches file data:
+// it asks source FSVMs to snapshot and to stream each portion to its destination FSVM, watches the streams, and
+// commits the set at the destination only when every portion arrived.
+import { Context, CancelledFailure } from '@temporalio/activity';
+import { NotFoundError, ValidationError } from '../domain/errors';
+import {
+  newestCommonSnapshot,
+  planDatasetMap,
+  snapshotsToPrune,
+  transferId as transferIdOf,
+} from '../domain/replication';
+import type { TransferStatus } from '../domain/gateway-contract';
+import type { Db } from '../infra/database';
+import type { GatewayDirectory } from './gateway-directory';
+import { gatewayOps } from './gateway-ops';
+
+export interface ReplicationActivityDeps {
+  db: Db;
+  gateways: GatewayDirectory;
+  /** How often a running transfer is polled (and the sub-job row updated); tests shorten it. */
+  pollIntervalMs?: number;
+}
+
+export interface PortionPlan {
+  portion: string;
+  sourceNode: string;
+  destNode: string;
+  destUrl: string;
+  /** Newest snapshot both sides have: the base of an incremental send; null: a full (base) copy. */
+  baseSnapshotId: string | null;
+}
+
+export interface ReplicationPlan {
+  policyName: string;
+  policyStatus: string;
+  source: string;
+  destination: string;
+  sourceShare: string;
+  targetShare: string;
+  rpoSeconds: number;
+  retentionCount: number;
+  portions: PortionPlan[];
+}
+
+export interface TransferResult {
+  portion: string;
+  transferId: string;
+  bytes: number;
+  seconds: number;
+  resumes: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function createReplicationActivities(deps: ReplicationActivityDeps) {
+  const { db, gateways } = deps;
+  const pollMs = deps.pollIntervalMs ?? 1000;
+
+  /** Which source FSVM holds each portion of the share now (seed 003: after a takeover, the new owner). */
+  async function currentOwners(fileServer: string, share: string): Promise<Map<string, string>> {
+    const owners = new Map<string, string>();
+    for (const f of await gateways.fsvms(fileServer)) {
+      const client = await gateways.client(fileServer, f.nodeId);
+      const s = (await client.listShares()).find((x) => x.name === share);
+      for (const p of s?.portions ?? []) owners.set(p.name, f.nodeId);
+    }
+    return owners;
+  }
+
+  return {
+    /**
+     * Reads the policy and dataset map, follows portions that moved to another FSVM, maps new portions, and
+     * negotiates base vs incremental per portion with both sides ([0218]).
+     */
+    async prepareReplication(input: { policyId: string; share: string }): Promise<ReplicationPlan> {
+      const policy = await db.replicationPolicy.findUnique({
+        where: { id: input.policyId },
+        include: {
+          source: { select: { name: true } },
+          destination: { select: { name: true, fsvms: { select: { nodeId: true, gatewayUrl: true } } } },
+          shares: {
+            where: { sourceShare: input.share },
+            include: { datasets: { where: { reverse: false, inUse: true } } },
+          },
+        },
+      });
+      if (!policy) throw new NotFoundError(`policy ${input.policyId} no longer exists`);
+      const ps = policy.shares[0];
+      if (!ps) throw new NotFoundError(`share '${input.share}' is not in policy '${policy.name}'`);
+      const base = {
+        policyName: policy.name,
+        policyStatus: policy.status,
+        source: policy.source.name,
+        destination: policy.destination.name,
+        sourceShare: ps.sourceShare,
+        targetShare: ps.targetShare,
+        rpoSeconds: policy.rpoSeconds,
+        retentionCount: policy.retentionCount,
+      };
+      if (policy.status !== 'active' && policy.status !== 'creating') return { ...base, portions: [] };
+
+      const owners = await currentOwners(base.source, ps.sourceShare);
+      if (!owners.size) throw new ValidationError(`share '${ps.sourceShare}' is not on any FSVM of '${base.source}'`);
+      const destNodes = policy.destination.fsvms.map((f) => f.nodeId);
+      const placements = planDatasetMap(
+        [...owners].map(([portion, sourceNode]) => ({ portion, sourceNode })),
+        destNodes,
+        ps.datasets.map((d) => ({ portion: d.portion, sourceNode: d.sourceNodeId, destNode: d.destNodeId })),
+      );
+      for (const p of placements) {
+        const known = ps.datasets.find((d) => d.portion === p.portion);
+        if (known && known.sourceNodeId === p.sourceNode) continue;
+        // A new portion, or one that moved to another source FSVM: record where it is now.
+        await db.datasetMapEntry.upsert({
+          where: { policyShareId_portion_reverse: { policyShareId: ps.id, portion: p.portion, reverse: false } },
+          update: { sourceNodeId: p.sourceNode, destNodeId: p.destNode, inUse: true },
+          create: {
+            policyShareId: ps.id,
+            portion: p.portion,
+            reverse: false,
+            sourceNodeId: p.sourceNode,
+            destNodeId: p.destNode,
+          },
+        });
+      }
+      const urlOf = new Map(policy.destination.fsvms.map((f) => [f.nodeId, f.gatewayUrl]));
+      const portions = await Promise.all(
+        placements.map(async (p): Promise<PortionPlan> => {
+          const [src, dst] = await Promise.all([
+            gatewayOps.negotiation(await gateways.client(base.source, p.sourceNode), ps.sourceShare, p.portion),
+            gatewayOps.negotiation(await gateways.client(base.destination, p.destNode), ps.targetShare, p.portion),
+          ]);
+          return {
+            ...p,
+            destUrl: urlOf.get(p.destNode)!,
+            baseSnapshotId: newestCommonSnapshot(src.snapshots, dst.snapshots) ?? null,
+          };
+        }),
+      );
+      return { ...base, portions };
+    },
+
+    /** The job and its sub-jobs as the API shows them ([0220], figs. 18-19). */
+    async startJob(input: {
+      policyId: string;
+      plan: ReplicationPlan;
+      snapshotSetId: string;
+      kind: 'scheduled' | 'on_demand' | 'final_delta';
+      workflowId: string;
+    }): Promise<{ jobId: string }> {
+      const { plan } = input;
+      const existing = await db.job.findFirst({
+        where: { workflowId: input.workflowId, snapshotSetId: input.snapshotSetId },
+      });
+      if (existing) return { jobId: existing.id };
+      const job = await db.job.create({
+        data: {
+          policyId: input.policyId,
+          kind: input.kind,
+          state: 'running',
+          share: plan.sourceShare,
+          targetShare: plan.targetShare,
+          sourceFileServer: plan.source,
+          destFileServer: plan.destination,
+          snapshotSetId: input.snapshotSetId,
+          incremental: plan.portions.every((p) => p.baseSnapshotId !== null),
+          baseSnapshotId: plan.portions.find((p) => p.baseSnapshotId)?.baseSnapshotId ?? null,
+          workflowId: input.workflowId,
+          subJobs: {
+            create: plan.portions.map((p) => ({
+              portion: p.portion,
+              sourceNodeId: p.sourceNode,
+              destNodeId: p.destNode,
+              state: 'pending' as const,
+            })),
+          },
+        },
+      });
+      return { jobId: job.id };
+    },
+
+    /** One snapshot per portion on every source FSVM holding the share, all with the set's id ([0216]). */
+    async takeSnapshotSet(input: {
+      source: string;
+      share: string;
+      snapshotSetId: string;
+      nodes: string[];
+      expiresAt: string;
+    }) {
+      await Promise.all(
+        input.nodes.map(async (nodeId) =>
+          gatewayOps.createSnapshot(
+            await gateways.client(input.source, nodeId),
+            input.share,
+            input.snapshotSetId,
+            input.expiresAt,
+          ),
+        ),
+      );
+      await db.snapshotSet.upsert({
+        where: { id: input.snapshotSetId },
+        update: {},
+        create: {
+          id: input.snapshotSetId,
+          fileServerId: (await db.fileServer.findUniqueOrThrow({ where: { name: input.source } })).id,
+          share: input.share,
+          expiresAt: new Date(input.expiresAt),
+          complete: true, // at the source a set is complete as soon as every FSVM took its snapshot
+          portions: input.nodes,
+        },
+      });
+    },
+
+    /**
+     * A sub-job: one portion streamed from its source FSVM to its destination FSVM ([0219]). Heartbeats carry the
+     * progress; a retry finds the transfer it started (ids are deterministic) and the gateway resumes the stream
+     * from the last acknowledged byte. A transfer that failed for good (checksum, disk full) is started afresh under
+     * a new id. Follows the portion to a new FSVM after a takeover.
+     */
+    async transferPortion(input: {
+      jobId: string;
+      source: string;
+      destination: string;
+      share: string;
+      targetShare: string;
+      snapshotSetId: string;
+      portion: PortionPlan;
+    }): Promise<TransferResult> {
+      const ctx = Context.current();
+      const { portion } = input;
+      const owners = await currentOwners(input.source, input.share);
+      const sourceNode = owners.get(portion.portion) ?? portion.sourceNode;
+      const client = await gateways.client(input.source, sourceNode);
+      const baseId = transferIdOf(input.snapshotSetId, input.share, portion.portion);
+      const started = Date.now();
+      let id = baseId;
+      let status: TransferStatus | undefined;
+      for (let round = 1; ; round++) {
+        status = await gatewayOps.transferStatus(client, id).catch((err: unknown) => {
+          if (err instanceof NotFoundError) return undefined;
+          throw err;
+        });
+        if (status && (status.state === 'failed' || status.state === 'cancelled')) {
+          id = `${baseId}.r${round + 1}`;
+          continue;
+        }
+        break;
+      }
+      if (!status) {
+        status = await gatewayOps.startTransfer(client, {
+          transferId: id,
+          share: input.share,
+          portion: portion.portion,
+          snapshotId: input.snapshotSetId,
+          ...(portion.baseSnapshotId ? { baseSnapshotId: portion.baseSnapshotId } : {}),
+          target: {
+            url: portion.destUrl,
+            nodeId: portion.destNode,
+            share: input.targetShare,
+            portion: portion.portion,
+          },
+        });
+      }
+      await db.subJob.updateMany({
+        where: { jobId: input.jobId, portion: portion.portion },
+        data: { state: 'running', sourceNodeId: sourceNode },
+      });
+      let lastDbWrite = 0;
+      try {
+        for (;;) {
+          ctx.heartbeat({
+            transferId: id,
+            state: status.state,
+            bytesSent: status.bytesSent,
+            bytesTotal: status.bytesTotal,
+          });
+          if (Date.now() - lastDbWrite > 5 * pollMs) {
+            lastDbWrite = Date.now();
+            await db.subJob.updateMany({
+              where: { jobId: input.jobId, portion: portion.portion },
+              data: {
+                bytesSynced: BigInt(status.bytesSent),
+                bytesTotal: BigInt(status.bytesTotal ?? status.bytesSent),
+                throughputBps: BigInt(Math.round(status.rateBytesPerSec)),
+              },
+            });
+          }
+          if (status.state === 'succeeded') break;
+          if (status.state === 'failed' || status.state === 'cancelled') {
+            // Retryable: the next attempt starts a fresh transfer of the same snapshot under a new id.
+            throw new Error(
+              `transfer ${id} of portion '${portion.portion || '(root)'}' ${status.state}: ${status.error ?? 'no reason given'}`,
+            );
+          }
+          await Promise.race([sleep(pollMs), ctx.cancelled]);
+          status = await gatewayOps.transferStatus(client, id);
+        }
+      } catch (err) {
+        if (err instanceof CancelledFailure) {
+          await gatewayOps.cancelTransfer(client, id).catch(() => undefined);
+          await db.subJob.updateMany({
+            where: { jobId: input.jobId, portion: portion.portion },
+            data: { state: 'cancelled', endedAt: new Date() },
+          });
+        }
+        throw err;
+      }
+      const seconds = (Date.now() - started) / 1000;
+      const bytes = status.bytesTotal ?? status.bytesSent;
+      await db.subJob.updateMany({
+        where: { jobId: input.jobId, portion: portion.portion },
+        data: {
+          state: 'succeeded',
+          bytesSynced: BigInt(bytes),
+          bytesTotal: BigInt(bytes),
+          throughputBps: BigInt(Math.round(bytes / Math.max(seconds, 0.001))),
+          endedAt: new Date(),
+        },
+      });
+      return { portion: portion.portion, transferId: id, bytes, seconds, resumes: status.resumes };
+    },
+
+    /**
+     * Publishes the received snapshot of every portion at the destination. Called only when every portion arrived,
+     * so the set becomes complete at once from the orchestrator's point of view; a crash in between leaves some
+     * portions committed, and the set is not recorded complete, so failover keeps using the previous complete set.
+     */
+    async commitSnapshotSet(input: { destination: string; transfers: { destNode: string; transferId: string }[] }) {
+      for (const t of input.transfers) {
+        const client = await gateways.client(input.destination, t.destNode);
+        const st = await gatewayOps.receiveStatus(client, t.transferId);
+        if (st?.state === 'committed') continue;
+        await gatewayOps.commitReceive(client, t.transferId);
+      }
+    },
+
+    /** The set is complete at the destination: record it, the job's figures and the share's RPO position. */
+    async completeJob(input: {
+      jobId: string;
+      policyId: string;
+      share: string;
+      destination: string;
+      targetShare: string;
+      snapshotSetId: string;
+      snapshotTakenAt: string;
+      rpoSeconds: number;
+      portions: string[];
+      results: TransferResult[];
+    }) {
+      const bytes = input.results.reduce((n, r) => n + r.bytes, 0);
+      const job = await db.job.findUniqueOrThrow({ where: { id: input.jobId }, select: { startedAt: true } });
+      const seconds = Math.max((Date.now() - job.startedAt.getTime()) / 1000, 0.001);
+      const takenAt = new Date(input.snapshotTakenAt);
+      const dest = await db.fileServer.findUniqueOrThrow({ where: { name: input.destination }, select: { id: true } });
+      await db.$transaction([
+        db.snapshotSet.upsert({
+          where: { id: `${input.snapshotSetId}@${input.destination}` },
+          update: { complete: true },
+          create: {
+            id: `${input.snapshotSetId}@${input.destination}`,
+            fileServerId: dest.id,
+            share: input.targetShare,
+            createdAt: takenAt,
+            complete: true,
+            portions: input.portions,
+          },
+        }),
+        db.policyShare.updateMany({
+          where: { policyId: input.policyId, sourceShare: input.share },
+          data: { lastCompleteSnapshotSetId: input.snapshotSetId, lastCompleteAt: takenAt },
+        }),
+        db.job.update({
+          where: { id: input.jobId },
+          data: {
+            state: 'succeeded',
+            percent: 100,
+            bytesTotal: BigInt(bytes),
+            bytesSynced: BigInt(bytes),
+            throughputBps: BigInt(Math.round(bytes / seconds)),
+            // The set's data is as old as its snapshot: compliant if that is within one RPO of now.
+            rpoCompliant: Date.now() - takenAt.getTime() <= input.rpoSeconds * 1000,
+            endedAt: new Date(),
+          },
+        }),
+      ]);
+      return { bytes, seconds };
+    },
+
+    async failJob(input: { jobId: string; error: string; cancelled?: boolean }) {
+      await db.job.updateMany({
+        where: { id: input.jobId, state: { in: ['pending', 'running'] } },
+        data: {
+          state: input.cancelled ? 'cancelled' : 'failed',
+          error: input.error.slice(0, 2000),
+          endedAt: new Date(),
+        },
+      });
+      await db.subJob.updateMany({
+        where: { jobId: input.jobId, state: { in: ['pending', 'running'] } },
+        data: { state: input.cancelled ? 'cancelled' : 'failed', endedAt: new Date() },
+      });
+    },
+
+    /**
+     * Keeps the newest `keep` snapshot sets of the share on each FSVM, and always the ones named in `protect` (the
+     * newest complete set: the base of the next incremental run and the set a failover rolls back to).
+     */
+    async pruneShareSnapshots(input: { fileServer: string; share: string; keep: number; protect: string[] }) {
+      const deleted: string[] = [];
+      for (const f of await gateways.fsvms(input.fileServer)) {
+        const client = await gateways.client(input.fileServer, f.nodeId);
+        if (!(await client.listShares()).some((s) => s.name === input.share)) continue;
+        const snaps = await gatewayOps.listSnapshots(client, input.share);
+        const unique = [...new Map(snaps.map((s) => [s.id, s])).values()];
+        for (const id of snapshotsToPrune(unique, input.keep, input.protect)) {
+          await gatewayOps.deleteSnapshot(client, input.share, id);
+          deleted.push(`${f.nodeId}:${id}`);
+        }
+      }
+      return { deleted };
+    },
+  };
+}
+
+export type ReplicationActivities = ReturnType<typeof createReplicationActivities>;

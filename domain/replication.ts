@@ -1,0 +1,122 @@
+// Pure rules of share replication (seed 000 [0209], [0214]-[0220]): workflow and schedule ids, snapshot set ids,
+// the balanced dataset map, and base-vs-incremental negotiation. Used by workflows and activities alike.
+import { z } from 'zod';
+
+export const REPLICATE_WORKFLOW_TYPE = 'replicateShareWorkflow';
+
+export const ReplicationTrigger = z.enum(['schedule', 'on_demand', 'final_delta']);
+export type ReplicationTrigger = z.infer<typeof ReplicationTrigger>;
+
+export const ReplicateShareInput = z.object({
+  policyId: z.uuid(),
+  /** The source share (its target share is read from the policy). */
+  share: z.string().min(1).max(80),
+  trigger: ReplicationTrigger.default('schedule'),
+});
+export type ReplicateShareInput = z.infer<typeof ReplicateShareInput>;
+
+/** The id a schedule's workflows carry (Temporal appends the scheduled time), readable in the Web UI. */
+export function replicateWorkflowId(policyName: string, share: string): string {
+  return `replicate/${policyName}/${share}`;
+}
+
+export function scheduleId(policyName: string, share: string): string {
+  return `schedule/replicate/${policyName}/${share}`;
+}
+
+/**
+ * Snapshot set ids sort by time and are unique per run: `fsdr-20261122T024500Z-<12 hex of the run id>`. The hex
+ * digits are the run id's random tail: run ids are UUIDv7, whose leading digits are a timestamp shared by runs that
+ * start together.
+ */
+export function snapshotSetId(at: Date, runId: string): string {
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `fsdr-${stamp}-${runId.replace(/[^0-9a-f]/gi, '').slice(-12)}`;
+}
+
+/**
+ * A transfer id per share portion of a set, so a retried sub-job finds the transfer it already started; unique on
+ * a receiving FSVM that takes portions of several shares.
+ */
+export function transferId(setId: string, share: string, portion: string): string {
+  return `${setId}.${share}.${portion === '' ? 'root' : `p-${portion}`}`;
+}
+
+export interface PortionPlacement {
+  portion: string;
+  sourceNode: string;
+  destNode: string;
+}
+
+/**
+ * Which destination FSVM receives each portion. Existing entries are kept (the destination's snapshots of a portion
+ * live on that FSVM, so moving it would force a full base copy); new portions go to the destination FSVM with the
+ * fewest portions so far, and portions of one source FSVM stay together where possible, so each FSVM pair is one
+ * stream (seed 004: parallel FSVM-pair streams). Deterministic: same input, same map.
+ */
+export function planDatasetMap(
+  portions: { portion: string; sourceNode: string }[],
+  destNodes: string[],
+  existing: PortionPlacement[] = [],
+): PortionPlacement[] {
+  if (!destNodes.length) throw new Error('the destination file server has no FSVMs');
+  const dests = [...destNodes].sort();
+  const load = new Map(dests.map((d) => [d, 0]));
+  const byPortion = new Map(existing.filter((e) => load.has(e.destNode)).map((e) => [e.portion, e]));
+  const pairOf = new Map<string, string>(); // source node -> dest node chosen for its first new portion
+  const out: PortionPlacement[] = [];
+  const sorted = [...portions].sort(
+    (a, b) => a.sourceNode.localeCompare(b.sourceNode) || a.portion.localeCompare(b.portion),
+  );
+  for (const p of sorted) {
+    const kept = byPortion.get(p.portion);
+    if (kept) {
+      out.push({ portion: p.portion, sourceNode: p.sourceNode, destNode: kept.destNode });
+      load.set(kept.destNode, load.get(kept.destNode)! + 1);
+      pairOf.set(p.sourceNode, pairOf.get(p.sourceNode) ?? kept.destNode);
+    }
+  }
+  const leastLoaded = () => dests.reduce((best, d) => (load.get(d)! < load.get(best)! ? d : best), dests[0]!);
+  // No destination FSVM takes more than its fair share of the portions.
+  const capacity = Math.ceil(portions.length / dests.length);
+  for (const p of sorted) {
+    if (byPortion.has(p.portion)) continue;
+    const paired = pairOf.get(p.sourceNode);
+    // Stay with the source FSVM's partner unless that would take it beyond its fair share.
+    const dest = paired !== undefined && load.get(paired)! < capacity ? paired : leastLoaded();
+    out.push({ portion: p.portion, sourceNode: p.sourceNode, destNode: dest });
+    load.set(dest, load.get(dest)! + 1);
+    if (!pairOf.has(p.sourceNode)) pairOf.set(p.sourceNode, dest);
+  }
+  return out.sort((a, b) => a.portion.localeCompare(b.portion));
+}
+
+/** The newest snapshot both sides have complete: the base of an incremental send; undefined means a base copy. */
+export function newestCommonSnapshot(
+  source: { id: string; createdAt: string }[],
+  destination: { id: string }[],
+): string | undefined {
+  const have = new Set(destination.map((s) => s.id));
+  const common = source.filter((s) => have.has(s.id));
+  common.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  return common[common.length - 1]?.id;
+}
+
+/** Snapshot ids of one side to delete so that `keep` newest remain, never deleting one in `protect`. */
+export function snapshotsToPrune(
+  snapshots: { id: string; createdAt: string }[],
+  keep: number,
+  protect: string[],
+): string[] {
+  const sorted = [...snapshots].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  const keepIds = new Set([...sorted.slice(0, Math.max(1, keep)).map((s) => s.id), ...protect]);
+  return sorted.filter((s) => !keepIds.has(s.id) && s.id.startsWith('fsdr-')).map((s) => s.id);
+}
+
+/** A share is RPO-compliant while its newest complete destination snapshot set is younger than its RPO. */
+export function isRpoCompliant(lastCompleteAt: Date | null, rpoSeconds: number, now: Date): boolean {
+  return lastCompleteAt !== null && now.getTime() - lastCompleteAt.getTime() <= rpoSeconds * 1000;
+}

@@ -1,0 +1,180 @@
+// A DR lab for end-to-end tests: the real API and worker on their own database and task queue, and four real gateway
+// agent processes: file server fs-a (FSVMs a1, a2) at site A and fs-b (b1, b2) at site B, registered through the API.
+import fs from 'node:fs';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import path from 'node:path';
+import request from 'supertest';
+import type { Express } from 'express';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../api/app';
+import { createToken } from '../../api/routes/tokens';
+import type { Activities } from '../../activities';
+import { createLogger } from '../../infra/logger';
+import { startAgent, TOKEN, tmpDir, treeDigest, type Agent } from '../gateway/helpers';
+import { createTestDatabase, testEnvironment, uniqueName, type TestDatabase } from '../helpers/environment';
+import { startTestWorker, TEST_SECRETS, type TestWorker } from '../helpers/worker';
+
+export const PAIR_TOKEN = 'pair-token-for-the-lab-0123456789';
+
+export interface LabOptions {
+  wrap?: (activities: Activities) => Partial<Activities>;
+  /** GATEWAY_BANDWIDTH_LIMIT of the source agents, e.g. '4M' to keep transfers running long enough to interrupt. */
+  sourceBandwidth?: string;
+}
+
+export interface Lab {
+  app: Express;
+  database: TestDatabase;
+  temporal: Client;
+  worker: TestWorker;
+  taskQueue: string;
+  agents: Record<'a1' | 'a2' | 'b1' | 'b2', Agent>;
+  admin: { authorization: string };
+  restartWorker(): Promise<void>;
+  /** Live data of a share portion on an agent ('' = the share root of a standard share). */
+  livePath(agent: Agent, share: string, portion?: string): string;
+  close(): Promise<void>;
+}
+
+export async function startLab(opts: LabOptions = {}): Promise<Lab> {
+  const database = await createTestDatabase();
+  const taskQueue = uniqueName('dr');
+  const worker = await startTestWorker({ db: database.db, taskQueue, wrap: opts.wrap });
+  const temporal = worker.client;
+  const app = createApp({
+    db: database.db,
+    temporal,
+    temporalAddress: testEnvironment().temporalAddress,
+    taskQueue,
+    temporalUiUrl: 'http://127.0.0.1:8233',
+    logger: createLogger({ log: { level: 'silent', format: 'json' } }),
+    secrets: TEST_SECRETS,
+    gatewayTimeoutMs: 5000,
+  });
+  const admin = { authorization: `Bearer ${(await createToken(database.db, uniqueName('admin'), 'admin')).token}` };
+
+  const start = (nodeId: string, fileServer: string, peers: string[], bandwidth?: string) =>
+    startAgent({
+      nodeId,
+      dataRoot: tmpDir(nodeId),
+      peers: Object.fromEntries(peers.map((p) => [p, PAIR_TOKEN])),
+      env: {
+        GATEWAY_FILE_SERVER_ID: fileServer,
+        LOG_LEVEL: 'warn',
+        ...(bandwidth ? { GATEWAY_BANDWIDTH_LIMIT: bandwidth } : {}),
+      },
+    });
+  const [a1, a2, b1, b2] = await Promise.all([
+    start('a1', 'fs-a', ['b1', 'b2'], opts.sourceBandwidth),
+    start('a2', 'fs-a', ['b1', 'b2'], opts.sourceBandwidth),
+    start('b1', 'fs-b', ['a1', 'a2']),
+    start('b2', 'fs-b', ['a1', 'a2']),
+  ]);
+  const agents = { a1, a2, b1, b2 };
+  for (const [name, site, nodes] of [
+    ['fs-a', 'site-a', [a1, a2]],
+    ['fs-b', 'site-b', [b1, b2]],
+  ] as const) {
+    const res = await request(app)
+      .post('/api/v1/file-servers')
+      .set(admin)
+      .send({
+        name,
+        site,
+        dnsName: `${name}.corp.example.test`,
+        fsvms: nodes.map((n) => ({ nodeId: n.nodeId, gatewayUrl: n.url, token: TOKEN })),
+      });
+    if (res.status !== 201) throw new Error(`registering ${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  const lab: Lab = {
+    app,
+    database,
+    temporal,
+    worker,
+    taskQueue,
+    agents,
+    admin,
+    async restartWorker() {
+      await lab.worker.stop();
+      lab.worker = await startTestWorker({ db: database.db, taskQueue, wrap: opts.wrap });
+    },
+    livePath(agent, share, portion = '') {
+      return portion ? path.join(agent.dataRoot, 'shares', share, portion) : path.join(agent.dataRoot, 'shares', share);
+    },
+    async close() {
+      if (process.env.RECORD_HISTORIES) await recordHistories(temporal, taskQueue);
+      for await (const w of temporal.workflow.list({
+        query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+      })) {
+        await temporal.workflow
+          .getHandle(w.workflowId)
+          .terminate('test done')
+          .catch(() => undefined);
+      }
+      for await (const s of temporal.schedule.list()) {
+        const memo = (
+          await temporal.schedule
+            .getHandle(s.scheduleId)
+            .describe()
+            .catch(() => undefined)
+        )?.memo;
+        if (memo && (await database.db.replicationPolicy.count({ where: { id: String(memo.policyId) } }))) {
+          await temporal.schedule
+            .getHandle(s.scheduleId)
+            .delete()
+            .catch(() => undefined);
+        }
+      }
+      await lab.worker.stop();
+      await Promise.all(Object.values(agents).map((a) => a.stop()));
+      for (const a of Object.values(agents)) fs.rmSync(a.dataRoot, { recursive: true, force: true });
+      await database.drop();
+    },
+  };
+  return lab;
+}
+
+/** Digest of a share portion's live tree, without mtimes of directories (the receiver sets them last). */
+export function contentDigest(root: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(treeDigest(root)).filter(([rel]) => !rel.startsWith('.fsdr') && rel !== ''));
+}
+
+export async function waitUntil<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * RECORD_HISTORIES=1 npx jest test/replication: saves one completed history per workflow type of this lab as a
+ * replay fixture (test/replay.test.ts), unless that type already has one.
+ */
+async function recordHistories(temporal: Client, taskQueue: string): Promise<void> {
+  const dir = path.join(__dirname, '..', 'fixtures', 'histories');
+  for await (const w of temporal.workflow.list({
+    query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Completed'`,
+  })) {
+    const typeDir = path.join(dir, w.type);
+    if (fs.existsSync(typeDir) && fs.readdirSync(typeDir).length) continue;
+    fs.mkdirSync(typeDir, { recursive: true });
+    const history = await temporal.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+    fs.writeFileSync(
+      path.join(typeDir, `${w.workflowId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`),
+      historyToJSON(history),
+    );
+  }
+}

@@ -1,0 +1,180 @@
+// Protection end to end, as an operator sees it: a policy over three shares of fs-a (one distributed over both FSVMs)
+// created through the API, its schedules, the base copy to fs-b, then an incremental run that carries exactly the
+// writes, deletes and renames made in between. Real API, worker, Temporal, PostgreSQL and gateway agents.
+import fs from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import { scheduleId } from '../../domain/replication';
+import { randomBytesDeterministic, writeFiles, type Agent } from '../gateway/helpers';
+import { contentDigest, startLab, waitUntil, type Lab } from './lab';
+
+jest.setTimeout(180_000);
+
+describe('policy create and scheduled replication (2+2 FSVMs)', () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = await startLab();
+    const { a1, a2 } = lab.agents;
+    await a1.client.createShare('eng');
+    await a2.client.createShare('ops');
+    await a1.client.createShare('home', { kind: 'distributed', portions: ['alice', 'bob'] });
+    await a2.client.createShare('home', { kind: 'distributed', portions: ['carol'] });
+    writeFiles(lab.livePath(a1, 'eng'), {
+      'README.md': 'engineering\n',
+      'src/main.c': 'int main(void) { return 0; }\n',
+      'big/blob.bin': randomBytesDeterministic(3 * 1024 * 1024, 7),
+    });
+    fs.symlinkSync('src/main.c', path.join(lab.livePath(a1, 'eng'), 'main-link'));
+    fs.chmodSync(path.join(lab.livePath(a1, 'eng'), 'src/main.c'), 0o750);
+    writeFiles(lab.livePath(a2, 'ops'), { 'runbook.txt': 'restart the thing\n' });
+    writeFiles(lab.livePath(a1, 'home', 'alice'), {
+      'notes.txt': 'alice\n',
+      'photo.raw': randomBytesDeterministic(512 * 1024, 1),
+    });
+    writeFiles(lab.livePath(a1, 'home', 'bob'), { 'todo.txt': 'bob\n' });
+    writeFiles(lab.livePath(a2, 'home', 'carol'), { 'thesis.tex': '\\documentclass{article}\n' });
+  });
+  afterAll(async () => lab?.close());
+
+  /** Where a destination portion lives: the dataset map decides, the test only looks on both FSVMs. */
+  function destPath(share: string, portion = ''): string {
+    for (const node of [lab.agents.b1, lab.agents.b2] as Agent[]) {
+      const p = lab.livePath(node, share, portion);
+      if (fs.existsSync(p) && fs.readdirSync(p).length) return p;
+    }
+    throw new Error(`no destination FSVM holds ${share}/${portion}`);
+  }
+
+  function expectReplicated() {
+    const { a1, a2 } = lab.agents;
+    expect(contentDigest(destPath('eng'))).toEqual(contentDigest(lab.livePath(a1, 'eng')));
+    expect(contentDigest(destPath('ops-dr'))).toEqual(contentDigest(lab.livePath(a2, 'ops')));
+    for (const [node, portion] of [
+      [a1, 'alice'],
+      [a1, 'bob'],
+      [a2, 'carol'],
+    ] as const) {
+      expect(contentDigest(destPath('home', portion))).toEqual(contentDigest(lab.livePath(node, 'home', portion)));
+    }
+  }
+
+  async function succeededJobs(share: string) {
+    return lab.database.db.job.findMany({ where: { share, state: 'succeeded' }, orderBy: { startedAt: 'asc' } });
+  }
+
+  it('creates the policy all-or-nothing, then the base copy lands on fs-b by checksum', async () => {
+    const res = await request(lab.app)
+      .post('/api/v1/policies')
+      .set(lab.admin)
+      .send({
+        name: 'gold',
+        source: 'fs-a',
+        destination: 'fs-b',
+        rpoMinutes: 5,
+        retentionCount: 2,
+        shares: [{ source: 'eng' }, { source: 'ops', target: 'ops-dr' }, { source: 'home' }],
+      });
+    expect(res.status).toBe(202);
+    await lab.temporal.workflow.getHandle(res.body.workflowId).result();
+
+    const policy = await request(lab.app).get('/api/v1/policies/gold').set(lab.admin).expect(200);
+    expect(policy.body.status).toBe('active');
+    const op = await lab.database.db.operation.findFirstOrThrow({ where: { workflowId: res.body.workflowId } });
+    expect(op.state).toBe('succeeded');
+    expect((op.steps as { state: string }[]).every((s) => s.state === 'succeeded')).toBe(true);
+
+    // One schedule per share, at the policy's RPO, BUFFER_ONE.
+    for (const share of ['eng', 'ops', 'home']) {
+      const d = await lab.temporal.schedule.getHandle(scheduleId('gold', share)).describe();
+      expect(d.spec.intervals?.[0]?.every).toBe(300_000);
+      expect(d.policies.overlap).toBe('BUFFER_ONE');
+    }
+    // The distributed share's portions are mapped to both destination FSVMs, with the reverse map kept.
+    const map = await lab.database.db.datasetMapEntry.findMany({ where: { policyShare: { sourceShare: 'home' } } });
+    expect(
+      map
+        .filter((m) => !m.reverse)
+        .map((m) => m.portion)
+        .sort(),
+    ).toEqual(['alice', 'bob', 'carol']);
+    expect(map.filter((m) => m.reverse)).toHaveLength(3);
+    expect(new Set(map.filter((m) => !m.reverse).map((m) => m.destNodeId))).toEqual(new Set(['b1', 'b2']));
+
+    // The initial run of each share was started by the policy; wait for the three base copies.
+    await waitUntil(
+      'three base copies',
+      async () => (await lab.database.db.job.count({ where: { state: 'succeeded' } })) >= 3,
+    );
+    const jobs = await lab.database.db.job.findMany({ include: { subJobs: true } });
+    expect(jobs.map((j) => [j.share, j.incremental, j.state]).sort()).toEqual([
+      ['eng', false, 'succeeded'],
+      ['home', false, 'succeeded'],
+      ['ops', false, 'succeeded'],
+    ]);
+    expect(jobs.find((j) => j.share === 'home')!.subJobs).toHaveLength(3);
+    expect(Number(jobs.find((j) => j.share === 'eng')!.bytesSynced)).toBeGreaterThan(3 * 1024 * 1024);
+    expect(jobs.every((j) => j.rpoCompliant)).toBe(true);
+    expectReplicated();
+
+    // Clients at the destination see the target shares read-only until a failover.
+    const targets = await lab.agents.b1.client.listShares();
+    expect(targets.every((s) => s.accessMode === 'read_only')).toBe(true);
+  });
+
+  it('an incremental run carries exactly the writes, deletes and renames made since', async () => {
+    const { a1 } = lab.agents;
+    const eng = lab.livePath(a1, 'eng');
+    writeFiles(eng, { 'src/util.c': 'int util;\n', 'README.md': 'engineering, v2\n' });
+    fs.rmSync(path.join(eng, 'main-link'));
+    fs.renameSync(path.join(eng, 'src/main.c'), path.join(eng, 'src/app.c'));
+    const bob = lab.livePath(a1, 'home', 'bob');
+    fs.rmSync(path.join(bob, 'todo.txt'));
+    writeFiles(bob, { 'done.txt': 'everything\n' });
+
+    for (const share of ['eng', 'home']) {
+      await lab.temporal.schedule.getHandle(scheduleId('gold', share)).trigger();
+    }
+    await waitUntil(
+      'incremental runs',
+      async () => (await succeededJobs('eng')).length >= 2 && (await succeededJobs('home')).length >= 2,
+    );
+    const engRuns = await succeededJobs('eng');
+    const incr = engRuns[engRuns.length - 1]!;
+    expect(incr.incremental).toBe(true);
+    expect(incr.baseSnapshotId).toBe(engRuns[0]!.snapshotSetId);
+    // Only the change travels: a few hundred bytes of files plus metadata, not the 3 MiB blob again.
+    expect(Number(incr.bytesSynced)).toBeLessThan(256 * 1024);
+    expectReplicated();
+    expect(fs.existsSync(path.join(destPath('eng'), 'src/main.c'))).toBe(false);
+    expect(fs.readFileSync(path.join(destPath('eng'), 'src/app.c'), 'utf8')).toBe('int main(void) { return 0; }\n');
+  });
+
+  it('keeps the retention count of snapshot sets on both sides, and always the newest', async () => {
+    await lab.temporal.schedule.getHandle(scheduleId('gold', 'ops')).trigger();
+    await waitUntil('a second ops run', async () => (await succeededJobs('ops')).length >= 2);
+    await lab.temporal.schedule.getHandle(scheduleId('gold', 'ops')).trigger();
+    await waitUntil('a third ops run', async () => (await succeededJobs('ops')).length >= 3);
+    const runs = await succeededJobs('ops');
+    const newest = runs[runs.length - 1]!.snapshotSetId!;
+    await waitUntil('pruning', async () => {
+      const src = (
+        await lab.agents.a2.client.call(
+          'GET',
+          '/shares/ops/snapshots',
+          (await import('../../domain/gateway-contract')).SnapshotList,
+        )
+      ).snapshots;
+      return src.length === 2 && src.some((s) => s.id === newest);
+    });
+    const destNode = fs.existsSync(lab.livePath(lab.agents.b1, 'ops-dr')) ? lab.agents.b1 : lab.agents.b2;
+    const dst = (
+      await destNode.client.call(
+        'GET',
+        '/shares/ops-dr/snapshots',
+        (await import('../../domain/gateway-contract')).SnapshotList,
+      )
+    ).snapshots;
+    expect(dst.map((s) => s.id)).toContain(newest);
+    expect(dst.length).toBeLessThanOrEqual(2);
+  });
+});

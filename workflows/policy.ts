@@ -1,0 +1,268 @@
+// Policy create / update / delete (seed 000 [0202]-[0213]) as sagas: each step that changes something registers
+// the compensation that undoes exactly that change; on any failure the compensations run in reverse, even if the
+// workflow itself was cancelled, and the policy is left "failed" (create) or back at its previous version (update).
+import {
+  ApplicationFailure,
+  CancellationScope,
+  log,
+  proxyActivities,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { OperationActivities } from '../activities/operations';
+import type { PolicyActivities, PolicyLayout } from '../activities/policy';
+import type { CreatePolicyWorkflowInput, DeletePolicyWorkflowInput, UpdatePolicyWorkflowInput } from '../domain/policy';
+import { FILE_SERVERS, OPERATION_KIND, POLICY } from '../domain/search-attributes';
+
+const acts = proxyActivities<PolicyActivities & OperationActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 8 },
+});
+
+type Compensation = { step: string; undo: () => Promise<unknown> };
+
+class Saga {
+  private readonly undo: Compensation[] = [];
+  constructor(private readonly operationId: string) {}
+
+  add(step: string, undo: () => Promise<unknown>): void {
+    this.undo.push({ step, undo });
+  }
+
+  async step<T>(name: string, run: () => Promise<T>): Promise<T> {
+    await acts.setOperationStep({ operationId: this.operationId, step: name, state: 'running' });
+    try {
+      const result = await run();
+      await acts.setOperationStep({ operationId: this.operationId, step: name, state: 'succeeded' });
+      return result;
+    } catch (err) {
+      await CancellationScope.nonCancellable(() =>
+        acts.setOperationStep({ operationId: this.operationId, step: name, state: 'failed', detail: reasonOf(err) }),
+      );
+      throw err;
+    }
+  }
+
+  /** Runs the compensations newest first; one that fails is logged and the others still run. */
+  async compensate(): Promise<string[]> {
+    const failed: string[] = [];
+    await CancellationScope.nonCancellable(async () => {
+      for (const c of this.undo.reverse()) {
+        try {
+          await c.undo();
+          await acts.setOperationStep({ operationId: this.operationId, step: c.step, state: 'compensated' });
+        } catch (err) {
+          log.error('compensation failed', { step: c.step, error: reasonOf(err) });
+          failed.push(`${c.step}: ${reasonOf(err)}`);
+        }
+      }
+    });
+    return failed;
+  }
+}
+
+function reasonOf(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  // Activity failures wrap the real reason in `cause`.
+  let e: Error = err;
+  while (e.cause instanceof Error) e = e.cause;
+  return e.message;
+}
+
+function tag(policy: string, source: string, destination: string, kind: string) {
+  upsertSearchAttributes([
+    { key: POLICY, value: policy },
+    { key: FILE_SERVERS, value: [source, destination] },
+    { key: OPERATION_KIND, value: kind },
+  ]);
+}
+
+async function fail(operationId: string, reason: string, compensationErrors: string[]): Promise<never> {
+  const detail = compensationErrors.length
+    ? `${reason} (cleanup incomplete: ${compensationErrors.join('; ')})`
+    : reason;
+  await CancellationScope.nonCancellable(() => acts.finishOperation({ operationId, state: 'failed', error: detail }));
+  throw ApplicationFailure.nonRetryable(detail, 'POLICY_FAILED');
+}
+
+/** Adds shares to a policy: target shares, dataset maps, schedules; used by create and by update. */
+async function protectShares(
+  saga: Saga,
+  input: { policyId: string; name: string; source: string; destination: string; rpoSeconds: number },
+  layout: PolicyLayout,
+): Promise<string[]> {
+  await saga.step('create target shares', async () => {
+    for (const share of layout.shares) {
+      const { created } = await acts.ensureTargetShare({
+        policyId: input.policyId,
+        destination: input.destination,
+        layout: share,
+      });
+      if (created) {
+        saga.add('create target shares', () =>
+          acts.deleteTargetShare({
+            policyId: input.policyId,
+            destination: input.destination,
+            targetShare: share.targetShare,
+            sourceShare: share.sourceShare,
+          }),
+        );
+      }
+    }
+  });
+  await saga.step('map datasets', async () => {
+    for (const share of layout.shares) {
+      const saved = await acts.saveDatasetMap({ policyId: input.policyId, layout: share });
+      saga.add('map datasets', () => acts.dropDatasetMap(saved));
+    }
+  });
+  return saga.step('schedule replication', async () => {
+    const ids: string[] = [];
+    for (const share of layout.shares) {
+      const { scheduleId, created } = await acts.createReplicationSchedule({
+        policyId: input.policyId,
+        policyName: input.name,
+        source: input.source,
+        destination: input.destination,
+        sourceShare: share.sourceShare,
+        targetShare: share.targetShare,
+        rpoSeconds: input.rpoSeconds,
+      });
+      if (created) saga.add('schedule replication', () => acts.deleteReplicationSchedule({ scheduleId }));
+      ids.push(scheduleId);
+    }
+    return ids;
+  });
+}
+
+export async function createPolicyWorkflow(input: CreatePolicyWorkflowInput): Promise<{ schedules: string[] }> {
+  tag(input.name, input.source, input.destination, 'policy_create');
+  const saga = new Saga(input.operationId);
+  try {
+    const layout = await saga.step('validate shares', () =>
+      acts.planPolicyLayout({
+        policyId: input.policyId,
+        source: input.source,
+        destination: input.destination,
+        shares: input.shares,
+      }),
+    );
+    const schedules = await protectShares(saga, { ...input, rpoSeconds: input.rpoSeconds }, layout);
+    await acts.setPolicyStatus({ policyId: input.policyId, status: 'active' });
+    // The first (base) copy starts now rather than one RPO from now; it is not part of the saga: a slow or failed
+    // base copy is a job to retry, not a reason to tear the policy down.
+    await saga.step('initial replication', async () => {
+      for (const scheduleId of schedules) await acts.triggerReplication({ scheduleId });
+    });
+    await acts.finishOperation({ operationId: input.operationId, state: 'succeeded' });
+    return { schedules };
+  } catch (err) {
+    const reason = reasonOf(err);
+    const leftovers = await saga.compensate();
+    await CancellationScope.nonCancellable(() =>
+      acts.setPolicyStatus({ policyId: input.policyId, status: 'failed', reason }),
+    );
+    return fail(input.operationId, reason, leftovers);
+  }
+}
+
+export async function updatePolicyWorkflow(input: UpdatePolicyWorkflowInput): Promise<{ schedules: string[] }> {
+  tag(input.name, input.source, input.destination, 'policy_update');
+  const saga = new Saga(input.operationId);
+  const { settings, previous } = input;
+  try {
+    // [0212]: pending jobs of the policy are cancelled before the change is applied.
+    await saga.step('apply settings', async () => {
+      await acts.cancelPendingJobs({ policyName: input.name, shares: previous.shares.map((s) => s.sourceShare) });
+    });
+    const layout = await saga.step('adjust shares', async () => {
+      for (const removed of input.removedShares) {
+        const scheduleId = `schedule/replicate/${input.name}/${removed.sourceShare}`;
+        await acts.deleteReplicationSchedule({ scheduleId });
+        saga.add('adjust shares', () =>
+          acts.createReplicationSchedule({
+            policyId: input.policyId,
+            policyName: input.name,
+            source: input.source,
+            destination: input.destination,
+            sourceShare: removed.sourceShare,
+            targetShare: removed.targetShare,
+            rpoSeconds: previous.rpoSeconds,
+          }),
+        );
+        await acts.retireDatasetMap({ policyId: input.policyId, sourceShare: removed.sourceShare });
+      }
+      return acts.planPolicyLayout({
+        policyId: input.policyId,
+        source: input.source,
+        destination: input.destination,
+        shares: input.addedShares,
+      });
+    });
+    const added = await protectShares(saga, { ...input, rpoSeconds: settings.rpoSeconds }, layout);
+    const kept = await saga.step('reschedule replication', async () => {
+      const ids: string[] = [];
+      for (const s of settings.shares.filter((x) => !input.addedShares.some((a) => a.sourceShare === x.sourceShare))) {
+        const scheduleId = `schedule/replicate/${input.name}/${s.sourceShare}`;
+        if (settings.rpoSeconds !== previous.rpoSeconds) {
+          await acts.setScheduleInterval({ scheduleId, rpoSeconds: settings.rpoSeconds });
+          saga.add('reschedule replication', () =>
+            acts.setScheduleInterval({ scheduleId, rpoSeconds: previous.rpoSeconds }),
+          );
+        }
+        ids.push(scheduleId);
+      }
+      return ids;
+    });
+    await acts.removePolicyShares({
+      policyId: input.policyId,
+      sourceShares: input.removedShares.map((r) => r.sourceShare),
+    });
+    await acts.setPolicyStatus({ policyId: input.policyId, status: 'active' });
+    for (const scheduleId of added) await acts.triggerReplication({ scheduleId });
+    await acts.finishOperation({ operationId: input.operationId, state: 'succeeded' });
+    return { schedules: [...kept, ...added] };
+  } catch (err) {
+    const reason = reasonOf(err);
+    const leftovers = await saga.compensate();
+    await CancellationScope.nonCancellable(() =>
+      acts.restorePolicySettings({
+        policyId: input.policyId,
+        version: input.version - 1,
+        rpoSeconds: previous.rpoSeconds,
+        retentionCount: previous.retentionCount,
+        shares: previous.shares,
+        reason,
+      }),
+    );
+    return fail(input.operationId, reason, leftovers);
+  }
+}
+
+export async function deletePolicyWorkflow(input: DeletePolicyWorkflowInput): Promise<void> {
+  tag(input.name, input.source, input.destination, 'policy_delete');
+  const saga = new Saga(input.operationId);
+  try {
+    // [0213]: schedules go first so no new job starts, then pending jobs are cancelled.
+    await saga.step('stop schedules', async () => {
+      for (const s of input.shares) {
+        await acts.deleteReplicationSchedule({
+          scheduleId: s.scheduleId ?? `schedule/replicate/${input.name}/${s.sourceShare}`,
+        });
+      }
+      await acts.cancelPendingJobs({ policyName: input.name, shares: input.shares.map((s) => s.sourceShare) });
+    });
+    await saga.step('remove dataset maps', async () => {
+      for (const s of input.shares)
+        await acts.retireDatasetMap({ policyId: input.policyId, sourceShare: s.sourceShare });
+    });
+    await saga.step('remove policy', () => acts.removePolicy({ policyId: input.policyId }));
+    await acts.finishOperation({ operationId: input.operationId, state: 'succeeded' });
+  } catch (err) {
+    // Deleting cannot be rolled back once schedules are gone; the policy is left failed for the operator to retry.
+    const reason = reasonOf(err);
+    await CancellationScope.nonCancellable(() =>
+      acts.setPolicyStatus({ policyId: input.policyId, status: 'failed', reason }),
+    );
+    return fail(input.operationId, reason, []);
+  }
+}

@@ -1,0 +1,189 @@
+// One replication run of one share (seed 000 [0214]-[0220]), started by the share's Schedule or on demand:
+// negotiate base vs incremental per portion -> snapshot set on the source FSVMs -> one sub-job per FSVM pair, in
+// parallel -> commit the set at the destination only when every portion arrived -> record the job -> prune.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ReplicationActivities, TransferResult } from '../activities/replication';
+import { snapshotSetId, type ReplicateShareInput } from '../domain/replication';
+import { FILE_SERVERS, POLICY, SHARE } from '../domain/search-attributes';
+
+const steps = proxyActivities<ReplicationActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+// A sub-job retries with backoff while its FSVM is down or restarting; the run's deadline bounds it.
+const subJobs = proxyActivities<ReplicationActivities>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+const housekeeping = proxyActivities<ReplicationActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 3 },
+});
+
+export type ReplicationPhase =
+  'preparing' | 'snapshotting' | 'transferring' | 'committing' | 'pruning' | 'done' | 'failed';
+
+export interface ReplicationProgress {
+  phase: ReplicationPhase;
+  snapshotSetId?: string;
+  incremental?: boolean;
+  portions: { portion: string; sourceNode: string; destNode: string; state: 'pending' | 'done'; bytes?: number }[];
+}
+
+export interface ReplicationResult {
+  outcome: 'replicated' | 'skipped';
+  reason?: string;
+  snapshotSetId?: string;
+  incremental?: boolean;
+  bytes?: number;
+  seconds?: number;
+}
+
+export const progressQuery = defineQuery<ReplicationProgress>('progress');
+
+/** A base copy may take as long as it takes; an incremental run must end before the next one is due. */
+function deadlineMs(rpoSeconds: number, incremental: boolean): number {
+  return incremental ? Math.max(rpoSeconds, 60) * 1000 : 24 * 3600 * 1000;
+}
+
+export async function replicateShareWorkflow(input: ReplicateShareInput): Promise<ReplicationResult> {
+  const progress: ReplicationProgress = { phase: 'preparing', portions: [] };
+  setHandler(progressQuery, () => progress);
+
+  const plan = await steps.prepareReplication({ policyId: input.policyId, share: input.share });
+  upsertSearchAttributes([
+    { key: POLICY, value: plan.policyName },
+    { key: SHARE, value: plan.sourceShare },
+    { key: FILE_SERVERS, value: [plan.source, plan.destination] },
+  ]);
+  if (!plan.portions.length) {
+    progress.phase = 'done';
+    return { outcome: 'skipped', reason: `policy '${plan.policyName}' is ${plan.policyStatus}` };
+  }
+
+  // The snapshot is taken when the run starts, so a run that waited behind another still copies the newest data.
+  const takenAt = new Date();
+  const setId = snapshotSetId(takenAt, workflowInfo().runId);
+  const incremental = plan.portions.every((p) => p.baseSnapshotId !== null);
+  Object.assign(progress, {
+    phase: 'snapshotting',
+    snapshotSetId: setId,
+    incremental,
+    portions: plan.portions.map((p) => ({
+      portion: p.portion,
+      sourceNode: p.sourceNode,
+      destNode: p.destNode,
+      state: 'pending',
+    })),
+  });
+  const kind = input.trigger === 'schedule' ? 'scheduled' : input.trigger;
+  const { jobId } = await steps.startJob({
+    policyId: input.policyId,
+    plan,
+    snapshotSetId: setId,
+    kind,
+    workflowId: workflowInfo().workflowId,
+  });
+
+  try {
+    // Keep enough sets for the retention count, and each at least a few RPOs so the base of the next run survives.
+    const expiresAt = new Date(takenAt.getTime() + Math.max(plan.retentionCount + 2, 4) * plan.rpoSeconds * 1000);
+    await steps.takeSnapshotSet({
+      source: plan.source,
+      share: plan.sourceShare,
+      snapshotSetId: setId,
+      nodes: [...new Set(plan.portions.map((p) => p.sourceNode))],
+      expiresAt: expiresAt.toISOString(),
+    });
+
+    progress.phase = 'transferring';
+    const results: TransferResult[] = await CancellationScope.withTimeout(
+      deadlineMs(plan.rpoSeconds, incremental),
+      () =>
+        Promise.all(
+          plan.portions.map(async (portion, i) => {
+            const r = await subJobs.transferPortion({
+              jobId,
+              source: plan.source,
+              destination: plan.destination,
+              share: plan.sourceShare,
+              targetShare: plan.targetShare,
+              snapshotSetId: setId,
+              portion,
+            });
+            progress.portions[i] = { ...progress.portions[i]!, state: 'done', bytes: r.bytes };
+            return r;
+          }),
+        ),
+    ).catch((err: unknown) => {
+      if (isCancellation(err) && !CancellationScope.current().consideredCancelled) {
+        throw ApplicationFailure.nonRetryable(
+          `run did not finish within its deadline (${incremental ? `RPO ${plan.rpoSeconds}s` : '24h base copy'}); the next run catches up`,
+          'DEADLINE',
+        );
+      }
+      throw err;
+    });
+
+    progress.phase = 'committing';
+    await steps.commitSnapshotSet({
+      destination: plan.destination,
+      transfers: plan.portions.map((p, i) => ({ destNode: p.destNode, transferId: results[i]!.transferId })),
+    });
+    const stats = await steps.completeJob({
+      jobId,
+      policyId: input.policyId,
+      share: plan.sourceShare,
+      destination: plan.destination,
+      targetShare: plan.targetShare,
+      snapshotSetId: setId,
+      snapshotTakenAt: takenAt.toISOString(),
+      rpoSeconds: plan.rpoSeconds,
+      portions: plan.portions.map((p) => p.portion),
+      results,
+    });
+
+    progress.phase = 'pruning';
+    // Pruning is housekeeping: a failure is logged and retried by the next run, it never fails a replicated set.
+    await Promise.all([
+      housekeeping.pruneShareSnapshots({
+        fileServer: plan.source,
+        share: plan.sourceShare,
+        keep: plan.retentionCount,
+        protect: [setId],
+      }),
+      housekeeping.pruneShareSnapshots({
+        fileServer: plan.destination,
+        share: plan.targetShare,
+        keep: plan.retentionCount,
+        protect: [setId],
+      }),
+    ]).catch((err: unknown) => log.warn('pruning failed; the next run retries it', { error: String(err) }));
+    progress.phase = 'done';
+    return { outcome: 'replicated', snapshotSetId: setId, incremental, bytes: stats.bytes, seconds: stats.seconds };
+  } catch (err) {
+    progress.phase = 'failed';
+    const cancelled = isCancellation(err);
+    const message =
+      err instanceof Error
+        ? err.cause instanceof Error
+          ? `${err.message}: ${err.cause.message}`
+          : err.message
+        : String(err);
+    await CancellationScope.nonCancellable(() => steps.failJob({ jobId, error: message, cancelled }));
+    throw err;
+  }
+}
