@@ -24,7 +24,7 @@ export class CommandError extends Error {
 export function run(argv: string[], opts: { input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
-    const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd!, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -33,7 +33,10 @@ export function run(argv: string[], opts: { input?: string } = {}): Promise<RunR
     child.on('close', (code) =>
       code === 0 ? resolve({ stdout, stderr }) : reject(new CommandError(argv, code, stderr)),
     );
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined); // a command that exits without reading its input
+      child.stdin.end(opts.input);
+    }
   });
 }
 

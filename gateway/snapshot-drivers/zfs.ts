@@ -86,6 +86,7 @@ export const systemZfsExec: ZfsExec = {
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       child.on('error', (e) => reject(new CommandError(argv, null, e.message)));
       child.on('close', (code) => (code === 0 ? resolve(out) : reject(new CommandError(argv, code, err))));
+      child.stdin.on('error', () => undefined);
       createReadStream(stdinFile).pipe(child.stdin);
     });
   },
