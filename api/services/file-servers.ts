@@ -232,18 +232,22 @@ export function createFileServerService(deps: FileServerServiceDeps) {
           protection: [...pairs.values()].map((pair) => {
             const src = servers.find((x) => x.name === pair.source)!;
             const dst = servers.find((x) => x.name === pair.destination)!;
-            const op = running.find(
+            const onPair = running.filter(
               (o) =>
                 (o.sourceFileServer === pair.source && o.destFileServer === pair.destination) ||
                 (o.sourceFileServer === pair.destination && o.destFileServer === pair.source),
             );
+            // A readiness check blocks only another readiness check; anything else blocks every action.
+            const blocking = onPair.find((o) => o.kind !== 'dr_readiness');
+            const op = blocking ?? onPair[0];
+            const actions = blocking ? [] : availableActions(src.status, dst.status, pair.policies);
             return {
               role: pair.source === s.name ? ('source' as const) : ('destination' as const),
               source: { name: src.name, status: src.status },
               destination: { name: dst.name, status: dst.status },
               policies: pair.policies,
               runningOperation: op ? { id: op.id, kind: op.kind } : null,
-              availableActions: op ? [] : availableActions(src.status, dst.status, pair.policies),
+              availableActions: op ? actions.filter((a) => a !== 'dr_readiness') : actions,
             };
           }),
         };
