@@ -27,8 +27,8 @@ export function run(argv: string[], opts: { input?: string } = {}): Promise<RunR
     const child = spawn(cmd!, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => reject(new CommandError(argv, null, err.message)));
     child.on('close', (code) =>
       code === 0 ? resolve({ stdout, stderr }) : reject(new CommandError(argv, code, stderr)),
