@@ -112,54 +112,57 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
       return { shares, destNodes: destination.nodes };
     },
 
+    /** The FSVMs of a file server that hold a share now (read before creating, so compensation knows what was there). */
+    async findShareNodes(input: { fileServer: string; share: string }): Promise<string[]> {
+      const nodes: string[] = [];
+      for (const f of await gateways.fsvms(input.fileServer)) {
+        const client = await gateways.client(input.fileServer, f.nodeId);
+        if ((await client.listShares()).some((s) => s.name === input.share)) nodes.push(f.nodeId);
+      }
+      return nodes;
+    },
+
     /**
      * Creates the target share on the destination FSVMs that receive its portions, read-only for clients until a
-     * failover ([0211]). Reports `created` only if no destination FSVM had the share before, so the compensation
-     * never deletes a share (and its data) that this run did not create.
+     * failover ([0211]). Idempotent. `createdByPolicy` records whether the policy made the share (none of the
+     * destination FSVMs had it before), so deleting the policy later knows whose data it is.
      */
     async ensureTargetShare(input: {
       policyId: string;
       destination: string;
       layout: ShareLayout;
-    }): Promise<{ created: boolean }> {
+      createdByPolicy: boolean;
+    }): Promise<void> {
       const { layout } = input;
-      const nodes = [...new Set(layout.placements.map((p) => p.destNode))];
-      let existedBefore = false;
-      for (const nodeId of nodes) {
-        const client = await gateways.client(input.destination, nodeId);
-        const have = (await client.listShares()).find((s) => s.name === layout.targetShare);
-        if (have) existedBefore = true;
+      for (const nodeId of [...new Set(layout.placements.map((p) => p.destNode))]) {
         const portions = layout.placements.filter((p) => p.destNode === nodeId).map((p) => p.portion);
-        await client.createShare(layout.targetShare, {
+        await (
+          await gateways.client(input.destination, nodeId)
+        ).createShare(layout.targetShare, {
           kind: layout.kind,
           ...(layout.kind === 'distributed' ? { portions } : {}),
           accessMode: 'read_only',
         });
       }
-      // A retry after a partial run sees the share it created itself: the database remembers that it was ours.
-      const row = await db.policyShare.findUnique({
-        where: { policyId_sourceShare: { policyId: input.policyId, sourceShare: layout.sourceShare } },
-        select: { targetCreated: true },
-      });
-      const created = row?.targetCreated === true || !existedBefore;
       await db.policyShare.updateMany({
         where: { policyId: input.policyId, sourceShare: layout.sourceShare },
-        data: { targetCreated: created },
+        data: { targetCreated: input.createdByPolicy },
       });
-      return { created };
     },
 
-    /** Compensation of ensureTargetShare: removes the target share from every destination FSVM. */
+    /** Compensation of ensureTargetShare: removes the target share from the FSVMs where this run created it. */
     async deleteTargetShare(input: {
       policyId: string;
       destination: string;
       targetShare: string;
       sourceShare: string;
+      nodes: string[];
     }) {
-      for (const f of await gateways.fsvms(input.destination)) {
-        const client = await gateways.client(input.destination, f.nodeId);
-        const have = (await client.listShares()).some((s) => s.name === input.targetShare);
-        if (have) await gatewayOps.deleteShare(client, input.targetShare);
+      for (const nodeId of input.nodes) {
+        const client = await gateways.client(input.destination, nodeId);
+        if ((await client.listShares()).some((s) => s.name === input.targetShare)) {
+          await gatewayOps.deleteShare(client, input.targetShare);
+        }
       }
       await db.policyShare.updateMany({
         where: { policyId: input.policyId, sourceShare: input.sourceShare },
@@ -181,25 +184,28 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
       if (!ps) throw new NotFoundError(`policy share '${input.layout.sourceShare}' is not recorded`);
       const createdIds: string[] = [];
       const reactivatedIds: string[] = [];
-      for (const p of input.layout.placements) {
-        for (const reverse of [false, true]) {
-          const data = {
-            sourceNodeId: reverse ? p.destNode : p.sourceNode,
-            destNodeId: reverse ? p.sourceNode : p.destNode,
-          };
-          const key = { policyShareId_portion_reverse: { policyShareId: ps.id, portion: p.portion, reverse } };
-          const before = await db.datasetMapEntry.findUnique({ where: key });
-          if (!before) {
-            const row = await db.datasetMapEntry.create({
-              data: { policyShareId: ps.id, portion: p.portion, reverse, inUse: true, ...data },
-            });
-            createdIds.push(row.id);
-          } else if (!before.inUse) {
-            await db.datasetMapEntry.update({ where: { id: before.id }, data: { inUse: true, ...data } });
-            reactivatedIds.push(before.id);
+      // One transaction: a failure leaves no half-written map for the compensation to miss.
+      await db.$transaction(async (tx) => {
+        for (const p of input.layout.placements) {
+          for (const reverse of [false, true]) {
+            const data = {
+              sourceNodeId: reverse ? p.destNode : p.sourceNode,
+              destNodeId: reverse ? p.sourceNode : p.destNode,
+            };
+            const key = { policyShareId_portion_reverse: { policyShareId: ps.id, portion: p.portion, reverse } };
+            const before = await tx.datasetMapEntry.findUnique({ where: key });
+            if (!before) {
+              const row = await tx.datasetMapEntry.create({
+                data: { policyShareId: ps.id, portion: p.portion, reverse, inUse: true, ...data },
+              });
+              createdIds.push(row.id);
+            } else if (!before.inUse) {
+              await tx.datasetMapEntry.update({ where: { id: before.id }, data: { inUse: true, ...data } });
+              reactivatedIds.push(before.id);
+            }
           }
         }
-      }
+      });
       return { createdIds, reactivatedIds };
     },
 
@@ -273,9 +279,12 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
       return { scheduleId: id, created };
     },
 
-    async deleteReplicationSchedule(input: { scheduleId: string }) {
+    /** Deletes a schedule; with `policyId`, only if that policy made it (a compensation never deletes another's). */
+    async deleteReplicationSchedule(input: { scheduleId: string; policyId?: string }) {
       try {
-        await temporal.schedule.getHandle(input.scheduleId).delete();
+        const handle = temporal.schedule.getHandle(input.scheduleId);
+        if (input.policyId !== undefined && (await handle.describe()).memo?.policyId !== input.policyId) return;
+        await handle.delete();
       } catch (err) {
         if (!(err instanceof Error) || err.name !== 'ScheduleNotFoundError') throw err;
       }

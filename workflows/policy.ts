@@ -11,6 +11,7 @@ import {
 import type { OperationActivities } from '../activities/operations';
 import type { PolicyActivities, PolicyLayout } from '../activities/policy';
 import type { CreatePolicyWorkflowInput, DeletePolicyWorkflowInput, UpdatePolicyWorkflowInput } from '../domain/policy';
+import { scheduleId as scheduleIdOf } from '../domain/replication';
 import { FILE_SERVERS, OPERATION_KIND, POLICY } from '../domain/search-attributes';
 
 const acts = proxyActivities<PolicyActivities & OperationActivities>({
@@ -22,6 +23,7 @@ type Compensation = { step: string; undo: () => Promise<unknown> };
 
 class Saga {
   private readonly undo: Compensation[] = [];
+  private failedStep?: string;
   constructor(private readonly operationId: string) {}
 
   add(step: string, undo: () => Promise<unknown>): void {
@@ -35,6 +37,7 @@ class Saga {
       await acts.setOperationStep({ operationId: this.operationId, step: name, state: 'succeeded' });
       return result;
     } catch (err) {
+      this.failedStep ??= name;
       await CancellationScope.nonCancellable(() =>
         acts.setOperationStep({ operationId: this.operationId, step: name, state: 'failed', detail: reasonOf(err) }),
       );
@@ -49,7 +52,10 @@ class Saga {
       for (const c of this.undo.reverse()) {
         try {
           await c.undo();
-          await acts.setOperationStep({ operationId: this.operationId, step: c.step, state: 'compensated' });
+          // The failed step keeps its state (and reason); steps that had succeeded are reported undone.
+          if (c.step !== this.failedStep) {
+            await acts.setOperationStep({ operationId: this.operationId, step: c.step, state: 'compensated' });
+          }
         } catch (err) {
           log.error('compensation failed', { step: c.step, error: reasonOf(err) });
           failed.push(`${c.step}: ${reasonOf(err)}`);
@@ -92,33 +98,43 @@ async function protectShares(
 ): Promise<string[]> {
   await saga.step('create target shares', async () => {
     for (const share of layout.shares) {
-      const { created } = await acts.ensureTargetShare({
-        policyId: input.policyId,
-        destination: input.destination,
-        layout: share,
-      });
-      if (created) {
+      const before = await acts.findShareNodes({ fileServer: input.destination, share: share.targetShare });
+      const wanted = [...new Set(share.placements.map((p) => p.destNode))];
+      const creating = wanted.filter((n) => !before.includes(n));
+      // Registered before the call: a call that fails half-way has still created shares on some FSVMs.
+      if (creating.length) {
         saga.add('create target shares', () =>
           acts.deleteTargetShare({
             policyId: input.policyId,
             destination: input.destination,
             targetShare: share.targetShare,
             sourceShare: share.sourceShare,
+            nodes: creating,
           }),
         );
       }
+      await acts.ensureTargetShare({
+        policyId: input.policyId,
+        destination: input.destination,
+        layout: share,
+        createdByPolicy: before.length === 0,
+      });
     }
   });
   await saga.step('map datasets', async () => {
     for (const share of layout.shares) {
-      const saved = await acts.saveDatasetMap({ policyId: input.policyId, layout: share });
+      const saved = await acts.saveDatasetMap({ policyId: input.policyId, layout: share }); // one transaction
       saga.add('map datasets', () => acts.dropDatasetMap(saved));
     }
   });
   return saga.step('schedule replication', async () => {
     const ids: string[] = [];
     for (const share of layout.shares) {
-      const { scheduleId, created } = await acts.createReplicationSchedule({
+      const id = scheduleIdOf(input.name, share.sourceShare);
+      saga.add('schedule replication', () =>
+        acts.deleteReplicationSchedule({ scheduleId: id, policyId: input.policyId }),
+      );
+      const { scheduleId } = await acts.createReplicationSchedule({
         policyId: input.policyId,
         policyName: input.name,
         source: input.source,
@@ -127,7 +143,6 @@ async function protectShares(
         targetShare: share.targetShare,
         rpoSeconds: input.rpoSeconds,
       });
-      if (created) saga.add('schedule replication', () => acts.deleteReplicationSchedule({ scheduleId }));
       ids.push(scheduleId);
     }
     return ids;
@@ -176,7 +191,7 @@ export async function updatePolicyWorkflow(input: UpdatePolicyWorkflowInput): Pr
     });
     const layout = await saga.step('adjust shares', async () => {
       for (const removed of input.removedShares) {
-        const scheduleId = `schedule/replicate/${input.name}/${removed.sourceShare}`;
+        const scheduleId = scheduleIdOf(input.name, removed.sourceShare);
         await acts.deleteReplicationSchedule({ scheduleId });
         saga.add('adjust shares', () =>
           acts.createReplicationSchedule({
@@ -202,7 +217,7 @@ export async function updatePolicyWorkflow(input: UpdatePolicyWorkflowInput): Pr
     const kept = await saga.step('reschedule replication', async () => {
       const ids: string[] = [];
       for (const s of settings.shares.filter((x) => !input.addedShares.some((a) => a.sourceShare === x.sourceShare))) {
-        const scheduleId = `schedule/replicate/${input.name}/${s.sourceShare}`;
+        const scheduleId = scheduleIdOf(input.name, s.sourceShare);
         if (settings.rpoSeconds !== previous.rpoSeconds) {
           await acts.setScheduleInterval({ scheduleId, rpoSeconds: settings.rpoSeconds });
           saga.add('reschedule replication', () =>
@@ -246,7 +261,7 @@ export async function deletePolicyWorkflow(input: DeletePolicyWorkflowInput): Pr
     await saga.step('stop schedules', async () => {
       for (const s of input.shares) {
         await acts.deleteReplicationSchedule({
-          scheduleId: s.scheduleId ?? `schedule/replicate/${input.name}/${s.sourceShare}`,
+          scheduleId: s.scheduleId ?? scheduleIdOf(input.name, s.sourceShare),
         });
       }
       await acts.cancelPendingJobs({ policyName: input.name, shares: input.shares.map((s) => s.sourceShare) });

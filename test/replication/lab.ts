@@ -154,27 +154,27 @@ export async function waitUntil<T>(
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
 /**
- * RECORD_HISTORIES=1 npx jest test/replication: saves one completed history per workflow type of this lab as a
- * replay fixture (test/replay.test.ts), unless that type already has one.
+ * RECORD_HISTORIES=1 npx jest test/replication: saves one completed and one failed history per workflow type of this
+ * lab as replay fixtures (test/replay.test.ts), unless that type already has one of that outcome.
  */
 async function recordHistories(temporal: Client, taskQueue: string): Promise<void> {
   const dir = path.join(__dirname, '..', 'fixtures', 'histories');
-  for await (const w of temporal.workflow.list({
-    query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Completed'`,
-  })) {
+  const query = `TaskQueue = '${taskQueue}' AND (ExecutionStatus = 'Completed' OR ExecutionStatus = 'Failed')`;
+  for await (const w of temporal.workflow.list({ query })) {
     const typeDir = path.join(dir, w.type);
-    if (fs.existsSync(typeDir) && fs.readdirSync(typeDir).length) continue;
+    const status = (w.status.name ?? 'closed').toLowerCase();
+    // One history per type and outcome: the happy path and the failure (compensation) path.
+    if (fs.existsSync(typeDir) && fs.readdirSync(typeDir).some((f) => f.startsWith(`${status}-`))) continue;
     fs.mkdirSync(typeDir, { recursive: true });
     const history = await temporal.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
-    fs.writeFileSync(
-      path.join(typeDir, `${w.workflowId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`),
-      historyToJSON(history),
-    );
+    const file = `${status}-${w.workflowId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
+    fs.writeFileSync(path.join(typeDir, file), historyToJSON(history));
   }
 }
