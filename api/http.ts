@@ -107,6 +107,14 @@ export class ApiRoutes {
       const principal = requireRole(res.locals.principal as Principal | undefined, spec.role);
       const params = spec.params ? parseOrThrow(spec.params, req.params, 'params') : undefined;
       const query = spec.query ? parseOrThrow(spec.query, req.query, 'query') : undefined;
+      if (!spec.query && Object.keys(req.query).length) {
+        throw new ValidationError('this call takes no query parameters', [
+          {
+            path: 'query',
+            message: `unknown parameter(s): ${Object.keys(req.query).slice(0, 5).join(', ')}`.slice(0, 300),
+          },
+        ]);
+      }
       let body: unknown = undefined;
       if (spec.body) body = parseOrThrow(spec.body, req.body ?? undefined, 'body');
       else if (MUTATING.has(req.method) && req.body !== undefined && !isEmptyBody(req.body)) {
