@@ -26,7 +26,7 @@ function withFaults(real: Activities): Partial<Activities> {
       return fn(...args);
     };
   }
-  return out as Partial<Activities>;
+  return out;
 }
 
 describe('policy lifecycle sagas', () => {
