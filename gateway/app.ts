@@ -108,8 +108,10 @@ export class Gateway {
 
   /** Prepares the data root, loads state, removes debris of a crash, resumes transfers. */
   async start(): Promise<void> {
-    for (const d of [this.layout.shares, this.layout.snapshots, this.layout.incoming, this.layout.state]) {
-      await fs.mkdir(d, { recursive: true, mode: 0o750 });
+    // Clients (smbd acting as the user) must traverse shares/; everything else is the agent's own.
+    await fs.mkdir(this.layout.shares, { recursive: true, mode: 0o755 });
+    for (const d of [this.layout.snapshots, this.layout.incoming, this.layout.state]) {
+      await fs.mkdir(d, { recursive: true, mode: 0o700 });
     }
     await fs.rm(this.layout.tmp, { recursive: true, force: true });
     await fs.mkdir(this.layout.tmp, { recursive: true });

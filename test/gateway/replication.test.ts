@@ -6,7 +6,16 @@ import http from 'node:http';
 import path from 'node:path';
 import type { TransferStatus } from '../../domain/gateway-contract';
 import { freePort } from '../helpers/ports';
-import { randomBytesDeterministic, startAgent, tmpDir, treeDigest, waitFor, writeFiles, type Agent } from './helpers';
+import {
+  TOKEN,
+  randomBytesDeterministic,
+  startAgent,
+  tmpDir,
+  treeDigest,
+  waitFor,
+  writeFiles,
+  type Agent,
+} from './helpers';
 
 const PAIR = 'pair-token-for-a-and-b-0001';
 const MiB = 1024 * 1024;
@@ -96,6 +105,12 @@ describe('data plane between agent processes', () => {
     expect((await a.client.startTransfer(transfer('t-incr', b, 's2', 's1'))).state).toBe('succeeded');
     await a.client.startTransfer(transfer('t-again', b, 's2', 's1'));
     expect((await finished(a, 't-again')).error).toMatch(/already exists/);
+    // tokens never reach the logs
+    for (const agent of [a, b]) {
+      expect(agent.output()).toContain('transfer');
+      expect(agent.output()).not.toContain(PAIR);
+      expect(agent.output()).not.toContain(TOKEN);
+    }
   });
 
   it('resumes after kill -9 of the sender and of the receiver, from the acknowledged offset', async () => {

@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { GatewayConfigError, loadGatewayConfig } from './config';
+
+const base = {
+  GATEWAY_FILE_SERVER_ID: 'fs1',
+  GATEWAY_NODE_ID: 'fsvm-1',
+  GATEWAY_DATA_ROOT: '/srv/fsdr',
+  GATEWAY_TOKEN: 'a-long-enough-token-123',
+};
+
+describe('gateway config', () => {
+  it('reads a complete environment with defaults', () => {
+    const c = loadGatewayConfig({
+      ...base,
+      GATEWAY_PEER_TOKENS: 'fsvm-2=pair-secret-0123456789, fsvm-3=another-secret-0123',
+    });
+    expect(c).toMatchObject({
+      fileServerId: 'fs1',
+      nodeId: 'fsvm-1',
+      listen: { host: '127.0.0.1', port: 7500 },
+      dataRoot: '/srv/fsdr',
+      driver: 'portable',
+      bandwidthLimit: 0,
+      maxStreams: 4,
+    });
+    expect([...c.peerTokens.keys()]).toEqual(['fsvm-2', 'fsvm-3']);
+    expect(loadGatewayConfig({ ...base, GATEWAY_BANDWIDTH_LIMIT: '50M', GATEWAY_LISTEN: '[::1]:7600' })).toMatchObject({
+      bandwidthLimit: 50 * 1024 * 1024,
+      listen: { host: '::1', port: 7600 },
+    });
+  });
+
+  it('names every bad variable and never echoes a secret', () => {
+    let err: unknown;
+    try {
+      loadGatewayConfig({ GATEWAY_NODE_ID: 'bad id', GATEWAY_DRIVER: 'ntfs', GATEWAY_LISTEN: 'nope' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GatewayConfigError);
+    const text = (err as Error).message;
+    for (const v of [
+      'GATEWAY_FILE_SERVER_ID',
+      'GATEWAY_NODE_ID',
+      'GATEWAY_DATA_ROOT',
+      'GATEWAY_DRIVER',
+      'GATEWAY_LISTEN',
+    ]) {
+      expect(text).toContain(v);
+    }
+    const secret = 'short';
+    expect(() => loadGatewayConfig({ ...base, GATEWAY_TOKEN: secret })).toThrow(/GATEWAY_TOKEN: must be at least 16/);
+    try {
+      loadGatewayConfig({ ...base, GATEWAY_PEER_TOKENS: 'fsvm-2=tiny' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('tiny');
+    }
+    expect(() => loadGatewayConfig({ ...base, GATEWAY_TOKEN: undefined })).toThrow(
+      /GATEWAY_TOKEN or GATEWAY_TOKEN_FILE/,
+    );
+    expect(() => loadGatewayConfig({ ...base, GATEWAY_DRIVER: 'zfs' })).toThrow(/GATEWAY_ZFS_DATASET/);
+  });
+
+  it('reads tokens from files', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gwcfg-'));
+    fs.writeFileSync(path.join(dir, 'token'), 'token-from-a-file-0123\n');
+    fs.writeFileSync(path.join(dir, 'peers'), 'fsvm-2=pair-secret-0123456789\n');
+    const c = loadGatewayConfig({
+      ...base,
+      GATEWAY_TOKEN: undefined,
+      GATEWAY_TOKEN_FILE: path.join(dir, 'token'),
+      GATEWAY_PEER_TOKENS_FILE: path.join(dir, 'peers'),
+    });
+    expect(c.token).toBe('token-from-a-file-0123');
+    expect(c.peerTokens.get('fsvm-2')).toBe('pair-secret-0123456789');
+    expect(() =>
+      loadGatewayConfig({ ...base, GATEWAY_TOKEN: undefined, GATEWAY_TOKEN_FILE: path.join(dir, 'missing') }),
+    ).toThrow(/GATEWAY_TOKEN_FILE: cannot read/);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
