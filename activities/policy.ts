@@ -8,6 +8,7 @@ import {
   REPLICATE_WORKFLOW_TYPE,
   replicateWorkflowId,
   scheduleId as scheduleIdOf,
+  scheduleTiming,
   type PortionPlacement,
   type ReplicateShareInput,
 } from '../domain/replication';
@@ -57,6 +58,11 @@ async function shareOwners(gateways: GatewayDirectory, fileServer: string) {
     }
   }
   return { nodes: fsvms.map((f) => f.nodeId), byShare };
+}
+
+function specFor(rpoSeconds: number) {
+  const { intervalMs, jitterMs } = scheduleTiming(rpoSeconds);
+  return { intervals: [{ every: intervalMs }], jitter: jitterMs };
 }
 
 export function createPolicyActivities(deps: PolicyActivityDeps) {
@@ -223,9 +229,9 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
     },
 
     /**
-     * One Temporal Schedule per share at the policy's RPO. BUFFER_ONE is exactly [0217]: a triggered job waits for
-     * the running one and a newer trigger replaces the waiting one. Catch-up is one RPO: after an outage only the
-     * newest missed run is worth making. Returns `created: false` when the schedule already existed for this policy.
+     * One Temporal Schedule per share, timed by scheduleTiming(RPO). BUFFER_ONE is exactly [0217]: a triggered job
+     * waits for the running one and a newer trigger replaces the waiting one. Catch-up is one RPO: after an outage
+     * only the newest missed run is worth making. `created: false` when the schedule already existed for this policy.
      */
     async createReplicationSchedule(input: {
       policyId: string;
@@ -246,12 +252,12 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
           throw new ConflictError(`schedule '${id}' exists and belongs to another policy`);
         }
         created = false;
-        await handle.update((prev) => ({ ...prev, spec: { intervals: [{ every: input.rpoSeconds * 1000 }] } }));
+        await handle.update((prev) => ({ ...prev, spec: specFor(input.rpoSeconds) }));
       } catch (err) {
         if (!(err instanceof Error) || err.name !== 'ScheduleNotFoundError') throw err;
         await temporal.schedule.create({
           scheduleId: id,
-          spec: { intervals: [{ every: input.rpoSeconds * 1000 }], jitter: Math.min(input.rpoSeconds * 100, 10_000) },
+          spec: specFor(input.rpoSeconds),
           action: {
             type: 'startWorkflow',
             workflowType: REPLICATE_WORKFLOW_TYPE,
@@ -293,7 +299,7 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
     async setScheduleInterval(input: { scheduleId: string; rpoSeconds: number }) {
       await temporal.schedule
         .getHandle(input.scheduleId)
-        .update((prev) => ({ ...prev, spec: { intervals: [{ every: input.rpoSeconds * 1000 }] } }));
+        .update((prev) => ({ ...prev, spec: specFor(input.rpoSeconds) }));
     },
 
     /** Starts a run now, queued behind a running one like any scheduled run (the trigger's default would overlap). */

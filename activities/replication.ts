@@ -296,7 +296,9 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           status = await gatewayOps.transferStatus(client, id);
         }
       } catch (err) {
-        if (err instanceof CancelledFailure) {
+        // Only a cancelled run stops the stream. When this worker shuts down or loses the activity (heartbeat timeout),
+        // the transfer goes on at the gateway and the retry, on any worker, picks it up where it is.
+        if (err instanceof CancelledFailure && ctx.cancellationDetails?.cancelRequested) {
           await gatewayOps.cancelTransfer(client, id).catch(() => undefined);
           await db.subJob.updateMany({
             where: { jobId: input.jobId, portion: portion.portion },

@@ -116,6 +116,16 @@ export function snapshotsToPrune(
   return sorted.filter((s) => !keepIds.has(s.id) && s.id.startsWith('fsdr-')).map((s) => s.id);
 }
 
+/**
+ * How often a share with this RPO is replicated. A run's data is as old as its snapshot, and the next set lands one
+ * interval (plus jitter and the run's own duration) later: at an interval equal to the RPO every share would drop
+ * out of compliance for a moment each cycle. Three quarters of the RPO, with at most a tenth of it as jitter (which
+ * spreads many shares' runs so they do not all start in the same second), keeps the newest set younger than the RPO.
+ */
+export function scheduleTiming(rpoSeconds: number): { intervalMs: number; jitterMs: number } {
+  return { intervalMs: Math.round(rpoSeconds * 750), jitterMs: Math.min(rpoSeconds * 100, 30_000) };
+}
+
 /** A share is RPO-compliant while its newest complete destination snapshot set is younger than its RPO. */
 export function isRpoCompliant(lastCompleteAt: Date | null, rpoSeconds: number, now: Date): boolean {
   return lastCompleteAt !== null && now.getTime() - lastCompleteAt.getTime() <= rpoSeconds * 1000;

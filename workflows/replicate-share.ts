@@ -24,7 +24,8 @@ const steps = proxyActivities<ReplicationActivities>({
 // A sub-job retries with backoff while its FSVM is down or restarting; the run's deadline bounds it.
 const subJobs = proxyActivities<ReplicationActivities>({
   startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '30 seconds',
+  // A worker that dies is noticed within this; the transfer itself keeps running at the gateway meanwhile.
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 

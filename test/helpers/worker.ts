@@ -15,7 +15,8 @@ export interface TestWorker {
 }
 
 /** The project's real worker bootstrap on a task queue of its own, against the shared dev server. */
-export const TEST_SECRETS = createSecretBox(Buffer.alloc(32, 9));
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 9);
+export const TEST_SECRETS = createSecretBox(TEST_SECRETS_KEY);
 
 /**
  * The project's real worker bootstrap on a task queue of its own, against the shared dev server. `wrap` lets a test

@@ -1,5 +1,6 @@
 // A DR lab for end-to-end tests: the real API and worker on their own database and task queue, and four real gateway
 // agent processes: file server fs-a (FSVMs a1, a2) at site A and fs-b (b1, b2) at site B, registered through the API.
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import path from 'node:path';
@@ -10,9 +11,10 @@ import { createApp } from '../../api/app';
 import { createToken } from '../../api/routes/tokens';
 import type { Activities } from '../../activities';
 import { createLogger } from '../../infra/logger';
-import { startAgent, TOKEN, tmpDir, treeDigest, type Agent } from '../gateway/helpers';
+import { connectClient } from '../../infra/temporal';
+import { REPO, startAgent, TOKEN, tmpDir, treeDigest, type Agent } from '../gateway/helpers';
 import { createTestDatabase, testEnvironment, uniqueName, type TestDatabase } from '../helpers/environment';
-import { startTestWorker, TEST_SECRETS, type TestWorker } from '../helpers/worker';
+import { startTestWorker, TEST_SECRETS, TEST_SECRETS_KEY, type TestWorker } from '../helpers/worker';
 
 export const PAIR_TOKEN = 'pair-token-for-the-lab-0123456789';
 
@@ -20,17 +22,29 @@ export interface LabOptions {
   wrap?: (activities: Activities) => Partial<Activities>;
   /** GATEWAY_BANDWIDTH_LIMIT of the source agents, e.g. '4M' to keep transfers running long enough to interrupt. */
   sourceBandwidth?: string;
+  /** Run the worker as its own process (workers/main.ts), so a test can kill -9 it; default: in-process. */
+  workerProcess?: boolean;
+}
+
+export interface WorkerProcess {
+  proc: ChildProcess;
+  output: () => string;
+  kill9(): Promise<void>;
 }
 
 export interface Lab {
   app: Express;
   database: TestDatabase;
   temporal: Client;
-  worker: TestWorker;
+  /** The in-process worker (undefined with `workerProcess`). */
+  worker?: TestWorker;
+  /** The worker process (with `workerProcess`). */
+  workerProc?: WorkerProcess;
   taskQueue: string;
   agents: Record<'a1' | 'a2' | 'b1' | 'b2', Agent>;
   admin: { authorization: string };
   restartWorker(): Promise<void>;
+  startWorkerProcess(): Promise<WorkerProcess>;
   /** Live data of a share portion on an agent ('' = the share root of a standard share). */
   livePath(agent: Agent, share: string, portion?: string): string;
   close(): Promise<void>;
@@ -39,8 +53,10 @@ export interface Lab {
 export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   const database = await createTestDatabase();
   const taskQueue = uniqueName('dr');
-  const worker = await startTestWorker({ db: database.db, taskQueue, wrap: opts.wrap });
-  const temporal = worker.client;
+  const worker = opts.workerProcess
+    ? undefined
+    : await startTestWorker({ db: database.db, taskQueue, wrap: opts.wrap });
+  const temporal = await connectClient(testEnvironment().temporalAddress, 'default');
   const app = createApp({
     db: database.db,
     temporal,
@@ -96,8 +112,12 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     agents,
     admin,
     async restartWorker() {
-      await lab.worker.stop();
+      await lab.worker?.stop();
       lab.worker = await startTestWorker({ db: database.db, taskQueue, wrap: opts.wrap });
+    },
+    async startWorkerProcess() {
+      lab.workerProc = await startWorkerProcess(database.url, taskQueue);
+      return lab.workerProc;
     },
     livePath(agent, share, portion = '') {
       return portion ? path.join(agent.dataRoot, 'shares', share, portion) : path.join(agent.dataRoot, 'shares', share);
@@ -126,7 +146,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
             .catch(() => undefined);
         }
       }
-      await lab.worker.stop();
+      await lab.worker?.stop();
+      await lab.workerProc?.kill9();
+      await temporal.connection.close();
       await Promise.all(Object.values(agents).map((a) => a.stop()));
       for (const a of Object.values(agents)) fs.rmSync(a.dataRoot, { recursive: true, force: true });
       await database.drop();
@@ -177,4 +199,43 @@ async function recordHistories(temporal: Client, taskQueue: string): Promise<voi
     const file = `${status}-${w.workflowId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
     fs.writeFileSync(path.join(typeDir, file), historyToJSON(history));
   }
+}
+
+/** The production worker entry point (workers/main.ts) as its own process; ready once it polls the task queue. */
+async function startWorkerProcess(databaseUrl: string, taskQueue: string): Promise<WorkerProcess> {
+  let out = '';
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    cwd: REPO,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TEMPORAL_ADDRESS: testEnvironment().temporalAddress,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      DATABASE_URL: databaseUrl,
+      SECRETS_KEY: TEST_SECRETS_KEY.toString('base64'),
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  await waitUntil(
+    'the worker process to start',
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`worker exited: ${out}`);
+      return out.includes('worker started');
+    },
+    90_000,
+  );
+  return {
+    proc,
+    output: () => out,
+    async kill9() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

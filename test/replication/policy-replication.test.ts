@@ -86,7 +86,7 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     // One schedule per share, at the policy's RPO, BUFFER_ONE.
     for (const share of ['eng', 'ops', 'home']) {
       const d = await lab.temporal.schedule.getHandle(scheduleId('gold', share)).describe();
-      expect(d.spec.intervals?.[0]?.every).toBe(300_000);
+      expect(d.spec.intervals?.[0]?.every).toBe(225_000); // 3/4 of the 5-minute RPO
       expect(d.policies.overlap).toBe('BUFFER_ONE');
     }
     // The distributed share's portions are mapped to both destination FSVMs, with the reverse map kept.

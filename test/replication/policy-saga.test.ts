@@ -146,7 +146,7 @@ describe('policy lifecycle sagas', () => {
     expect(p.shares.map((s) => s.sourceShare).sort()).toEqual(['eng', 'ops']);
     expect(
       (await lab.temporal.schedule.getHandle(scheduleId('silver', 'eng')).describe()).spec.intervals?.[0]?.every,
-    ).toBe(300_000);
+    ).toBe(225_000);
     expect(await scheduleExists(scheduleId('silver', 'docs'))).toBe(false);
     expect(await destShares()).not.toContain('docs');
 
@@ -165,7 +165,7 @@ describe('policy lifecycle sagas', () => {
     expect(p.shares.map((s) => s.sourceShare).sort()).toEqual(['docs', 'eng']);
     expect(
       (await lab.temporal.schedule.getHandle(scheduleId('silver', 'eng')).describe()).spec.intervals?.[0]?.every,
-    ).toBe(600_000);
+    ).toBe(450_000);
     expect(await scheduleExists(scheduleId('silver', 'docs'))).toBe(true);
     expect(await scheduleExists(scheduleId('silver', 'ops'))).toBe(false);
     expect(await destShares()).toContain('docs');
