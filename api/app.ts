@@ -8,7 +8,7 @@ import type { Logger } from '../infra/logger';
 import type { SecretBox } from '../infra/secrets';
 import { NotFoundError } from '../domain/errors';
 import { createAuditLog, resultOf } from './audit';
-import { authenticate, FailureLimiter, type Principal, type RateLimitOptions } from './auth';
+import { authenticate, FailureLimiter, TokenCache, type Principal, type RateLimitOptions } from './auth';
 import { defaultGatewayFactory, type GatewayFactory } from './gateways';
 import { ApiRoutes, MUTATING } from './http';
 import { createRegistry, generateDocument, renderDocsPage } from './openapi';
@@ -79,7 +79,8 @@ export function createApp(deps: AppDeps): Express {
   const policies = createPolicyService({ db: deps.db, workflows, shares });
   const operations = createOperationService({ db: deps.db, workflows });
 
-  tokenRoutes(api, { db: deps.db });
+  const tokenCache = new TokenCache();
+  tokenRoutes(api, { db: deps.db, onRevoke: (id) => tokenCache.forget(id) });
   fileServerRoutes(api, { db: deps.db, fileServers, shares });
   policyRoutes(api, { db: deps.db, policies, workflows });
   jobRoutes(api, { db: deps.db });
@@ -119,6 +120,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(
     authenticate({
       db: deps.db,
+      cache: tokenCache,
       limiter: new FailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 }),
       onReject: async (req, status, detail) => {
         if (!MUTATING.has(req.method)) return;

@@ -82,12 +82,36 @@ export class FailureLimiter {
 
 export interface AuthDeps {
   db: Db;
+  cache: TokenCache;
   limiter: FailureLimiter;
   /** Called for a rejected call (401/429) before the problem is sent, e.g. to audit it. */
   onReject?: (req: Parameters<RequestHandler>[0], status: number, detail: string) => Promise<void>;
 }
 
 const LAST_USED_RESOLUTION_MS = 60_000;
+/** How long a verified token is trusted without a database read. Revocation through this process is immediate. */
+export const TOKEN_CACHE_MS = 5_000;
+
+export class TokenCache {
+  private readonly entries = new Map<string, { principal: Principal; until: number }>();
+  get(hash: string): Principal | undefined {
+    const e = this.entries.get(hash);
+    if (!e) return undefined;
+    if (Date.now() > e.until) {
+      this.entries.delete(hash);
+      return undefined;
+    }
+    return e.principal;
+  }
+  set(hash: string, principal: Principal): void {
+    if (this.entries.size > 10_000) this.entries.clear();
+    this.entries.set(hash, { principal, until: Date.now() + TOKEN_CACHE_MS });
+  }
+  /** Forgets every cached entry of a token id (on revocation). */
+  forget(tokenId: string): void {
+    for (const [k, v] of this.entries) if (v.principal.tokenId === tokenId) this.entries.delete(k);
+  }
+}
 
 /**
  * Resolves `Authorization: Bearer <token>` into res.locals.principal, or answers 401/429. Runs before the body is
@@ -119,10 +143,18 @@ export function authenticate(deps: AuthDeps): RequestHandler {
     if (!header) return reject('a bearer token is required (Authorization: Bearer <token>)');
     const m = /^Bearer ([^\s]+)$/i.exec(header.trim());
     if (!m || !TOKEN_SHAPE.test(m[1]!)) return reject('the bearer token is malformed');
-    const row = await deps.db.apiToken.findUnique({ where: { tokenHash: hashToken(m[1]!) } });
+    const hash = hashToken(m[1]!);
+    const cached = deps.cache.get(hash);
+    if (cached) {
+      res.locals.principal = cached;
+      return next();
+    }
+    const row = await deps.db.apiToken.findUnique({ where: { tokenHash: hash } });
     if (!row) return reject('the bearer token is not valid');
     if (row.revokedAt) return reject(`token '${row.name}' was revoked`);
-    res.locals.principal = { tokenId: row.id, name: row.name, role: row.role } satisfies Principal;
+    const principal: Principal = { tokenId: row.id, name: row.name, role: row.role };
+    deps.cache.set(hash, principal);
+    res.locals.principal = principal;
     const now = Date.now();
     if (now - (lastUsed.get(row.id) ?? 0) > LAST_USED_RESOLUTION_MS) {
       lastUsed.set(row.id, now);

@@ -359,7 +359,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
           ...shareView(share, prot.get(share.name) ?? []),
           fileServer: params.name,
           refreshedAt: share.refreshedAt.toISOString(),
-          history: history.map(jobSummary),
+          history: history.map((j) => jobSummary(j)),
         },
       };
     },

@@ -6,6 +6,7 @@ import type { Prisma } from '../../prisma/generated/client';
 import { NotFoundError, ValidationError } from '../../domain/errors';
 import { FileServerName, PolicyName, ShareName, Uuid } from '../../domain/names';
 import type { ApiRoutes } from '../http';
+import { getJob, getSubJobs, listJobs } from '../services/job-queries';
 import { Cursor, encodeCursor, IsoDate, iso, Limit, num } from '../views';
 
 const JobState = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
@@ -29,12 +30,15 @@ export const JobSummary = z
   })
   .meta({ id: 'JobSummary' });
 
-type JobRow = Prisma.JobGetPayload<{ include: { policy: { select: { name: true } } } }>;
+type JobRow = Omit<Prisma.JobGetPayload<object>, 'policyId'> & {
+  policy?: { name: string } | null;
+  policyName?: string | null;
+};
 
 export function jobSummary(j: JobRow): z.infer<typeof JobSummary> {
   return {
     id: j.id,
-    policy: j.policy?.name ?? null,
+    policy: j.policyName ?? j.policy?.name ?? null,
     kind: j.kind,
     state: j.state,
     percent: j.percent,
@@ -114,37 +118,29 @@ export function jobRoutes(api: ApiRoutes, deps: { db: Db }): void {
     query: JobListQuery,
     responses: { 200: { description: 'A page of jobs', schema: JobPage } },
     handler: async ({ query }) => {
-      const where: Prisma.JobWhereInput = {};
-      if (query.status) where.state = query.status.length === 1 ? query.status[0] : { in: query.status };
+      let policyId: string | undefined;
       if (query.policy) {
         const p = await db.replicationPolicy.findUnique({ where: { name: query.policy }, select: { id: true } });
         if (!p) return { status: 200, body: { items: [], nextCursor: null } };
-        where.policyId = p.id;
+        policyId = p.id;
       }
-      if (query.share) where.share = query.share;
-      if (query.source) where.sourceFileServer = query.source;
-      if (query.destination) where.destFileServer = query.destination;
-      const and: Prisma.JobWhereInput[] = [];
-      if (query.from) and.push({ startedAt: { gte: new Date(query.from) } });
-      if (query.to) and.push({ startedAt: { lt: new Date(query.to) } });
-      if (query.cursor) {
-        and.push({
-          OR: [{ startedAt: { lt: query.cursor.at } }, { startedAt: query.cursor.at, id: { lt: query.cursor.id } }],
-        });
-      }
-      if (and.length) where.AND = and;
-      const rows = await db.job.findMany({
-        where,
-        include: { policy: { select: { name: true } } },
-        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
-        take: query.limit + 1,
+      const rows = await listJobs(db, {
+        states: query.status,
+        policyId,
+        share: query.share,
+        source: query.source,
+        destination: query.destination,
+        from: query.from ? new Date(query.from) : undefined,
+        to: query.to ? new Date(query.to) : undefined,
+        cursor: query.cursor,
+        limit: query.limit + 1,
       });
       const page = rows.slice(0, query.limit);
       const last = page[page.length - 1];
       return {
         status: 200,
         body: {
-          items: page.map(jobSummary),
+          items: page.map((j) => jobSummary(j)),
           nextCursor: rows.length > query.limit && last ? encodeCursor(last.startedAt, last.id) : null,
         },
       };
@@ -160,10 +156,7 @@ export function jobRoutes(api: ApiRoutes, deps: { db: Db }): void {
     params: z.strictObject({ id: Uuid }),
     responses: { 200: { description: 'The job', schema: JobDetails }, 404: { description: 'Unknown job' } },
     handler: async ({ params }) => {
-      const j = await db.job.findUnique({
-        where: { id: params.id },
-        include: { policy: { select: { name: true } }, subJobs: { orderBy: { portion: 'asc' } } },
-      });
+      const [j, subJobs] = await Promise.all([getJob(db, params.id), getSubJobs(db, params.id)]);
       if (!j) throw new NotFoundError(`job ${params.id} does not exist`);
       const end = j.endedAt ?? (j.state === 'running' ? new Date() : null);
       const seconds = end ? Math.max(0, (end.getTime() - j.startedAt.getTime()) / 1000) : null;
@@ -178,7 +171,7 @@ export function jobRoutes(api: ApiRoutes, deps: { db: Db }): void {
         durationSeconds: seconds === null ? null : Math.round(seconds),
         error: j.error,
         workflowId: j.workflowId,
-        subJobs: j.subJobs.map((s) => ({
+        subJobs: subJobs.map((s) => ({
           id: s.id,
           portion: s.portion,
           sourceNodeId: s.sourceNodeId,

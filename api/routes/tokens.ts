@@ -46,7 +46,7 @@ export async function createToken(db: Db, name: string, role: (typeof ROLES)[num
   return { ...tokenView(row), token };
 }
 
-export function tokenRoutes(api: ApiRoutes, deps: { db: Db }): void {
+export function tokenRoutes(api: ApiRoutes, deps: { db: Db; onRevoke?: (tokenId: string) => void }): void {
   const { db } = deps;
 
   api.add({
@@ -103,6 +103,7 @@ export function tokenRoutes(api: ApiRoutes, deps: { db: Db }): void {
       const t = await db.apiToken.findUnique({ where: { id: params.id } });
       if (!t) throw new NotFoundError(`token ${params.id} does not exist`);
       if (!t.revokedAt) await db.apiToken.update({ where: { id: t.id }, data: { revokedAt: new Date() } });
+      deps.onRevoke?.(t.id);
       return { status: 204, target: `token/${t.name}` };
     },
   });
