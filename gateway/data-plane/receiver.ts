@@ -296,6 +296,7 @@ export class Receiver {
       throw new StreamIntegrityError(`receive ${id}: sha256 of the received stream does not match the sender's`);
     }
     const p: PortionRef = { share: r.share, portion: r.portion };
+    this.log.info({ transferId: id, bytes: totalBytes }, 'stream whole and verified; applying');
     try {
       const sizeBytes = await this.store.withLock(p, async () => {
         await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
@@ -307,7 +308,7 @@ export class Receiver {
       r.sizeBytes = sizeBytes;
       this.live.delete(id);
       await this.persist(r);
-      this.log.info({ transferId: id, snapshot: r.snapshotId, bytes: totalBytes }, 'stream verified and applied');
+      this.log.info({ transferId: id, snapshot: r.snapshotId, bytes: totalBytes }, 'stream applied');
       return this.status(r);
     } catch (err) {
       const reason = isDiskFull(err) ? 'disk full on the receiving FSVM' : `apply failed: ${errorMessage(err)}`;
@@ -337,7 +338,7 @@ export class Receiver {
         completedAt: new Date().toISOString(),
       });
       this.store.receiving.delete(SnapshotStore.receivingKey(p, r.snapshotId));
-      if (opts.updateLive) await this.driver.rollback(p, r.snapshotId);
+      if (opts.updateLive) await this.driver.rollback(p, r.snapshotId, { reuseUnchanged: true });
     });
     r.state = 'committed';
     await this.persist(r);

@@ -26,8 +26,12 @@ export interface SnapshotDriver {
   createSnapshot(p: PortionRef, id: string, previousId: string | undefined): Promise<{ sizeBytes: number }>;
   /** Removes the snapshot's data (complete or partial) and its directory. Idempotent. */
   deleteSnapshot(p: PortionRef, id: string): Promise<void>;
-  /** Makes the live data equal to the snapshot, atomically for clients (swap), keeping the snapshot. */
-  rollback(p: PortionRef, id: string): Promise<void>;
+  /**
+   * Makes the live data equal to the snapshot, atomically for clients (swap), keeping the snapshot. With
+   * `reuseUnchanged` (used when a received snapshot is committed onto a read-only replica) a driver may keep live
+   * files whose type, size, mode and mtime match the snapshot instead of copying them again (rsync's quick check).
+   */
+  rollback(p: PortionRef, id: string, opts?: { reuseUnchanged?: boolean }): Promise<void>;
   /** The stream of snapshot `id`, incremental from `baseId` when given. */
   send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream>;
   /** Applies a complete, verified stream file into the snapshot's directory (not yet committed). */

@@ -149,9 +149,23 @@ export class PortableDriver implements SnapshotDriver {
     await removeIfExists(this.layout.snapshotDir(p, id));
   }
 
-  async rollback(p: PortionRef, id: string): Promise<void> {
+  /** Live files that pass the quick check against a manifest entry (same type, size, mode, mtime). */
+  private async reusableLive(live: string): Promise<Map<string, { s: number; m: number; mt: number }>> {
+    const out = new Map<string, { s: number; m: number; mt: number }>();
+    if (!(await exists(live))) return out;
+    for await (const { rel, st } of walk(live)) {
+      if (st.isFile()) {
+        out.set(rel, { s: Number(st.size), m: Number(st.mode & 0o7777n), mt: Number(st.mtimeNs / 1000n) });
+      }
+    }
+    return out;
+  }
+
+  async rollback(p: PortionRef, id: string, opts: { reuseUnchanged?: boolean } = {}): Promise<void> {
     const entries = await this.manifest(p, id);
     const data = this.layout.snapshotData(p, id);
+    const liveNow = this.livePath(p);
+    const reusable = opts.reuseUnchanged ? await this.reusableLive(liveNow) : new Map<string, never>();
     await fs.mkdir(this.layout.tmp, { recursive: true });
     const work = path.join(this.layout.tmp, `rollback-${randomBytes(6).toString('hex')}`);
     await fs.mkdir(work);
@@ -165,6 +179,12 @@ export class PortableDriver implements SnapshotDriver {
           await fs.symlink(e.l ?? '', dst);
           await setLinkTime(dst, e.mt);
         } else {
+          const r = reusable.get(e.p);
+          if (r && r.s === e.s && r.m === e.m && Math.abs(r.mt - e.mt) <= 2) {
+            // the old live tree is discarded after the swap: sharing its inode is safe
+            await fs.link(path.join(liveNow, ...e.p.split('/')), dst);
+            continue;
+          }
           await fs.copyFile(src, dst, fsc.COPYFILE_FICLONE);
           await setAttrs(dst, e.m, e.mt);
         }

@@ -1,0 +1,271 @@
+// `npm run bench -- replication [--quick] [--size-mib N] [--small-files N] [--no-btrfs] [--dir /path]`
+// Generates a data set (default about 1 GiB: 10k small files plus a few large ones), replicates it between two agent
+// processes on loopback (portable driver: base, then an incremental of a small change), and compares with the
+// yardsticks run on the same data, disk and run: a tar-to-tar pipe (base), `rsync -a` (incremental) and raw
+// `btrfs send | btrfs receive` between two loop-mounted btrfs images (btrfs driver). Peak RSS of both agents is read
+// from /proc (VmHWM). The last line (printed by bench/run.ts) is one JSON object with the figures.
+import { execFileSync, execSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TransferStatus } from '../domain/gateway-contract';
+import { startAgent, waitFor, type Agent } from '../test/gateway/helpers';
+import type { BenchContext, BenchFigures } from './run';
+
+const MiB = 1024 * 1024;
+const PAIR = 'bench-pair-token-0123456789';
+
+function arg(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function peakRssMb(pid: number | undefined): number {
+  if (!pid) return NaN;
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+function timed(fn: () => void): number {
+  const t = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+async function timedAsync(fn: () => Promise<unknown>): Promise<number> {
+  const t = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+/** Writes the data set; returns its size in bytes. Incompressible content, names spread over 100 directories. */
+function generate(root: string, smallFiles: number, totalBytes: number): number {
+  const pool = randomBytes(64 * MiB);
+  let written = 0;
+  for (let i = 0; i < smallFiles; i++) {
+    const size = 1024 + ((i * 7919) % (15 * 1024));
+    const dir = path.join(root, `d${i % 100}`);
+    if (i < 100) fs.mkdirSync(dir, { recursive: true });
+    const off = (i * 4099) % (pool.length - size);
+    fs.writeFileSync(path.join(dir, `f${i}.dat`), pool.subarray(off, off + size));
+    written += size;
+  }
+  const large = Math.max(0, totalBytes - written);
+  const count = large > 0 ? Math.max(1, Math.min(4, Math.round(large / (64 * MiB)))) : 0;
+  fs.mkdirSync(path.join(root, 'large'), { recursive: true });
+  for (let j = 0; j < count; j++) {
+    const size = Math.floor(large / count);
+    const fd = fs.openSync(path.join(root, 'large', `big${j}.bin`), 'w');
+    let done = 0;
+    while (done < size) {
+      const n = Math.min(8 * MiB, size - done);
+      const off = ((j * 13 + done / MiB) * 65537) % (pool.length - n);
+      fs.writeSync(fd, pool.subarray(off, off + n));
+      done += n;
+    }
+    fs.closeSync(fd);
+    written += size;
+  }
+  return written;
+}
+
+/** A small change: rewritten, new, deleted and renamed files, one chmod. Returns the bytes of changed content. */
+function change(root: string, smallFiles: number): number {
+  let changed = 0;
+  const n = Math.max(10, Math.round(smallFiles / 50));
+  for (let i = 0; i < n; i++) {
+    const p = path.join(root, `d${(i * 3) % 100}`, `f${(i * 3) % smallFiles}.dat`);
+    if (!fs.existsSync(p)) continue;
+    const data = randomBytes(fs.statSync(p).size);
+    fs.writeFileSync(p, data);
+    changed += data.length;
+  }
+  fs.mkdirSync(path.join(root, 'new'), { recursive: true });
+  for (let i = 0; i < Math.max(5, Math.round(n / 4)); i++) {
+    const data = randomBytes(256 * 1024);
+    fs.writeFileSync(path.join(root, 'new', `n${i}.bin`), data);
+    changed += data.length;
+  }
+  for (let i = 1; i < n; i += 2)
+    fs.rmSync(path.join(root, `d${(i * 7) % 100}`, `f${(i * 7) % smallFiles}.dat`), { force: true });
+  fs.renameSync(path.join(root, 'd99'), path.join(root, 'd99-renamed'));
+  fs.chmodSync(path.join(root, 'd1'), 0o750);
+  return changed;
+}
+
+async function finished(a: Agent, id: string): Promise<TransferStatus> {
+  return waitFor(
+    async () => {
+      const t = await a.client.getTransfer(id);
+      return ['succeeded', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
+    },
+    `transfer ${id}`,
+    3_600_000,
+  );
+}
+
+async function replicate(a: Agent, b: Agent, id: string, snapshotId: string, base?: string): Promise<TransferStatus> {
+  await a.client.startTransfer({
+    transferId: id,
+    share: 'bench',
+    snapshotId,
+    ...(base ? { baseSnapshotId: base } : {}),
+    target: { url: b.url, nodeId: b.nodeId, share: 'bench' },
+  });
+  const t = await finished(a, id);
+  if (t.state !== 'succeeded') throw new Error(`transfer ${id} ${t.state}: ${t.error}`);
+  return t;
+}
+
+async function agents(root: string, driver: 'portable' | 'btrfs', rootB = root): Promise<[Agent, Agent]> {
+  const a = await startAgent({
+    nodeId: 'bench-a',
+    dataRoot: path.join(root, 'a'),
+    driver,
+    peers: { 'bench-b': PAIR },
+    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+  });
+  const b = await startAgent({
+    nodeId: 'bench-b',
+    dataRoot: path.join(rootB, 'b'),
+    driver,
+    peers: { 'bench-a': PAIR },
+    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+  });
+  await a.client.createShare('bench');
+  await b.client.createShare('bench', { accessMode: 'read_only' });
+  return [a, b];
+}
+
+function mountImage(dir: string, name: string, bytes: number): string {
+  const img = path.join(dir, `${name}.img`);
+  const mnt = path.join(dir, name);
+  fs.mkdirSync(mnt, { recursive: true });
+  fs.writeFileSync(img, '');
+  fs.truncateSync(img, bytes);
+  execFileSync('mkfs.btrfs', ['-q', img], { stdio: 'pipe' });
+  execFileSync('mount', ['-o', 'loop', img, mnt]);
+  return mnt;
+}
+
+export default async function replication(ctx: BenchContext): Promise<BenchFigures> {
+  const sizeMiB = Number(arg(ctx.args, '--size-mib') ?? (ctx.quick ? 160 : 1024));
+  const smallFiles = Number(arg(ctx.args, '--small-files') ?? (ctx.quick ? 2000 : 10000));
+  const withBtrfs = !ctx.args.includes('--no-btrfs');
+  const work = fs.mkdtempSync(path.join(arg(ctx.args, '--dir') ?? os.tmpdir(), 'bench-repl-'));
+  const cleanups: (() => Promise<void> | void)[] = [() => fs.rmSync(work, { recursive: true, force: true })];
+  const figures: BenchFigures = {};
+  try {
+    // ---- portable driver: base ------------------------------------------------------------------------------
+    const [a, b] = await agents(work, 'portable');
+    cleanups.push(
+      () => a.stop(),
+      () => b.stop(),
+    );
+    const live = path.join(a.dataRoot, 'shares/bench');
+    ctx.log(`generating ${sizeMiB} MiB (${smallFiles} small files + large ones) in ${live}`);
+    const bytes = generate(live, smallFiles, sizeMiB * MiB);
+    execSync('sync');
+    const snapS = await timedAsync(() => a.client.createSnapshot('bench', { snapshotId: 's1' }));
+    ctx.log(`snapshot s1: ${snapS.toFixed(2)} s`);
+    const baseS = await timedAsync(() => replicate(a, b, 't-base', 's1'));
+    const commitS = await timedAsync(() => b.client.commitReceive('t-base'));
+    const baseMBps = bytes / MiB / baseS;
+    ctx.log(
+      `base: ${(bytes / MiB).toFixed(0)} MiB in ${baseS.toFixed(2)} s = ${baseMBps.toFixed(1)} MiB/s (commit ${commitS.toFixed(2)} s)`,
+    );
+
+    const rawDst = path.join(work, 'raw-copy');
+    fs.mkdirSync(rawDst);
+    execSync('sync');
+    const rawS = timed(() => execSync(`tar -C '${live}' -cf - . | tar -C '${rawDst}' -xf -`, { stdio: 'pipe' }));
+    const rawMBps = bytes / MiB / rawS;
+    ctx.log(`tar | tar: ${rawS.toFixed(2)} s = ${rawMBps.toFixed(1)} MiB/s`);
+
+    // ---- portable driver: incremental -------------------------------------------------------------------------
+    const changed = change(live, smallFiles);
+    // the same change applied to the rsync replica's source: rsync copies from the live tree too
+    execSync('sync');
+    const snap2S = await timedAsync(() => a.client.createSnapshot('bench', { snapshotId: 's2' }));
+    let incr: TransferStatus | undefined;
+    const xferS = await timedAsync(async () => (incr = await replicate(a, b, 't-incr', 's2', 's1')));
+    const commit2S = await timedAsync(() => b.client.commitReceive('t-incr'));
+    const incrS = snap2S + xferS + commit2S;
+    execSync('sync');
+    const rsyncS = timed(() => execFileSync('rsync', ['-a', '--delete', `${live}/`, `${rawDst}/`]));
+    ctx.log(
+      `incremental: changed ${(changed / MiB).toFixed(1)} MiB, wire ${(incr!.bytesSent / MiB).toFixed(1)} MiB, ` +
+        `snapshot ${snap2S.toFixed(2)} + transfer ${xferS.toFixed(2)} + commit ${commit2S.toFixed(2)} = ${incrS.toFixed(2)} s; rsync -a ${rsyncS.toFixed(2)} s`,
+    );
+    const same = execSync(`diff -r '${live}' '${path.join(b.dataRoot, 'shares/bench')}' && echo same`, {
+      maxBuffer: 64 * MiB,
+    })
+      .toString()
+      .trim();
+    Object.assign(figures, {
+      data_bytes: bytes,
+      snapshot_s: +snapS.toFixed(3),
+      base_s: +baseS.toFixed(3),
+      base_MBps: +baseMBps.toFixed(1),
+      raw_copy_MBps: +rawMBps.toFixed(1),
+      base_ratio: +(baseMBps / rawMBps).toFixed(3),
+      commit_s: +commitS.toFixed(3),
+      incr_changed_bytes: changed,
+      incr_wire_bytes: incr!.bytesSent,
+      incr_wire_ratio: +(incr!.bytesSent / changed).toFixed(3),
+      incr_s: +incrS.toFixed(3),
+      incr_transfer_s: +xferS.toFixed(3),
+      rsync_incr_s: +rsyncS.toFixed(3),
+      incr_vs_rsync: +(incrS / rsyncS).toFixed(3),
+      replica_identical: same.endsWith('same'),
+      sender_peak_rss_mb: peakRssMb(a.proc.pid),
+      receiver_peak_rss_mb: peakRssMb(b.proc.pid),
+    });
+    await a.stop();
+    await b.stop();
+
+    // ---- btrfs driver vs raw btrfs send | receive ---------------------------------------------------------------
+    if (withBtrfs) {
+      const imgBytes = Math.max(512 * MiB, Math.ceil(sizeMiB * 3.2) * MiB);
+      const mA = mountImage(work, 'btrfs-a', imgBytes);
+      cleanups.push(() => void execFileSync('umount', [mA]));
+      const mB = mountImage(work, 'btrfs-b', imgBytes);
+      cleanups.push(() => void execFileSync('umount', [mB]));
+      const [ba, bb] = await agents(mA, 'btrfs', mB);
+      cleanups.push(
+        () => ba.stop(),
+        () => bb.stop(),
+      );
+      const bl = path.join(ba.dataRoot, 'shares/bench');
+      generate(bl, smallFiles, sizeMiB * MiB);
+      execSync('sync');
+      await ba.client.createSnapshot('bench', { snapshotId: 's1' });
+      const oursS = await timedAsync(() => replicate(ba, bb, 't-btrfs', 's1'));
+      const rawTarget = path.join(mB, 'raw');
+      fs.mkdirSync(rawTarget);
+      execSync('sync');
+      const snapPath = path.join(ba.dataRoot, 'snapshots/bench/_root/s1/data');
+      const rawBtrfsS = timed(() =>
+        execSync(`btrfs send -q '${snapPath}' | btrfs receive -q '${rawTarget}'`, { stdio: 'pipe' }),
+      );
+      ctx.log(`btrfs: ours ${oursS.toFixed(2)} s, raw send|receive ${rawBtrfsS.toFixed(2)} s`);
+      Object.assign(figures, {
+        btrfs_s: +oursS.toFixed(3),
+        btrfs_raw_s: +rawBtrfsS.toFixed(3),
+        btrfs_ratio: +(rawBtrfsS / oursS).toFixed(3),
+        btrfs_sender_peak_rss_mb: peakRssMb(ba.proc.pid),
+        btrfs_receiver_peak_rss_mb: peakRssMb(bb.proc.pid),
+      });
+    }
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        ctx.log(`cleanup: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+  return figures;
+}
