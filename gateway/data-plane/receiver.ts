@@ -7,7 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { PrepareReceiveRequest, ReceiveStatus } from '../../domain/gateway-contract';
 import type { Logger } from '../../infra/logger';
@@ -18,9 +18,12 @@ import { StreamIntegrityError, type SnapshotDriver } from '../snapshot-drivers/d
 import { SnapshotStore } from '../snapshots';
 import { errorMessage, exists, readJson, writeFileAtomic } from '../util';
 
-/** Sync to disk and record the offset after this many bytes or this much time, whichever comes first. */
-const CHECKPOINT_BYTES = 16 * 1024 * 1024;
-const CHECKPOINT_MS = 1000;
+/**
+ * Sync the staged stream to disk and record that offset after this many bytes or this much time, whichever comes
+ * first, and whenever a data request ends or breaks. A receiver killed in between re-asks for at most that much.
+ */
+const CHECKPOINT_BYTES = 256 * 1024 * 1024;
+const CHECKPOINT_MS = 10_000;
 
 export interface ReceiveRecord {
   transferId: string;
@@ -43,6 +46,8 @@ interface Live {
   offset: number;
   hash: Hash;
   writer?: { stop: () => void; done: Promise<void> };
+  /** The driver applying the stream as it arrives (only for a stream received in one piece from offset 0). */
+  applier?: { feed: PassThrough; result: Promise<{ sizeBytes: number } | Error> };
 }
 
 export class Receiver {
@@ -239,11 +244,26 @@ export class Receiver {
     let release!: () => void;
     const done = new Promise<void>((res) => (release = res));
     l.writer = { stop: () => body.destroy(), done };
+    const p: PortionRef = { share: r.share, portion: r.portion };
+    let applier = l.applier;
+    if (offset === 0 && this.driver.receiveStream) {
+      // Apply while receiving: the result is kept only if the whole stream arrives in this request and verifies.
+      await this.dropApplier(r, l);
+      await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
+      const feed = new PassThrough({ highWaterMark: 8 * 1024 * 1024 });
+      const result = this.driver
+        .receiveStream(p, r.snapshotId, r.baseSnapshotId ?? undefined, feed)
+        .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      applier = l.applier = { feed, result };
+    } else if (applier) {
+      await this.dropApplier(r, l);
+      applier = undefined;
+    }
     const fh = await fs.open(this.streamFile(id), 'r+');
     let sinceSync = 0;
     let lastSync = Date.now();
     const checkpoint = async (): Promise<void> => {
-      await fh.sync();
+      await fh.datasync();
       r.durableOffset = l.offset;
       sinceSync = 0;
       lastSync = Date.now();
@@ -259,12 +279,23 @@ export class Receiver {
         }
         l.hash.update(b);
         l.offset += b.length;
+        if (applier && !applier.feed.write(b)) {
+          // backpressure from the applier (or it failed: then it stops reading and the stream goes on alone)
+          const a = applier;
+          const gaveUp = await Promise.race([
+            new Promise<boolean>((res) => a.feed.once('drain', () => res(false))),
+            a.result.then((v) => v instanceof Error),
+          ]);
+          if (gaveUp) applier = undefined;
+        }
         sinceSync += b.length;
         if (sinceSync >= CHECKPOINT_BYTES || Date.now() - lastSync >= CHECKPOINT_MS) await checkpoint();
       }
       await checkpoint();
+      l.applier?.feed.end();
       return this.status(r);
     } catch (err) {
+      if (l.applier) await this.dropApplier(r, l);
       if (isDiskFull(err)) {
         await fh.close().catch(() => undefined);
         await this.fail(r, 'disk full on the receiving FSVM');
@@ -298,7 +329,20 @@ export class Receiver {
     const p: PortionRef = { share: r.share, portion: r.portion };
     this.log.info({ transferId: id, bytes: totalBytes }, 'stream whole and verified; applying');
     try {
-      const sizeBytes = await this.store.withLock(p, async () => {
+      let sizeBytes: number | undefined;
+      if (l.applier) {
+        const outcome: { sizeBytes: number } | Error = await l.applier.result;
+        l.applier = undefined;
+        if (outcome instanceof Error) {
+          if (isDiskFull(outcome)) throw outcome;
+          this.log.warn(
+            { transferId: id, err: outcome.message },
+            'applying while receiving failed; applying the staged stream',
+          );
+          await this.driver.deleteSnapshot(p, r.snapshotId);
+        } else sizeBytes = outcome.sizeBytes;
+      }
+      sizeBytes ??= await this.store.withLock(p, async () => {
         await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
         const res = await this.driver.receive(p, r.snapshotId, r.baseSnapshotId ?? undefined, this.streamFile(id));
         return res.sizeBytes;
@@ -355,9 +399,21 @@ export class Receiver {
     return this.status(r);
   }
 
+  /** Stops an applier that cannot see the whole stream any more and removes what it applied. */
+  private async dropApplier(r: ReceiveRecord, l: Live): Promise<void> {
+    const a = l.applier;
+    if (!a) return;
+    l.applier = undefined;
+    a.feed.destroy(new Error('stream interrupted'));
+    await a.result;
+    await this.driver.deleteSnapshot({ share: r.share, portion: r.portion }, r.snapshotId).catch(() => undefined);
+  }
+
   private async fail(r: ReceiveRecord, reason: string): Promise<void> {
     const p: PortionRef = { share: r.share, portion: r.portion };
     this.live.get(r.transferId)?.writer?.stop();
+    const l = this.live.get(r.transferId);
+    if (l?.applier) await this.dropApplier(r, l);
     this.live.delete(r.transferId);
     await fs.rm(this.layout.incomingDir(r.transferId), { recursive: true, force: true }).catch(() => undefined);
     if (!(await this.store.get(p, r.snapshotId))) {

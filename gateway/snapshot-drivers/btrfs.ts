@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Layout, PortionRef } from '../layout';
 import { exists, run, treeSize } from '../util';
 import type { SendStream, SnapshotDriver } from './driver';
@@ -111,6 +112,33 @@ export class BtrfsDriver implements SnapshotDriver {
       if (!exited) child.kill('SIGKILL');
     });
     return { stream: out, totalBytes: null };
+  }
+
+  async receiveStream(
+    p: PortionRef,
+    id: string,
+    _baseId: string | undefined,
+    stream: Readable,
+  ): Promise<{ sizeBytes: number }> {
+    const dir = this.layout.snapshotDir(p, id);
+    const data = this.layout.snapshotData(p, id);
+    await this.deleteSubvolume(data);
+    const child = spawn(this.btrfs, ['receive', '-q', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      await pipeline(stream, child.stdin);
+      const code = await exited;
+      if (code !== 0) throw new Error(`btrfs receive failed (exit ${code}): ${stderr.trim()}`);
+    } catch (err) {
+      child.kill('SIGKILL');
+      await exited;
+      await this.deleteSubvolume(data);
+      throw err;
+    }
+    if (!(await isSubvolume(data))) throw new Error('btrfs receive did not create the expected subvolume');
+    return { sizeBytes: await treeSize(data) };
   }
 
   async receive(

@@ -36,6 +36,16 @@ export interface SnapshotDriver {
   send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream>;
   /** Applies a complete, verified stream file into the snapshot's directory (not yet committed). */
   receive(p: PortionRef, id: string, baseId: string | undefined, streamFile: string): Promise<{ sizeBytes: number }>;
+  /**
+   * Applies the stream while it arrives (not yet verified: the receiver checks the sha256 before it keeps the result
+   * and deletes it otherwise). Optional; the receiver falls back to `receive` of the staged file after a resume.
+   */
+  receiveStream?(
+    p: PortionRef,
+    id: string,
+    baseId: string | undefined,
+    stream: Readable,
+  ): Promise<{ sizeBytes: number }>;
 }
 
 /** A stream or its application found corrupted data: the transfer fails, never retries the same bytes. */

@@ -7,6 +7,7 @@
 //   del     {op,p}                 removed from the base (a directory with everything below it)
 //   end     {op,records}
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -130,34 +131,60 @@ export function generateStream(recs: StreamRecord[], dataDir: string): Readable 
   return Readable.from(gen(), { objectMode: false, highWaterMark: 2 });
 }
 
-/** Sequential reader of a staged stream file with a small buffer. */
-export class StreamFileReader {
-  private buf = Buffer.alloc(0);
-  private pos = 0;
-  private eof = false;
+/** Sequential reader of a stream (a staged file or the bytes as they arrive), record by record. */
+export class StreamReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private done = false;
+  private readonly it: AsyncIterator<Buffer>;
 
-  private constructor(private readonly fh: fs.FileHandle) {}
-
-  static async open(file: string): Promise<StreamFileReader> {
-    return new StreamFileReader(await fs.open(file, 'r'));
+  constructor(private readonly source: Readable) {
+    this.it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   }
 
-  private async fill(): Promise<void> {
-    const chunk = Buffer.allocUnsafe(CHUNK);
-    const { bytesRead } = await this.fh.read(chunk, 0, CHUNK, this.pos);
-    if (bytesRead === 0) this.eof = true;
-    this.pos += bytesRead;
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+  static file(file: string): StreamReader {
+    return new StreamReader(createReadStream(file, { highWaterMark: CHUNK }));
+  }
+
+  private async more(): Promise<boolean> {
+    if (this.done) return false;
+    const r = await this.it.next();
+    if (r.done) {
+      this.done = true;
+      return false;
+    }
+    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+    if (b.length) {
+      this.chunks.push(b);
+      this.buffered += b.length;
+    }
+    return true;
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      return first.subarray(0, n);
+    }
+    this.chunks.shift();
+    this.buffered -= first.length;
+    return first;
   }
 
   async readExact(n: number): Promise<Buffer> {
-    while (this.buf.length < n) {
-      if (this.eof) throw new StreamIntegrityError('stream ends in the middle of a record');
-      await this.fill();
+    while (this.buffered < n) {
+      if (!(await this.more())) throw new StreamIntegrityError('stream ends in the middle of a record');
     }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
+    const parts: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const b = this.take(left);
+      parts.push(b);
+      left -= b.length;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
   }
 
   /** Hands `n` bytes to `sink` in chunks; returns their sha256. */
@@ -165,24 +192,21 @@ export class StreamFileReader {
     const hash = createHash('sha256');
     let left = n;
     while (left > 0) {
-      if (this.buf.length === 0) {
-        if (this.eof) throw new StreamIntegrityError('stream ends in the middle of a file');
-        await this.fill();
-        continue;
+      if (this.buffered === 0 && !(await this.more())) {
+        throw new StreamIntegrityError('stream ends in the middle of a file');
       }
-      const take = this.buf.subarray(0, Math.min(left, this.buf.length));
-      this.buf = this.buf.subarray(take.length);
-      left -= take.length;
-      hash.update(take);
-      await sink(take);
+      if (this.buffered === 0) continue;
+      const b = this.take(left);
+      left -= b.length;
+      hash.update(b);
+      await sink(b);
     }
     return hash.digest('hex');
   }
 
   async atEnd(): Promise<boolean> {
-    if (this.buf.length) return false;
-    if (!this.eof) await this.fill();
-    return this.buf.length === 0;
+    while (this.buffered === 0) if (!(await this.more())) return true;
+    return false;
   }
 
   async readRecord(): Promise<StreamRecord> {
@@ -196,7 +220,7 @@ export class StreamFileReader {
     }
   }
 
-  close(): Promise<void> {
-    return this.fh.close();
+  close(): void {
+    this.source.destroy();
   }
 }

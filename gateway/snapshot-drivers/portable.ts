@@ -4,15 +4,16 @@
 // files are never written after creation. Each snapshot has a manifest (path, type, mode, mtime, size, sha256, link
 // target) from which incremental streams of only what changed are planned (new, modified, deleted, renamed files).
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 import { safeRelative } from '../layout';
 import { exists } from '../util';
 import { StreamIntegrityError, type SendStream, type SnapshotDriver } from './driver';
 import { parentOf, readManifest, writeManifest, type Entry } from './manifest';
-import { MAGIC, StreamFileReader, generateStream, planStream, streamLength } from './portable-stream';
+import { MAGIC, StreamReader, generateStream, planStream, streamLength } from './portable-stream';
 
 const SMALL = 1024 * 1024;
 
@@ -215,6 +216,15 @@ export class PortableDriver implements SnapshotDriver {
     baseId: string | undefined,
     streamFile: string,
   ): Promise<{ sizeBytes: number }> {
+    return this.receiveStream(p, id, baseId, createReadStream(streamFile, { highWaterMark: 1024 * 1024 }));
+  }
+
+  async receiveStream(
+    p: PortionRef,
+    id: string,
+    baseId: string | undefined,
+    source: Readable,
+  ): Promise<{ sizeBytes: number }> {
     const data = this.layout.snapshotData(p, id);
     const baseData = baseId ? this.layout.snapshotData(p, baseId) : '';
     const baseEntries = baseId ? await this.manifest(p, baseId) : [];
@@ -233,7 +243,7 @@ export class PortableDriver implements SnapshotDriver {
       } else await linkOrCopy(safeRelative(baseData, e.p), dst);
       map.set(e.p, e);
     }
-    const reader = await StreamFileReader.open(streamFile);
+    const reader = new StreamReader(source);
     try {
       const magic = await reader.readExact(MAGIC.length);
       if (!magic.equals(MAGIC)) throw new StreamIntegrityError('not a portable snapshot stream');
@@ -309,7 +319,7 @@ export class PortableDriver implements SnapshotDriver {
       }
       if (!(await reader.atEnd())) throw new StreamIntegrityError('bytes after the end of the stream');
     } finally {
-      await reader.close();
+      reader.close();
     }
     if (map.get('')?.t !== 'd') throw new StreamIntegrityError('stream has no root directory');
     const entries = [...map.values()];
