@@ -4,9 +4,10 @@
 // files are never written after creation. Each snapshot has a manifest (path, type, mode, mtime, size, sha256, link
 // target) from which incremental streams of only what changed are planned (new, modified, deleted, renamed files).
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, createReadStream } from 'node:fs';
+import fsCb, { constants as fsc, createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 import { safeRelative } from '../layout';
@@ -16,13 +17,15 @@ import { parentOf, readManifest, writeManifest, type Entry } from './manifest';
 import { MAGIC, StreamReader, generateStream, planStream, streamLength } from './portable-stream';
 
 const SMALL = 1024 * 1024;
+/** Callback fs (plain fds) for small files. */
+const cb = { readFile: promisify(fsCb.readFile), writeFile: promisify(fsCb.writeFile) };
 
 async function copyWithHash(src: string, dst: string, mode: number): Promise<{ h: string; s: number }> {
   const hash = createHash('sha256');
   const st = await fs.stat(src);
   if (st.size <= SMALL) {
-    const data = await fs.readFile(src);
-    await fs.writeFile(dst, data, { mode: mode & 0o777 });
+    const data = await cb.readFile(src);
+    await cb.writeFile(dst, data, { mode: mode & 0o777 });
     return { h: hash.update(data).digest('hex'), s: data.length };
   }
   const inp = await fs.open(src, 'r');
@@ -278,16 +281,23 @@ export class PortableDriver implements SnapshotDriver {
           checkParent(r.p);
           const dst = safeRelative(data, r.p);
           await removeIfExists(dst);
-          const fh = await fs.open(dst, 'wx', 0o600);
           let h: string;
-          try {
-            let off = 0;
-            h = await reader.pipe(r.s, async (chunk) => {
-              await fh.write(chunk, 0, chunk.length, off);
-              off += chunk.length;
-            });
-          } finally {
-            await fh.close();
+          if (r.s <= SMALL) {
+            // small files: one write through plain fds (FileHandle objects cost more than the write itself)
+            const parts: Buffer[] = [];
+            h = await reader.pipe(r.s, async (chunk) => void parts.push(chunk));
+            await cb.writeFile(dst, Buffer.concat(parts, r.s), { flag: 'wx', mode: 0o600 });
+          } else {
+            const fh = await fs.open(dst, 'wx', 0o600);
+            try {
+              let off = 0;
+              h = await reader.pipe(r.s, async (chunk) => {
+                await fh.write(chunk, 0, chunk.length, off);
+                off += chunk.length;
+              });
+            } finally {
+              await fh.close();
+            }
           }
           if (h !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
           await setAttrs(dst, r.m, r.mt);
