@@ -41,6 +41,8 @@ export interface AppDeps {
   gatewayTimeoutMs?: number;
   /** How long a file server's share list is served from the cache (default 30 s). */
   shareCacheTtlMs?: number;
+  /** Bound of every Temporal call the API makes (default 10 s). */
+  temporalTimeoutMs?: number;
   /** Largest accepted JSON body (default 256kb). */
   bodyLimit?: string;
 }
@@ -66,7 +68,7 @@ export function createApp(deps: AppDeps): Express {
   const audit = createAuditLog(deps.db);
   const registry = createRegistry();
   const api = new ApiRoutes(registry, audit);
-  const workflows = createWorkflowPort(deps.temporal, deps.taskQueue, deps.temporalUiUrl);
+  const workflows = createWorkflowPort(deps.temporal, deps.taskQueue, deps.temporalUiUrl, deps.temporalTimeoutMs);
 
   const fileServers = createFileServerService({ db: deps.db, secrets, gateways, gatewayTimeoutMs });
   const shares = createShareService({

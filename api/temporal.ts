@@ -33,18 +33,27 @@ export class TemporalUnavailable extends Error {
   }
 }
 
-export function createWorkflowPort(client: Client, taskQueue: string, uiUrl?: string): WorkflowPort {
+/** Every Temporal call the API makes is bounded, so an unreachable cluster is a prompt 503, not a hung request. */
+export function createWorkflowPort(
+  client: Client,
+  taskQueue: string,
+  uiUrl?: string,
+  timeoutMs = 10_000,
+): WorkflowPort {
   const namespace = client.options.namespace;
+  const bounded = <T>(fn: () => Promise<T>) => client.withDeadline(Date.now() + timeoutMs, fn);
   return {
     async start(req) {
       try {
-        const handle = await client.workflow.start(req.workflowType, {
-          taskQueue,
-          workflowId: req.workflowId,
-          args: [req.input],
-          typedSearchAttributes: req.searchAttributes,
-          memo: req.memo,
-        });
+        const handle = await bounded(() =>
+          client.workflow.start(req.workflowType, {
+            taskQueue,
+            workflowId: req.workflowId,
+            args: [req.input],
+            typedSearchAttributes: req.searchAttributes,
+            memo: req.memo,
+          }),
+        );
         return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
       } catch (err) {
         throw new TemporalUnavailable(
@@ -54,7 +63,7 @@ export function createWorkflowPort(client: Client, taskQueue: string, uiUrl?: st
     },
     async describe(workflowId) {
       try {
-        const d = await client.workflow.getHandle(workflowId).describe();
+        const d = await bounded(() => client.workflow.getHandle(workflowId).describe());
         return {
           status: d.status.name,
           runId: d.runId,

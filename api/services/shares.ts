@@ -23,12 +23,23 @@ export interface ShareListing {
 
 export function createShareService(deps: ShareServiceDeps) {
   const { db } = deps;
+  // Single flight per file server: concurrent readers share one round of gateway calls and one cache write.
+  const inflight = new Map<string, Promise<ShareListing>>();
+  function once(id: string, run: () => Promise<ShareListing>): Promise<ShareListing> {
+    const running = inflight.get(id);
+    if (running) return running;
+    const p = run().finally(() => inflight.delete(id));
+    inflight.set(id, p);
+    return p;
+  }
 
   async function refresh(fileServerName: string): Promise<ShareListing> {
     const fs = await db.fileServer.findUnique({ where: { name: fileServerName }, include: { fsvms: true } });
     if (!fs) throw new NotFoundError(`file server '${fileServerName}' is not registered`);
     const fresh = fs.sharesRefreshedAt && Date.now() - fs.sharesRefreshedAt.getTime() < deps.ttlMs;
-    return fresh ? { refreshedAt: fs.sharesRefreshedAt, stale: false, errors: [] } : forceRefresh(fs);
+    return fresh
+      ? { refreshedAt: fs.sharesRefreshedAt, stale: false, errors: [] }
+      : once(fs.id, () => forceRefresh(fs));
   }
 
   async function forceRefresh(fs: {
@@ -110,7 +121,7 @@ export function createShareService(deps: ShareServiceDeps) {
       if (opts.refresh) {
         const fs = await db.fileServer.findUnique({ where: { name: fileServerName }, include: { fsvms: true } });
         if (!fs) throw new NotFoundError(`file server '${fileServerName}' is not registered`);
-        listing = await forceRefresh(fs);
+        listing = await once(fs.id, () => forceRefresh(fs));
       } else listing = await refresh(fileServerName);
       const shares = await db.share.findMany({
         where: { fileServer: { name: fileServerName } },

@@ -1,6 +1,7 @@
 // Policies: synchronous validation (400/409 with reasons), state recorded in the database, the policy workflows
 // started by type name on an unpolled task queue with the shared input schema, search attributes and a UI link.
 import request from 'supertest';
+import { Client, Connection } from '@temporalio/client';
 import { CreatePolicyWorkflowInput, DeletePolicyWorkflowInput, UpdatePolicyWorkflowInput } from '../../domain/policy';
 import { rows, seedFileServer, startedWorkflow, startHarness, UI_URL, type Harness } from './helpers/api-harness';
 
@@ -201,5 +202,35 @@ describe('replication policies', () => {
     expect(rows(l.body.items).find((p) => p.name === 'chain')).toMatchObject({
       compliance: { compliant: 0, violated: 1, unknown: 0 },
     });
+  });
+});
+
+describe('policies when Temporal is unreachable', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    const unreachable = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 }) });
+    h = await startHarness({ temporal: unreachable, temporalTimeoutMs: 1000, shareCacheTtlMs: 3_600_000 });
+    await seedFileServer(h.database.db, 'fs1', 'active', ['eng']);
+    await seedFileServer(h.database.db, 'fs2', 'standby', []);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('answers 503 and records the policy and its operation as failed, with the reason', async () => {
+    const res = await request(h.app)
+      .post('/api/v1/policies')
+      .set(h.auth('admin'))
+      .send({ name: 'gold', source: 'fs1', destination: 'fs2', rpoMinutes: 15, shares: [{ source: 'eng' }] })
+      .expect(503);
+    expect(res.body.type).toBe('urn:fs-dr:problem:temporal-unavailable');
+    const d = await request(h.app).get('/api/v1/policies/gold').set(h.auth('viewer')).expect(200);
+    expect(d.body).toMatchObject({ status: 'failed', statusReason: 'the create workflow could not be started' });
+    const op = await h.database.db.operation.findFirstOrThrow({ where: { kind: 'policy_create' } });
+    expect(op.state).toBe('failed');
+    const status = await request(h.app).get(`/api/v1/operations/${op.id}`).set(h.auth('viewer')).expect(200);
+    expect(status.body.workflow).toEqual({ status: 'UNAVAILABLE' });
+    const audit = await h.database.db.auditEntry.findFirstOrThrow({ orderBy: { id: 'desc' } });
+    expect(audit).toMatchObject({ actor: 'admin-1', action: 'POST /policies', result: 'failed' });
   });
 });
