@@ -1,6 +1,6 @@
 // The first admin token. `npm start` (embedded default) calls ensureBootstrapToken: when the database holds no token
 // at all, it creates 'bootstrap-admin' and writes the token to <DATA_DIR>/admin-token (mode 0600), logging only the
-// file's path. For a server deployment, `npm run api:token -- --name <n> --role admin` prints one (scripts/create-token.ts).
+// file's path. For a server deployment, scripts/create-token.ts prints one (docs/api.md).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../infra/database';

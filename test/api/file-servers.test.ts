@@ -250,6 +250,36 @@ describe('file servers and shares', () => {
     ]);
   });
 
+  it('replaces the FSVM list only when every new gateway checks out', async () => {
+    const before = await h.database.db.fsvm.findMany({
+      where: { fileServer: { name: 'fs1' } },
+      orderBy: { nodeId: 'asc' },
+    });
+    const bad = await request(h.app)
+      .patch('/api/v1/file-servers/fs1')
+      .set(h.auth('admin'))
+      .send({
+        fsvms: [
+          { gatewayUrl: a.url, token: a.token },
+          { gatewayUrl: b.url, token: 'wrong-token-0123456789' },
+        ],
+      })
+      .expect(400);
+    expect(bad.body.errors).toEqual([{ path: 'body.fsvms.1.token', message: expect.stringContaining(b.url) }]);
+    const same = await h.database.db.fsvm.findMany({
+      where: { fileServer: { name: 'fs1' } },
+      orderBy: { nodeId: 'asc' },
+    });
+    expect(same.map((f) => f.id)).toEqual(before.map((f) => f.id));
+    const ok = await request(h.app)
+      .patch('/api/v1/file-servers/fs1')
+      .set(h.auth('admin'))
+      .send({ fsvms: [{ gatewayUrl: a.url, token: a.token }] })
+      .expect(200);
+    expect(rows(ok.body.fsvms).map((f) => f.nodeId)).toEqual(['node-a']);
+    expect(ok.body.sharesRefreshedAt).toBeNull();
+  });
+
   it('refuses to remove a file server a policy uses (409), removes it once free', async () => {
     const res = await request(h.app).delete('/api/v1/file-servers/fs2').set(h.auth('admin')).expect(409);
     expect(res.body.detail).toBe("file server 'fs2' is used by policy 'gold'; delete it first");
