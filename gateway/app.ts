@@ -125,7 +125,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
-    await this.sender.stop();
+    await Promise.all([this.sender.stop(), this.receiver.stop()]);
   }
 
   private allPortions(): PortionRef[] {

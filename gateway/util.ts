@@ -1,7 +1,7 @@
 // Small helpers the agent shares: running commands without a shell, atomic file writes, per-key locks, tree walks.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
+import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface RunResult {
@@ -111,3 +111,15 @@ export function errorMessage(err: unknown): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Writes `parts` (`len` bytes in all) at `position` with one writev, however many calls that ends up taking. */
+export async function writeAll(fh: FileHandle, parts: Buffer[], len: number, position: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(parts, position);
+  if (bytesWritten === len) return;
+  const rest = Buffer.concat(parts, len).subarray(bytesWritten);
+  let done = 0;
+  while (done < rest.length) {
+    const r = await fh.write(rest, done, rest.length - done, position + bytesWritten + done);
+    done += r.bytesWritten;
+  }
+}

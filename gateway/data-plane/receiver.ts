@@ -16,7 +16,7 @@ import type { Layout, PortionRef } from '../layout';
 import type { ShareRegistry } from '../shares/registry';
 import { StreamIntegrityError, type SnapshotDriver } from '../snapshot-drivers/driver';
 import { SnapshotStore } from '../snapshots';
-import { errorMessage, exists, readJson, writeFileAtomic } from '../util';
+import { errorMessage, exists, readJson, writeAll, writeFileAtomic } from '../util';
 
 /**
  * Sync the staged stream to disk and record that offset after this many bytes or this much time, whichever comes
@@ -24,6 +24,7 @@ import { errorMessage, exists, readJson, writeFileAtomic } from '../util';
  */
 const CHECKPOINT_BYTES = 256 * 1024 * 1024;
 const CHECKPOINT_MS = 10_000;
+const WRITE_BATCH = 4 * 1024 * 1024;
 
 export interface ReceiveRecord {
   transferId: string;
@@ -53,6 +54,8 @@ interface Live {
 export class Receiver {
   private readonly records = new Map<string, ReceiveRecord>();
   private readonly live = new Map<string, Live>();
+  /** Data requests being written; stop() lets them record their durable offset before the agent exits. */
+  private readonly writing = new Set<Promise<unknown>>();
   private readonly dir: string;
 
   constructor(
@@ -228,7 +231,19 @@ export class Receiver {
   }
 
   /** Appends the body of one data request, which starts at `offset`. Returns once it is durable. */
-  async write(id: string, offset: number, body: Readable): Promise<ReceiveStatus> {
+  write(id: string, offset: number, body: Readable): Promise<ReceiveStatus> {
+    const p = this.writeTracked(id, offset, body);
+    this.writing.add(p);
+    void p.finally(() => this.writing.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /** On a graceful stop (SIGTERM) the senders' connections are closed: wait for each write to checkpoint. */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.writing]);
+  }
+
+  private async writeTracked(id: string, offset: number, body: Readable): Promise<ReceiveStatus> {
     const r = this.require(id);
     if (r.state !== 'receiving') throw new ConflictError(`receive ${id} is ${r.state}, not receiving`);
     const prev = this.live.get(id)?.writer;
@@ -270,15 +285,24 @@ export class Receiver {
       await this.persist(r);
     };
     try {
+      // Chunks are written in batches of a few MiB (one writev each); the hash and offset only ever cover what is
+      // in the file, so a broken request loses at most the unwritten batch, which the sender sends again.
+      let batch: Buffer[] = [];
+      let batchLen = 0;
+      const flush = async (): Promise<void> => {
+        if (!batchLen) return;
+        await writeAll(fh, batch, batchLen, l.offset);
+        for (const b of batch) l.hash.update(b);
+        l.offset += batchLen;
+        sinceSync += batchLen;
+        batch = [];
+        batchLen = 0;
+        if (sinceSync >= CHECKPOINT_BYTES || Date.now() - lastSync >= CHECKPOINT_MS) await checkpoint();
+      };
       for await (const chunk of body) {
         const b = chunk as Buffer;
-        let written = 0;
-        while (written < b.length) {
-          const { bytesWritten } = await fh.write(b, written, b.length - written, l.offset + written);
-          written += bytesWritten;
-        }
-        l.hash.update(b);
-        l.offset += b.length;
+        batch.push(b);
+        batchLen += b.length;
         if (applier && !applier.feed.write(b)) {
           // backpressure from the applier (or it failed: then it stops reading and the stream goes on alone)
           const a = applier;
@@ -288,9 +312,9 @@ export class Receiver {
           ]);
           if (gaveUp) applier = undefined;
         }
-        sinceSync += b.length;
-        if (sinceSync >= CHECKPOINT_BYTES || Date.now() - lastSync >= CHECKPOINT_MS) await checkpoint();
+        if (batchLen >= WRITE_BATCH) await flush();
       }
+      await flush();
       await checkpoint();
       l.applier?.feed.end();
       return this.status(r);

@@ -7,7 +7,7 @@
 //   del     {op,p}                 removed from the base (a directory with everything below it)
 //   end     {op,records}
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -87,6 +87,7 @@ export function streamLength(recs: StreamRecord[]): number {
 
 const BATCH = 256 * 1024;
 const CHUNK = 1024 * 1024;
+const SYNC_READ_MAX = 256 * 1024;
 
 /** The stream's bytes, batched into chunks of about 256 KiB to 1 MiB. Reads files one at a time. */
 export function generateStream(recs: StreamRecord[], dataDir: string): Readable {
@@ -103,7 +104,13 @@ export function generateStream(recs: StreamRecord[], dataDir: string): Readable 
       const h = header(r);
       pending.push(h);
       pendingLen += h.length;
-      if (r.op === 'file' && r.s > 0) {
+      if (r.op === 'file' && r.s > 0 && r.s <= SYNC_READ_MAX) {
+        // small files: one synchronous read (the thread pool round trips cost more than the read)
+        const data = readFileSync(path.join(dataDir, ...r.p.split('/')));
+        if (data.length !== r.s) throw new StreamIntegrityError(`snapshot file ${r.p} does not have its manifest size`);
+        pending.push(data);
+        pendingLen += data.length;
+      } else if (r.op === 'file' && r.s > 0) {
         const file = path.join(dataDir, ...r.p.split('/'));
         const fh = await fs.open(file, 'r');
         try {

@@ -11,12 +11,14 @@ import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 import { safeRelative } from '../layout';
-import { exists } from '../util';
+import { exists, writeAll } from '../util';
 import { StreamIntegrityError, type SendStream, type SnapshotDriver } from './driver';
 import { parentOf, readManifest, writeManifest, type Entry } from './manifest';
 import { MAGIC, StreamReader, generateStream, planStream, streamLength } from './portable-stream';
 
 const SMALL = 1024 * 1024;
+/** Files up to this size are applied with synchronous calls. */
+const SYNC_WRITE_MAX = 256 * 1024;
 /** Callback fs (plain fds) for small files. */
 const cb = { readFile: promisify(fsCb.readFile), writeFile: promisify(fsCb.writeFile) };
 
@@ -280,21 +282,43 @@ export class PortableDriver implements SnapshotDriver {
         } else if (r.op === 'file') {
           checkParent(r.p);
           const dst = safeRelative(data, r.p);
-          await removeIfExists(dst);
+          // the map knows every path of the tree being built: only an existing one needs removing
+          if (map.has(r.p)) await removeIfExists(dst);
           let h: string;
-          if (r.s <= SMALL) {
-            // small files: one write through plain fds (FileHandle objects cost more than the write itself)
+          if (r.s <= SYNC_WRITE_MAX) {
+            // Small files are written with synchronous calls (like tar): for thousands of small files the thread
+            // pool's round trips cost far more than the few microseconds each call blocks the event loop.
             const parts: Buffer[] = [];
             h = await reader.pipe(r.s, async (chunk) => void parts.push(chunk));
-            await cb.writeFile(dst, Buffer.concat(parts, r.s), { flag: 'wx', mode: 0o600 });
+            if (h !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
+            const fd = fsCb.openSync(dst, 'wx', 0o600);
+            try {
+              for (const part of parts) fsCb.writeSync(fd, part);
+              fsCb.fchmodSync(fd, r.m);
+              fsCb.futimesSync(fd, r.mt / 1e6, r.mt / 1e6);
+            } finally {
+              fsCb.closeSync(fd);
+            }
+            map.set(r.p, { p: r.p, t: 'f', m: r.m, mt: r.mt, s: r.s, h: r.h });
+            continue;
           } else {
             const fh = await fs.open(dst, 'wx', 0o600);
             try {
               let off = 0;
+              let parts: Buffer[] = [];
+              let len = 0;
+              const flush = async (): Promise<void> => {
+                await writeAll(fh, parts, len, off);
+                off += len;
+                parts = [];
+                len = 0;
+              };
               h = await reader.pipe(r.s, async (chunk) => {
-                await fh.write(chunk, 0, chunk.length, off);
-                off += chunk.length;
+                parts.push(chunk);
+                len += chunk.length;
+                if (len >= SMALL) await flush();
               });
+              if (len) await flush();
             } finally {
               await fh.close();
             }
