@@ -262,8 +262,18 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
     tag: 'File servers',
     summary: 'File server details',
     params: NameParams,
+    query: z.strictObject({
+      refresh: z
+        .enum(['true', 'false'])
+        .optional()
+        .transform((v) => v === 'true')
+        .describe("true: call every FSVM's health now and record it"),
+    }),
     responses: { 200: { description: 'Details', schema: FileServerDetails }, 404: { description: 'Unknown' } },
-    handler: async ({ params }) => ({ status: 200, body: await details(params.name) }),
+    handler: async ({ params, query }) => {
+      if (query.refresh) await deps.fileServers.refreshHealth(params.name);
+      return { status: 200, body: await details(params.name) };
+    },
   });
 
   api.add({

@@ -118,8 +118,34 @@ export function createFileServerService(deps: FileServerServiceDeps) {
     return fs;
   }
 
+  /** Calls every FSVM's health now (in parallel, outside any transaction) and records health, last seen, last error. */
+  async function refreshHealth(name: string): Promise<void> {
+    const fs = await getByName(name);
+    const results = await Promise.allSettled(
+      fs.fsvms.map((f) =>
+        deps
+          .gateways({ url: f.gatewayUrl, token: deps.secrets.open(f.gatewayTokenEnc) })
+          .health({ timeoutMs: deps.gatewayTimeoutMs }),
+      ),
+    );
+    const now = new Date();
+    await Promise.all(
+      results.map((r, i) => {
+        const f = fs.fsvms[i]!;
+        if (r.status === 'fulfilled') {
+          const health = r.value.nodeId !== f.nodeId ? 'degraded' : r.value.status === 'ok' ? 'healthy' : 'degraded';
+          const lastError = r.value.nodeId !== f.nodeId ? `gateway now reports node '${r.value.nodeId}'` : null;
+          return db.fsvm.update({ where: { id: f.id }, data: { health, lastSeenAt: now, lastError } });
+        }
+        const message = r.reason instanceof DomainError ? r.reason.message : 'gateway call failed';
+        return db.fsvm.update({ where: { id: f.id }, data: { health: 'down', lastError: message.slice(0, 500) } });
+      }),
+    );
+  }
+
   return {
     getByName,
+    refreshHealth,
 
     async register(req: RegisterFileServer) {
       if (await db.fileServer.findUnique({ where: { name: req.name }, select: { id: true } })) {

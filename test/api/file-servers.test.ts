@@ -178,6 +178,15 @@ describe('file servers and shares', () => {
     } finally {
       fake.mode = 'ok';
     }
+    fake.mode = 'degraded';
+    const degraded = await request(h.app)
+      .get('/api/v1/file-servers/fs2?refresh=true')
+      .set(h.auth('viewer'))
+      .expect(200);
+    expect(degraded.body.fsvms[0]).toMatchObject({ health: 'degraded', lastError: null });
+    fake.mode = 'ok';
+    const healthy = await request(h.app).get('/api/v1/file-servers/fs2?refresh=true').set(h.auth('viewer')).expect(200);
+    expect(healthy.body.fsvms[0]).toMatchObject({ health: 'healthy', lastSeenAt: expect.any(String) });
   });
 
   it('share details show replication history; unknown share/file server is 404', async () => {
