@@ -48,12 +48,15 @@ async function shareOwners(gateways: GatewayDirectory, fileServer: string) {
   );
   const byShare = new Map<
     string,
-    { kind: GatewayShare['kind']; portions: { portion: string; sourceNode: string }[] }
+    { kind: GatewayShare['kind']; sizeBytes: number; portions: { portion: string; sourceNode: string }[] }
   >();
   for (const { nodeId, shares } of listings) {
     for (const s of shares) {
-      const entry = byShare.get(s.name) ?? { kind: s.kind, portions: [] };
-      for (const p of s.portions) entry.portions.push({ portion: p.name, sourceNode: nodeId });
+      const entry = byShare.get(s.name) ?? { kind: s.kind, sizeBytes: 0, portions: [] };
+      for (const p of s.portions) {
+        entry.portions.push({ portion: p.name, sourceNode: nodeId });
+        entry.sizeBytes += p.sizeBytes;
+      }
       byShare.set(s.name, entry);
     }
   }
@@ -63,6 +66,16 @@ async function shareOwners(gateways: GatewayDirectory, fileServer: string) {
 function specFor(rpoSeconds: number) {
   const { intervalMs, jitterMs } = scheduleTiming(rpoSeconds);
   return { intervals: [{ every: intervalMs }], jitter: jitterMs };
+}
+
+/** Whether any FSVM of the file server holds snapshots of the share (it is an earlier replica). */
+async function hasSnapshots(gateways: GatewayDirectory, fileServer: string, share: string): Promise<boolean> {
+  for (const f of await gateways.fsvms(fileServer)) {
+    const client = await gateways.client(fileServer, f.nodeId);
+    if (!(await client.listShares()).some((s) => s.name === share)) continue;
+    if ((await gatewayOps.listSnapshots(client, share)).length) return true;
+  }
+  return false;
 }
 
 export function createPolicyActivities(deps: PolicyActivityDeps) {
@@ -103,6 +116,14 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
           continue;
         }
         const target = destination.byShare.get(pair.targetShare);
+        if (target && target.sizeBytes > 0 && !(await hasSnapshots(gateways, input.destination, pair.targetShare))) {
+          // A base copy replaces the target's tree: never do that to data that is not an earlier replica.
+          problems.push(
+            `target share '${pair.targetShare}' on '${input.destination}' already holds data that is not a replica; ` +
+              'choose another target share or empty it first',
+          );
+          continue;
+        }
         if (target && target.kind !== found.kind) {
           problems.push(
             `target share '${pair.targetShare}' on '${input.destination}' is ${target.kind}, source share '${pair.sourceShare}' is ${found.kind}`,

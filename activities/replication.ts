@@ -266,6 +266,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         data: { state: 'running', sourceNodeId: sourceNode },
       });
       let lastDbWrite = 0;
+      let delay = Math.min(50, pollMs);
       try {
         for (;;) {
           ctx.heartbeat({
@@ -274,7 +275,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             bytesSent: status.bytesSent,
             bytesTotal: status.bytesTotal,
           });
-          if (Date.now() - lastDbWrite > 5 * pollMs) {
+          if (Date.now() - lastDbWrite > 5 * pollMs && status.state !== 'succeeded') {
             lastDbWrite = Date.now();
             await db.subJob.updateMany({
               where: { jobId: input.jobId, portion: portion.portion },
@@ -292,7 +293,9 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
               `transfer ${id} of portion '${portion.portion || '(root)'}' ${status.state}: ${status.error ?? 'no reason given'}`,
             );
           }
-          await Promise.race([sleep(pollMs), ctx.cancelled]);
+          // Small transfers finish in a fraction of a second: poll soon, then back off to the normal interval.
+          await Promise.race([sleep(delay), ctx.cancelled]);
+          delay = Math.min(delay * 2, pollMs);
           status = await gatewayOps.transferStatus(client, id);
         }
       } catch (err) {

@@ -46,7 +46,7 @@ export const Uuid = z.uuid({ error: 'must be a UUID' });
 export const RpoMinutes = z
   .number()
   .int()
-  .min(5)
+  .min(1)
   .max(10_080)
-  .describe('Recovery point objective in minutes (5..10080)');
+  .describe('Recovery point objective in minutes (1..10080; seed 000 [0214] cites 2-minute RPOs)');
 export const RetentionCount = z.number().int().min(1).max(100).describe('Complete snapshot sets kept per share');

@@ -63,6 +63,9 @@ const envSchema = z.object({
 
   SECRETS_KEY: optionalString,
   SECRETS_KEY_FILE: optionalString,
+
+  /** A workflow bundle built by `npm run build`; unset: the worker bundles workflows/ at start. */
+  WORKFLOW_BUNDLE_PATH: optionalString,
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -88,6 +91,7 @@ export interface Config {
   };
   api: { host: string; port: number };
   secrets: { key?: string; keyFile?: string };
+  worker: { workflowBundlePath?: string };
 }
 
 export class ConfigError extends Error {
@@ -111,7 +115,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       try {
         picked.DATABASE_URL = fs.readFileSync(urlFile, 'utf8').trim();
       } catch (err) {
-        fileProblems.push(`DATABASE_URL_FILE: cannot read '${urlFile}' (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+        fileProblems.push(
+          `DATABASE_URL_FILE: cannot read '${urlFile}' (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
       }
     }
   }
@@ -152,5 +158,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     database: { url: e.DATABASE_URL, embeddedPort: e.EMBEDDED_DB_PORT },
     api: { host: e.API_HOST, port: e.API_PORT },
     secrets: { key: e.SECRETS_KEY, keyFile: e.SECRETS_KEY_FILE },
+    worker: { workflowBundlePath: e.WORKFLOW_BUNDLE_PATH },
   };
 }

@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     db,
     secrets: createSecretBox(loadSecretKey(config).key),
     temporal,
+    ...(config.worker.workflowBundlePath ? { workflowBundle: { codePath: config.worker.workflowBundlePath } } : {}),
   });
   logger.info(
     {

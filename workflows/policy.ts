@@ -66,6 +66,21 @@ class Saga {
   }
 }
 
+/**
+ * Runs `fn` over the items, at most `width` at a time (a policy may cover hundreds of shares). Every call of a batch
+ * settles before a failure propagates, so no step is still running when the compensations start.
+ */
+async function inBatches<T, R>(items: T[], width: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += width) {
+    const settled = await Promise.allSettled(items.slice(i, i + width).map(fn));
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
+    out.push(...settled.map((r) => (r as PromiseFulfilledResult<R>).value));
+  }
+  return out;
+}
+
 function reasonOf(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   // Activity failures wrap the real reason in `cause`.
@@ -97,7 +112,7 @@ async function protectShares(
   layout: PolicyLayout,
 ): Promise<string[]> {
   await saga.step('create target shares', async () => {
-    for (const share of layout.shares) {
+    await inBatches(layout.shares, 20, async (share) => {
       const before = await acts.findShareNodes({ fileServer: input.destination, share: share.targetShare });
       const wanted = [...new Set(share.placements.map((p) => p.destNode))];
       const creating = wanted.filter((n) => !before.includes(n));
@@ -119,17 +134,16 @@ async function protectShares(
         layout: share,
         createdByPolicy: before.length === 0,
       });
-    }
+    });
   });
   await saga.step('map datasets', async () => {
-    for (const share of layout.shares) {
+    await inBatches(layout.shares, 20, async (share) => {
       const saved = await acts.saveDatasetMap({ policyId: input.policyId, layout: share }); // one transaction
       saga.add('map datasets', () => acts.dropDatasetMap(saved));
-    }
+    });
   });
-  return saga.step('schedule replication', async () => {
-    const ids: string[] = [];
-    for (const share of layout.shares) {
+  return saga.step('schedule replication', () =>
+    inBatches(layout.shares, 20, async (share) => {
       const id = scheduleIdOf(input.name, share.sourceShare);
       saga.add('schedule replication', () =>
         acts.deleteReplicationSchedule({ scheduleId: id, policyId: input.policyId }),
@@ -143,15 +157,15 @@ async function protectShares(
         targetShare: share.targetShare,
         rpoSeconds: input.rpoSeconds,
       });
-      ids.push(scheduleId);
-    }
-    return ids;
-  });
+      return scheduleId;
+    }),
+  );
 }
 
 export async function createPolicyWorkflow(input: CreatePolicyWorkflowInput): Promise<{ schedules: string[] }> {
   tag(input.name, input.source, input.destination, 'policy_create');
   const saga = new Saga(input.operationId);
+  let schedules: string[];
   try {
     const layout = await saga.step('validate shares', () =>
       acts.planPolicyLayout({
@@ -161,15 +175,8 @@ export async function createPolicyWorkflow(input: CreatePolicyWorkflowInput): Pr
         shares: input.shares,
       }),
     );
-    const schedules = await protectShares(saga, { ...input, rpoSeconds: input.rpoSeconds }, layout);
+    schedules = await protectShares(saga, { ...input, rpoSeconds: input.rpoSeconds }, layout);
     await acts.setPolicyStatus({ policyId: input.policyId, status: 'active' });
-    // The first (base) copy starts now rather than one RPO from now; it is not part of the saga: a slow or failed
-    // base copy is a job to retry, not a reason to tear the policy down.
-    await saga.step('initial replication', async () => {
-      for (const scheduleId of schedules) await acts.triggerReplication({ scheduleId });
-    });
-    await acts.finishOperation({ operationId: input.operationId, state: 'succeeded' });
-    return { schedules };
   } catch (err) {
     const reason = reasonOf(err);
     const leftovers = await saga.compensate();
@@ -177,6 +184,28 @@ export async function createPolicyWorkflow(input: CreatePolicyWorkflowInput): Pr
       acts.setPolicyStatus({ policyId: input.policyId, status: 'failed', reason }),
     );
     return fail(input.operationId, reason, leftovers);
+  }
+  // The first (base) copies start now rather than one interval from now. Not part of the saga: the policy is
+  // complete and its schedules will start the runs anyway; tearing it down (after a run may have begun) would help
+  // nobody.
+  await startFirstRuns(input.operationId, schedules);
+  await acts.finishOperation({ operationId: input.operationId, state: 'succeeded' });
+  return { schedules };
+}
+
+async function startFirstRuns(operationId: string, schedules: string[]): Promise<void> {
+  const step = 'initial replication';
+  await acts.setOperationStep({ operationId, step, state: 'running' });
+  try {
+    await inBatches(schedules, 20, (scheduleId) => acts.triggerReplication({ scheduleId }));
+    await acts.setOperationStep({ operationId, step, state: 'succeeded' });
+  } catch (err) {
+    await acts.setOperationStep({
+      operationId,
+      step,
+      state: 'failed',
+      detail: `${reasonOf(err)}; the schedules start the first runs at their next interval`,
+    });
   }
 }
 

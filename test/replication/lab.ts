@@ -213,6 +213,7 @@ async function startWorkerProcess(databaseUrl: string, taskQueue: string): Promi
       TEMPORAL_TASK_QUEUE: taskQueue,
       DATABASE_URL: databaseUrl,
       SECRETS_KEY: TEST_SECRETS_KEY.toString('base64'),
+      WORKFLOW_BUNDLE_PATH: testEnvironment().workflowBundlePath,
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
     },

@@ -38,11 +38,12 @@ describe('policy lifecycle sagas', () => {
     await a2.client.createShare('ops');
     writeFiles(lab.livePath(a1, 'eng'), { 'a.txt': 'a\n' });
     writeFiles(lab.livePath(a2, 'ops'), { 'b.txt': 'b\n' });
-    // Existing data at the destination, on both FSVMs: whatever the map decides, a failed policy must not delete it.
-    for (const node of [b1, b2]) {
-      await node.client.createShare('ops-dr');
-      writeFiles(lab.livePath(node, 'ops-dr'), { 'keep.txt': 'precious\n' });
-    }
+    // A target share that exists already (empty, made by an operator), on both FSVMs: whatever the map decides, a
+    // failed policy must not delete it.
+    for (const node of [b1, b2]) await node.client.createShare('ops-dr');
+    // And one that holds data of its own: never a replication target.
+    await b1.client.createShare('archive');
+    writeFiles(lab.livePath(b1, 'archive'), { 'keep.txt': 'precious\n' });
   });
   afterAll(async () => lab?.close());
 
@@ -81,7 +82,6 @@ describe('policy lifecycle sagas', () => {
     ['ensureTargetShare', 2, 'create target shares'],
     ['saveDatasetMap', 2, 'map datasets'],
     ['createReplicationSchedule', 2, 'schedule replication'],
-    ['triggerReplication', 1, 'initial replication'],
   ])('a failure in %s (call %i) rolls back everything that run created', async (activity, call, step) => {
     const name = `p-${activity.toLowerCase()}`;
     fault.calls = {};
@@ -101,20 +101,62 @@ describe('policy lifecycle sagas', () => {
     expect((op.steps as { name: string; state: string }[]).find((s) => s.name === step)?.state).toBe('failed');
 
     // Nothing created by the run remains ...
-    expect(await destShares()).toEqual(['ops-dr']);
+    expect(await destShares()).toEqual(['archive', 'ops-dr']);
     expect(policy.shares.flatMap((s) => s.datasets)).toEqual([]);
     expect(await scheduleExists(scheduleId(name, 'eng'))).toBe(false);
     expect(await scheduleExists(scheduleId(name, 'ops'))).toBe(false);
     // ... and what existed before is intact.
-    for (const node of [lab.agents.b1, lab.agents.b2]) {
-      expect(fs.readFileSync(path.join(lab.livePath(node, 'ops-dr'), 'keep.txt'), 'utf8')).toBe('precious\n');
-    }
+    for (const node of [lab.agents.b1, lab.agents.b2]) expect(fs.existsSync(lab.livePath(node, 'ops-dr'))).toBe(true);
+    expect(fs.readFileSync(path.join(lab.livePath(lab.agents.b1, 'archive'), 'keep.txt'), 'utf8')).toBe('precious\n');
     // The failed policy can be deleted, which frees its shares for another try.
     await request(lab.app).delete(`/api/v1/policies/${name}`).set(lab.admin).expect(202);
     await waitUntil(
       'policy removed',
       async () => (await lab.database.db.replicationPolicy.count({ where: { name } })) === 0,
     );
+  });
+
+  it('refuses a target share that holds data of its own, naming it, and creates nothing', async () => {
+    const res = await request(lab.app)
+      .post('/api/v1/policies')
+      .set(lab.admin)
+      .send({
+        name: 'clobber',
+        source: 'fs-a',
+        destination: 'fs-b',
+        rpoMinutes: 5,
+        shares: [{ source: 'eng' }, { source: 'ops', target: 'archive' }],
+      })
+      .expect(202);
+    await expect(lab.temporal.workflow.getHandle(res.body.workflowId).result()).rejects.toThrow();
+    const policy = await lab.database.db.replicationPolicy.findUniqueOrThrow({ where: { name: 'clobber' } });
+    expect(policy.statusReason).toMatch(/target share 'archive' on 'fs-b' already holds data that is not a replica/);
+    expect(fs.readFileSync(path.join(lab.livePath(lab.agents.b1, 'archive'), 'keep.txt'), 'utf8')).toBe('precious\n');
+    expect(await destShares()).toEqual(['archive', 'ops-dr']);
+    await request(lab.app).delete('/api/v1/policies/clobber').set(lab.admin).expect(202);
+    await waitUntil(
+      'policy removed',
+      async () => (await lab.database.db.replicationPolicy.count({ where: { name: 'clobber' } })) === 0,
+    );
+  });
+
+  it('a failure to start the first runs leaves the policy active; its schedules start them', async () => {
+    fault.calls = {};
+    Object.assign(fault, { activity: 'triggerReplication', call: 1 });
+    const workflowId = await createPolicy('late-start');
+    await lab.temporal.workflow.getHandle(workflowId).result();
+    fault.activity = undefined;
+    const policy = await lab.database.db.replicationPolicy.findUniqueOrThrow({ where: { name: 'late-start' } });
+    expect(policy.status).toBe('active');
+    const op = await lab.database.db.operation.findFirstOrThrow({ where: { workflowId } });
+    const step = (op.steps as { name: string; state: string; detail: string | null }[]).find(
+      (s) => s.name === 'initial replication',
+    );
+    expect(step?.state).toBe('failed');
+    expect(step?.detail).toMatch(/the schedules start the first runs/);
+    expect(await scheduleExists(scheduleId('late-start', 'eng'))).toBe(true);
+    const del = await request(lab.app).delete('/api/v1/policies/late-start').set(lab.admin).expect(202);
+    await lab.temporal.workflow.getHandle(del.body.workflowId).result();
   });
 
   it('updates RPO and shares, rolls back to the previous version when the update fails, and deletes', async () => {
@@ -175,6 +217,6 @@ describe('policy lifecycle sagas', () => {
     await lab.temporal.workflow.getHandle(del.body.workflowId).result();
     expect(await lab.database.db.replicationPolicy.count({ where: { name: 'silver' } })).toBe(0);
     for (const share of ['eng', 'docs']) expect(await scheduleExists(scheduleId('silver', share))).toBe(false);
-    expect(await destShares()).toEqual(expect.arrayContaining(['docs', 'eng', 'ops-dr']));
+    expect(await destShares()).toEqual(expect.arrayContaining(['archive', 'docs', 'eng', 'ops-dr']));
   });
 });
