@@ -19,11 +19,14 @@ import { SnapshotStore } from '../snapshots';
 import { errorMessage, exists, readJson, writeAll, writeFileAtomic } from '../util';
 
 /**
- * Sync the staged stream to disk and record that offset after this many bytes or this much time, whichever comes
- * first, and whenever a data request ends or breaks. A receiver killed in between re-asks for at most that much.
+ * Record the offset of the staged stream after this many bytes or this much time, whichever comes first, and when a
+ * data request ends or breaks. What write() put into the file survives a crash of the agent (it is in the page
+ * cache), so the record is exact for a kill -9; only a broken request also syncs the file to disk. After a crash of
+ * the whole node, bytes newer than the last sync may be lost: the sha256 check then fails the receive cleanly (never
+ * a silently corrupt snapshot) and the orchestrator starts the transfer again.
  */
-const CHECKPOINT_BYTES = 256 * 1024 * 1024;
-const CHECKPOINT_MS = 10_000;
+const CHECKPOINT_BYTES = 32 * 1024 * 1024;
+const CHECKPOINT_MS = 1000;
 const WRITE_BATCH = 4 * 1024 * 1024;
 
 export interface ReceiveRecord {
@@ -277,8 +280,8 @@ export class Receiver {
     const fh = await fs.open(this.streamFile(id), 'r+');
     let sinceSync = 0;
     let lastSync = Date.now();
-    const checkpoint = async (): Promise<void> => {
-      await fh.datasync();
+    const checkpoint = async (sync = false): Promise<void> => {
+      if (sync) await fh.datasync();
       r.durableOffset = l.offset;
       sinceSync = 0;
       lastSync = Date.now();
@@ -326,7 +329,7 @@ export class Receiver {
         throw new InsufficientStorageError(`receive ${id}: no space left on the receiving FSVM; staged data freed`);
       }
       // A dropped connection: what was written is kept; the offset and hash stay consistent with the file.
-      await checkpoint().catch(() => undefined);
+      await checkpoint(true).catch(() => undefined);
       throw err;
     } finally {
       await fh.close().catch(() => undefined);
