@@ -146,6 +146,47 @@ describe('data plane between agent processes', () => {
     );
   });
 
+  it('runs streams in parallel, reports progress, and cancels one cleanly', async () => {
+    const { a, b } = await pair();
+    await a.client.createShare('ops');
+    await b.client.createShare('ops');
+    for (const share of ['eng', 'ops']) {
+      writeFiles(path.join(a.dataRoot, 'shares', share), {
+        'data.bin': randomBytesDeterministic(6 * MiB, share.length),
+      });
+      await a.client.createSnapshot(share, { snapshotId: 's1' });
+    }
+    const opts = { bandwidthLimit: 2 * MiB };
+    await a.client.startTransfer(transfer('t-eng', b, 's1', undefined, opts));
+    await a.client.startTransfer({
+      ...transfer('t-ops', b, 's1', undefined, opts),
+      share: 'ops',
+      target: { url: b.url, nodeId: 'node-b', share: 'ops' },
+    });
+    const both = await waitFor(async () => {
+      const ts = await a.client.listTransfers();
+      return ts.length === 2 && ts.every((t) => t.state === 'running' && t.bytesSent > MiB && t.rateBytesPerSec > 0)
+        ? ts
+        : undefined;
+    }, 'two running streams');
+    for (const t of both) {
+      expect(t.bytesTotal).toBeGreaterThan(6 * MiB);
+      expect(t.rateBytesPerSec).toBeLessThan(3 * MiB); // the limit holds
+    }
+    expect((await a.client.health()).activeTransfers).toBe(2);
+    const cancelled = await a.client.cancelTransfer('t-ops');
+    expect(cancelled.state).toBe('cancelled');
+    expect((await a.client.cancelTransfer('t-ops')).state).toBe('cancelled'); // idempotent
+    expect((await finished(a, 't-eng')).state).toBe('succeeded');
+    const recv = await b.client.getReceive('t-ops');
+    expect(recv.state).toBe('failed');
+    expect(recv.error).toMatch(/cancelled/);
+    expect(fs.readdirSync(path.join(b.dataRoot, 'incoming'))).toEqual([]);
+    expect(await b.client.listSnapshots('ops')).toEqual([]);
+    await b.client.commitReceive('t-eng');
+    expect((await b.client.listSnapshots('eng')).map((x) => x.id)).toEqual(['s1']);
+  });
+
   it('rejects bytes flipped in flight: the transfer fails, nothing is listed or left staged', async () => {
     const { a, b } = await pair();
     writeFiles(path.join(a.dataRoot, 'shares/eng'), { 'x.bin': randomBytesDeterministic(2 * MiB, 7) });
