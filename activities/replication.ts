@@ -2,7 +2,7 @@
 // it asks source FSVMs to snapshot and to stream each portion to its destination FSVM, watches the streams, and
 // commits the set at the destination only when every portion arrived.
 import { Context, CancelledFailure } from '@temporalio/activity';
-import { NotFoundError, ValidationError } from '../domain/errors';
+import { GatewayUnavailable, NotFoundError, ValidationError } from '../domain/errors';
 import {
   newestCommonSnapshot,
   planDatasetMap,
@@ -26,8 +26,6 @@ export interface PortionPlan {
   sourceNode: string;
   destNode: string;
   destUrl: string;
-  /** Newest snapshot both sides have: the base of an incremental send; null: a full (base) copy. */
-  baseSnapshotId: string | null;
 }
 
 export interface ReplicationPlan {
@@ -39,11 +37,17 @@ export interface ReplicationPlan {
   targetShare: string;
   rpoSeconds: number;
   retentionCount: number;
+  /** Whether the destination has a complete set already (the run is then expected to be incremental). */
+  hasCompleteSet: boolean;
   portions: PortionPlan[];
 }
 
 export interface TransferResult {
   portion: string;
+  /** The FSVM that sent it: the planned one, or the one that took the portion over. */
+  sourceNode: string;
+  /** The base of the incremental send; null: a full copy. */
+  baseSnapshotId: string | null;
   transferId: string;
   bytes: number;
   seconds: number;
@@ -57,20 +61,35 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
   const pollMs = deps.pollIntervalMs ?? 1000;
 
   /** Which source FSVM holds each portion of the share now (seed 003: after a takeover, the new owner). */
-  async function currentOwners(fileServer: string, share: string): Promise<Map<string, string>> {
+  /**
+   * Which FSVM holds each portion of the share now (seed 003: after a takeover, the new owner). FSVMs that do not
+   * answer are left out: their portions keep the owner the dataset map recorded, and those sub-jobs wait for them.
+   */
+  async function currentOwners(
+    fileServer: string,
+    share: string,
+  ): Promise<{ owners: Map<string, string>; down: string[] }> {
     const owners = new Map<string, string>();
-    for (const f of await gateways.fsvms(fileServer)) {
-      const client = await gateways.client(fileServer, f.nodeId);
-      const s = (await client.listShares()).find((x) => x.name === share);
-      for (const p of s?.portions ?? []) owners.set(p.name, f.nodeId);
-    }
-    return owners;
+    const down: string[] = [];
+    await Promise.all(
+      (await gateways.fsvms(fileServer)).map(async (f) => {
+        try {
+          const client = await gateways.client(fileServer, f.nodeId);
+          const s = (await client.listShares({ timeoutMs: 5000 })).find((x) => x.name === share);
+          for (const p of s?.portions ?? []) owners.set(p.name, f.nodeId);
+        } catch (err) {
+          if (!(err instanceof GatewayUnavailable)) throw err;
+          down.push(f.nodeId);
+        }
+      }),
+    );
+    return { owners, down };
   }
 
   return {
     /**
-     * Reads the policy and dataset map, follows portions that moved to another FSVM, maps new portions, and
-     * negotiates base vs incremental per portion with both sides ([0218]).
+     * Reads the policy and dataset map, follows portions that moved to another FSVM and maps new ones. Base vs
+     * incremental is negotiated by each sub-job for its portion ([0218]), once its FSVM answers.
      */
     async prepareReplication(input: { policyId: string; share: string }): Promise<ReplicationPlan> {
       const policy = await db.replicationPolicy.findUnique({
@@ -96,11 +115,19 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         targetShare: ps.targetShare,
         rpoSeconds: policy.rpoSeconds,
         retentionCount: policy.retentionCount,
+        hasCompleteSet: ps.lastCompleteSnapshotSetId !== null,
       };
       if (policy.status !== 'active' && policy.status !== 'creating') return { ...base, portions: [] };
 
-      const owners = await currentOwners(base.source, ps.sourceShare);
-      if (!owners.size) throw new ValidationError(`share '${ps.sourceShare}' is not on any FSVM of '${base.source}'`);
+      const { owners, down } = await currentOwners(base.source, ps.sourceShare);
+      // Portions on an FSVM that does not answer stay where the map has them; their sub-jobs wait for it.
+      for (const d of ps.datasets)
+        if (!owners.has(d.portion) && down.includes(d.sourceNodeId)) owners.set(d.portion, d.sourceNodeId);
+      if (!owners.size) {
+        if (down.length)
+          throw new GatewayUnavailable(`no FSVM of '${base.source}' holding '${ps.sourceShare}' answers`);
+        throw new ValidationError(`share '${ps.sourceShare}' is not on any FSVM of '${base.source}'`);
+      }
       const destNodes = policy.destination.fsvms.map((f) => f.nodeId);
       const placements = planDatasetMap(
         [...owners].map(([portion, sourceNode]) => ({ portion, sourceNode })),
@@ -124,19 +151,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         });
       }
       const urlOf = new Map(policy.destination.fsvms.map((f) => [f.nodeId, f.gatewayUrl]));
-      const portions = await Promise.all(
-        placements.map(async (p): Promise<PortionPlan> => {
-          const [src, dst] = await Promise.all([
-            gatewayOps.negotiation(await gateways.client(base.source, p.sourceNode), ps.sourceShare, p.portion),
-            gatewayOps.negotiation(await gateways.client(base.destination, p.destNode), ps.targetShare, p.portion),
-          ]);
-          return {
-            ...p,
-            destUrl: urlOf.get(p.destNode)!,
-            baseSnapshotId: newestCommonSnapshot(src.snapshots, dst.snapshots) ?? null,
-          };
-        }),
-      );
+      const portions = placements.map((p): PortionPlan => ({ ...p, destUrl: urlOf.get(p.destNode)! }));
       return { ...base, portions };
     },
 
@@ -163,8 +178,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           sourceFileServer: plan.source,
           destFileServer: plan.destination,
           snapshotSetId: input.snapshotSetId,
-          incremental: plan.portions.every((p) => p.baseSnapshotId !== null),
-          baseSnapshotId: plan.portions.find((p) => p.baseSnapshotId)?.baseSnapshotId ?? null,
+          incremental: plan.hasCompleteSet,
           workflowId: input.workflowId,
           subJobs: {
             create: plan.portions.map((p) => ({
@@ -179,23 +193,29 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       return { jobId: job.id };
     },
 
-    /** One snapshot per portion on every source FSVM holding the share, all with the set's id ([0216]). */
+    /**
+     * One snapshot per portion on every source FSVM holding the share, all with the set's id, taken together
+     * ([0216]). An FSVM that does not answer is reported, not waited for: its sub-job takes the snapshot when the
+     * FSVM (or the one that took its portions over) answers.
+     */
     async takeSnapshotSet(input: {
       source: string;
       share: string;
       snapshotSetId: string;
       nodes: string[];
       expiresAt: string;
-    }) {
+    }): Promise<{ unreachable: string[] }> {
+      const unreachable: string[] = [];
       await Promise.all(
-        input.nodes.map(async (nodeId) =>
-          gatewayOps.createSnapshot(
-            await gateways.client(input.source, nodeId),
-            input.share,
-            input.snapshotSetId,
-            input.expiresAt,
-          ),
-        ),
+        input.nodes.map(async (nodeId) => {
+          try {
+            const client = await gateways.client(input.source, nodeId);
+            await gatewayOps.createSnapshot(client, input.share, input.snapshotSetId, input.expiresAt);
+          } catch (err) {
+            if (!(err instanceof GatewayUnavailable)) throw err;
+            unreachable.push(nodeId);
+          }
+        }),
       );
       await db.snapshotSet.upsert({
         where: { id: input.snapshotSetId },
@@ -209,6 +229,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           portions: input.nodes,
         },
       });
+      return { unreachable };
     },
 
     /**
@@ -224,13 +245,29 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       share: string;
       targetShare: string;
       snapshotSetId: string;
+      expiresAt: string;
       portion: PortionPlan;
     }): Promise<TransferResult> {
       const ctx = Context.current();
       const { portion } = input;
-      const owners = await currentOwners(input.source, input.share);
+      const { owners } = await currentOwners(input.source, input.share);
       const sourceNode = owners.get(portion.portion) ?? portion.sourceNode;
+      // Throws GatewayUnavailable while the FSVM is down: the activity retries with backoff, and each attempt
+      // looks again for the portion's owner.
       const client = await gateways.client(input.source, sourceNode);
+      const destClient = await gateways.client(input.destination, portion.destNode);
+      // Idempotent: a no-op where the set's snapshot was taken with the others; taken now on an FSVM that was down
+      // then, or that took the portion over since.
+      await gatewayOps.createSnapshot(client, input.share, input.snapshotSetId, input.expiresAt);
+      const [src, dst] = await Promise.all([
+        gatewayOps.negotiation(client, input.share, portion.portion),
+        gatewayOps.negotiation(destClient, input.targetShare, portion.portion),
+      ]);
+      const baseSnapshotId =
+        newestCommonSnapshot(
+          src.snapshots.filter((s) => s.id !== input.snapshotSetId),
+          dst.snapshots,
+        ) ?? null;
       const baseId = transferIdOf(input.snapshotSetId, input.share, portion.portion);
       const started = Date.now();
       let id = baseId;
@@ -252,7 +289,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           share: input.share,
           portion: portion.portion,
           snapshotId: input.snapshotSetId,
-          ...(portion.baseSnapshotId ? { baseSnapshotId: portion.baseSnapshotId } : {}),
+          ...(baseSnapshotId ? { baseSnapshotId } : {}),
           target: {
             url: portion.destUrl,
             nodeId: portion.destNode,
@@ -322,7 +359,15 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           endedAt: new Date(),
         },
       });
-      return { portion: portion.portion, transferId: id, bytes, seconds, resumes: status.resumes };
+      return {
+        portion: portion.portion,
+        sourceNode,
+        baseSnapshotId: status.baseSnapshotId ?? null,
+        transferId: id,
+        bytes,
+        seconds,
+        resumes: status.resumes,
+      };
     },
 
     /**
@@ -378,6 +423,8 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           where: { id: input.jobId },
           data: {
             state: 'succeeded',
+            incremental: input.results.every((r) => r.baseSnapshotId !== null),
+            baseSnapshotId: input.results.find((r) => r.baseSnapshotId)?.baseSnapshotId ?? null,
             percent: 100,
             bytesTotal: BigInt(bytes),
             bytesSynced: BigInt(bytes),

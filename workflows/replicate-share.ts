@@ -1,6 +1,7 @@
 // One replication run of one share (seed 000 [0214]-[0220]), started by the share's Schedule or on demand:
-// negotiate base vs incremental per portion -> snapshot set on the source FSVMs -> one sub-job per FSVM pair, in
-// parallel -> commit the set at the destination only when every portion arrived -> record the job -> prune.
+// snapshot set on the source FSVMs -> one sub-job per FSVM pair, in parallel, each negotiating base vs incremental for
+// its portion and following it to a new FSVM after a takeover -> commit the set at the destination only when every
+// portion arrived -> record the job -> prune.
 import {
   ApplicationFailure,
   CancellationScope,
@@ -78,7 +79,8 @@ export async function replicateShareWorkflow(input: ReplicateShareInput): Promis
   // The snapshot is taken when the run starts, so a run that waited behind another still copies the newest data.
   const takenAt = new Date();
   const setId = snapshotSetId(takenAt, workflowInfo().runId);
-  const incremental = plan.portions.every((p) => p.baseSnapshotId !== null);
+  // Expected kind of run, for its deadline; each sub-job negotiates its own base.
+  const incremental = plan.hasCompleteSet;
   Object.assign(progress, {
     phase: 'snapshotting',
     snapshotSetId: setId,
@@ -101,14 +103,17 @@ export async function replicateShareWorkflow(input: ReplicateShareInput): Promis
 
   try {
     // Keep enough sets for the retention count, and each at least a few RPOs so the base of the next run survives.
-    const expiresAt = new Date(takenAt.getTime() + Math.max(plan.retentionCount + 2, 4) * plan.rpoSeconds * 1000);
-    await steps.takeSnapshotSet({
+    const expiresAt = new Date(
+      takenAt.getTime() + Math.max(plan.retentionCount + 2, 4) * plan.rpoSeconds * 1000,
+    ).toISOString();
+    const { unreachable } = await steps.takeSnapshotSet({
       source: plan.source,
       share: plan.sourceShare,
       snapshotSetId: setId,
       nodes: [...new Set(plan.portions.map((p) => p.sourceNode))],
-      expiresAt: expiresAt.toISOString(),
+      expiresAt,
     });
+    if (unreachable.length) log.warn('source FSVMs down; their sub-jobs wait for them', { unreachable });
 
     progress.phase = 'transferring';
     const results: TransferResult[] = await CancellationScope.withTimeout(
@@ -123,6 +128,7 @@ export async function replicateShareWorkflow(input: ReplicateShareInput): Promis
               share: plan.sourceShare,
               targetShare: plan.targetShare,
               snapshotSetId: setId,
+              expiresAt,
               portion,
             });
             progress.portions[i] = { ...progress.portions[i]!, state: 'done', bytes: r.bytes };
@@ -174,7 +180,13 @@ export async function replicateShareWorkflow(input: ReplicateShareInput): Promis
       }),
     ]).catch((err: unknown) => log.warn('pruning failed; the next run retries it', { error: String(err) }));
     progress.phase = 'done';
-    return { outcome: 'replicated', snapshotSetId: setId, incremental, bytes: stats.bytes, seconds: stats.seconds };
+    return {
+      outcome: 'replicated',
+      snapshotSetId: setId,
+      incremental: results.every((r) => r.baseSnapshotId !== null),
+      bytes: stats.bytes,
+      seconds: stats.seconds,
+    };
   } catch (err) {
     progress.phase = 'failed';
     const cancelled = isCancellation(err);

@@ -177,4 +177,40 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     expect(dst.map((s) => s.id)).toContain(newest);
     expect(dst.length).toBeLessThanOrEqual(2);
   });
+
+  it('a source FSVM goes down: its sub-job waits, and follows the portion to the FSVM that takes it over', async () => {
+    const { a1, a2 } = lab.agents;
+    const before = (await succeededJobs('home')).length;
+    await a2.stop();
+    await lab.temporal.schedule.getHandle(scheduleId('gold', 'home')).trigger();
+    const job = await waitUntil('the run to start', async () =>
+      lab.database.db.job.findFirst({ where: { share: 'home', state: 'running' }, include: { subJobs: true } }),
+    );
+    // alice and bob (on a1) go through; carol's sub-job keeps retrying while a2 is down.
+    await waitUntil('the portions of a1', async () => {
+      const subs = await lab.database.db.subJob.findMany({ where: { jobId: job.id } });
+      return subs.filter((x) => x.state === 'succeeded').length === 2 ? subs : undefined;
+    });
+    expect((await lab.database.db.job.findUniqueOrThrow({ where: { id: job.id } })).state).toBe('running');
+
+    // a1 takes over a2's portion (on a file server the storage moves with it; here the data is copied over).
+    fs.cpSync(lab.livePath(a2, 'home', 'carol'), lab.livePath(a1, 'home', 'carol'), {
+      recursive: true,
+      preserveTimestamps: true,
+    });
+    await a1.client.createShare('home', { kind: 'distributed', portions: ['alice', 'bob', 'carol'] });
+    writeFiles(lab.livePath(a1, 'home', 'carol'), { 'chapter2.tex': 'written after the takeover\n' });
+
+    await waitUntil('the run to finish', async () => (await succeededJobs('home')).length > before, 120_000);
+    const carol = await lab.database.db.subJob.findFirstOrThrow({ where: { jobId: job.id, portion: 'carol' } });
+    expect(carol.sourceNodeId).toBe('a1');
+    expect(contentDigest(destPath('home', 'carol'))).toEqual(contentDigest(lab.livePath(a1, 'home', 'carol')));
+    // The dataset map now records the new owner, so the next run starts from it.
+    await lab.temporal.schedule.getHandle(scheduleId('gold', 'home')).trigger();
+    await waitUntil('one more run', async () => (await succeededJobs('home')).length > before + 1);
+    const entry = await lab.database.db.datasetMapEntry.findFirstOrThrow({
+      where: { portion: 'carol', reverse: false, policyShare: { sourceShare: 'home' } },
+    });
+    expect(entry.sourceNodeId).toBe('a1');
+  });
 });
