@@ -109,7 +109,11 @@ export function createPolicyService(deps: PolicyServiceDeps) {
     if (fields.length) throw new ValidationError(fields.map((f) => f.message).join('; '), fields);
   }
 
-  /** 409 when a share is already a source or a target of another policy (on either file server). */
+  /**
+   * 409 when a share would have two writers or replicate in a loop: a source share that another policy already
+   * protects, or a target share that another policy already writes ([0204]). A target of one policy may be the source
+   * of another (cascade A -> B -> C), except back towards its own source (A -> B -> A of the same data).
+   */
   async function assertNoShareClaims(
     tx: Tx,
     src: { id: string; name: string },
@@ -138,14 +142,18 @@ export function createPolicyService(deps: PolicyServiceDeps) {
       const p = c.policy;
       if (p.sourceFileServerId === src.id && sources.includes(c.sourceShare))
         reasons.add(`share '${c.sourceShare}' on '${src.name}' is already protected by policy '${p.name}'`);
-      if (p.destFileServerId === src.id && sources.includes(c.targetShare))
-        reasons.add(`share '${c.targetShare}' on '${src.name}' is already the target of policy '${p.name}'`);
+      if (p.destFileServerId === src.id && sources.includes(c.targetShare) && p.sourceFileServerId === dst.id)
+        reasons.add(
+          `share '${c.targetShare}' on '${src.name}' is the target of policy '${p.name}' from '${dst.name}': replicating it back would loop`,
+        );
       if (p.destFileServerId === dst.id && targets.includes(c.targetShare))
         reasons.add(`share '${c.targetShare}' on '${dst.name}' is already the target of policy '${p.name}'`);
-      if (p.sourceFileServerId === dst.id && targets.includes(c.sourceShare))
-        reasons.add(`share '${c.sourceShare}' on '${dst.name}' is already protected by policy '${p.name}'`);
+      if (p.sourceFileServerId === dst.id && targets.includes(c.sourceShare) && p.destFileServerId === src.id)
+        reasons.add(
+          `share '${c.sourceShare}' on '${dst.name}' is replicated to '${src.name}' by policy '${p.name}': replicating into it would loop`,
+        );
     }
-    throw new ConflictError([...reasons].join('; '));
+    if (reasons.size) throw new ConflictError([...reasons].join('; '));
   }
 
   async function start(

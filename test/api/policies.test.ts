@@ -10,7 +10,7 @@ describe('replication policies', () => {
   beforeAll(async () => {
     h = await startHarness({ shareCacheTtlMs: 3_600_000 });
     await seedFileServer(h.database.db, 'fs1', 'active', ['eng', 'home', 'proj', 'x-dr']);
-    await seedFileServer(h.database.db, 'fs2', 'standby', ['old']);
+    await seedFileServer(h.database.db, 'fs2', 'standby', ['old', 'eng']);
     await seedFileServer(h.database.db, 'fs3', 'standby', []);
   });
   afterAll(async () => {
@@ -81,7 +81,7 @@ describe('replication policies', () => {
       (await post({ ...gold, name: 'silver', shares: [{ source: 'proj', target: 'home-dr' }] }).expect(409)).body
         .detail,
     ).toBe("share 'home-dr' on 'fs2' is already the target of policy 'gold'");
-    // fs2 -> fs3 would make gold's target a source: still a clash
+    // A cascade fs1 -> fs2 -> fs3 is allowed: a share that one policy writes may be the source of the next one.
     const chain = await post({
       name: 'chain',
       source: 'fs2',
@@ -89,7 +89,7 @@ describe('replication policies', () => {
       rpoMinutes: 15,
       shares: [{ source: 'old', target: 'eng' }],
     });
-    expect(chain.status).toBe(202); // 'old' is free, and 'eng' on fs3 is free
+    expect(chain.status).toBe(202);
     const chain2 = await post({
       name: 'chain2',
       source: 'fs1',
@@ -97,8 +97,18 @@ describe('replication policies', () => {
       rpoMinutes: 15,
       shares: [{ source: 'proj', target: 'old' }],
     });
-    expect(chain2.status).toBe(409);
-    expect(chain2.body.detail).toBe("share 'old' on 'fs2' is already protected by policy 'chain'");
+    expect(chain2.status).toBe(202);
+    // ... but replicating a target back towards its own source would loop.
+    const loop = await post({
+      name: 'loop',
+      source: 'fs2',
+      destination: 'fs1',
+      rpoMinutes: 15,
+      shares: [{ source: 'eng', target: 'eng-back' }],
+    }).expect(409);
+    expect(loop.body.detail).toBe(
+      "share 'eng' on 'fs2' is the target of policy 'gold' from 'fs1': replicating it back would loop",
+    );
     const unknown = await post({ ...gold, name: 'bronze', shares: [{ source: 'nope' }] }).expect(400);
     expect(unknown.body.errors).toEqual([
       { path: 'body.shares.0.source', message: "share 'nope' does not exist on file server 'fs1'" },
@@ -116,9 +126,9 @@ describe('replication policies', () => {
     const after = await h.counts();
     expect(after).toEqual({
       ...before,
-      policies: before.policies + 1,
-      policyShares: before.policyShares + 1,
-      operations: before.operations + 1,
+      policies: before.policies + 2,
+      policyShares: before.policyShares + 2,
+      operations: before.operations + 2,
     });
   });
 
@@ -141,7 +151,7 @@ describe('replication policies', () => {
     const res = await request(h.app)
       .patch('/api/v1/policies/gold')
       .set(h.auth('admin'))
-      .send({ rpoMinutes: 30, shares: [{ source: 'eng' }, { source: 'proj' }] })
+      .send({ rpoMinutes: 30, shares: [{ source: 'eng' }, { source: 'x-dr' }] })
       .expect(202);
     expect(res.body.workflowId).toBe('policy/gold/update/2');
     const wf = await startedWorkflow(h.temporal, 'policy/gold/update/2');
@@ -153,16 +163,16 @@ describe('replication policies', () => {
         rpoSeconds: 1800,
         shares: [
           { sourceShare: 'eng', targetShare: 'eng' },
-          { sourceShare: 'proj', targetShare: 'proj' },
+          { sourceShare: 'x-dr', targetShare: 'x-dr' },
         ],
       },
       previous: { rpoSeconds: 900 },
-      addedShares: [{ sourceShare: 'proj', targetShare: 'proj' }],
+      addedShares: [{ sourceShare: 'x-dr', targetShare: 'x-dr' }],
       removedShares: [{ sourceShare: 'home', targetShare: 'home-dr', targetCreated: true }],
     });
     const d = await request(h.app).get('/api/v1/policies/gold').set(h.auth('viewer')).expect(200);
     expect(d.body).toMatchObject({ version: 2, rpoMinutes: 30, previousVersion: { version: 1, rpoSeconds: 900 } });
-    expect(rows(d.body.shares).map((s) => s.source)).toEqual(['eng', 'proj']);
+    expect(rows(d.body.shares).map((s) => s.source)).toEqual(['eng', 'x-dr']);
     // a second update while the first runs is refused
     await request(h.app).patch('/api/v1/policies/gold').set(h.auth('admin')).send({ retentionCount: 5 }).expect(409);
   });
@@ -174,7 +184,7 @@ describe('replication policies', () => {
     expect(res.body.workflowId).toBe('policy/gold/delete/2');
     const wf = await startedWorkflow(h.temporal, 'policy/gold/delete/2');
     expect(wf.type).toBe('deletePolicyWorkflow');
-    expect(DeletePolicyWorkflowInput.parse(wf.input).shares.map((s) => s.sourceShare)).toEqual(['eng', 'proj']);
+    expect(DeletePolicyWorkflowInput.parse(wf.input).shares.map((s) => s.sourceShare)).toEqual(['eng', 'x-dr']);
     const list = await request(h.app).get('/api/v1/policies').set(h.auth('viewer')).expect(200);
     expect(rows(list.body.items).find((p) => p.name === 'gold')).toMatchObject({ status: 'deleting', shares: 2 });
     expect((await request(h.app).delete('/api/v1/policies/gold').set(h.auth('admin')).expect(409)).body.detail).toBe(

@@ -24,6 +24,8 @@ export interface LabOptions {
   sourceBandwidth?: string;
   /** Run the worker as its own process (workers/main.ts), so a test can kill -9 it; default: in-process. */
   workerProcess?: boolean;
+  /** A third site: file server fs-c with one FSVM, c1 (for one-to-many, many-to-one and cascades). */
+  thirdSite?: boolean;
 }
 
 export interface WorkerProcess {
@@ -41,7 +43,7 @@ export interface Lab {
   /** The worker process (with `workerProcess`). */
   workerProc?: WorkerProcess;
   taskQueue: string;
-  agents: Record<'a1' | 'a2' | 'b1' | 'b2', Agent>;
+  agents: Record<'a1' | 'a2' | 'b1' | 'b2', Agent> & { c1?: Agent };
   admin: { authorization: string };
   restartWorker(): Promise<void>;
   startWorkerProcess(): Promise<WorkerProcess>;
@@ -80,17 +82,22 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         ...(bandwidth ? { GATEWAY_BANDWIDTH_LIMIT: bandwidth } : {}),
       },
     });
-  const [a1, a2, b1, b2] = await Promise.all([
-    start('a1', 'fs-a', ['b1', 'b2'], opts.sourceBandwidth),
-    start('a2', 'fs-a', ['b1', 'b2'], opts.sourceBandwidth),
-    start('b1', 'fs-b', ['a1', 'a2']),
-    start('b2', 'fs-b', ['a1', 'a2']),
+  // Every FSVM may exchange data with every FSVM of the other sites (pair tokens).
+  const c = opts.thirdSite ? ['c1'] : [];
+  const [a1, a2, b1, b2, c1] = await Promise.all([
+    start('a1', 'fs-a', ['b1', 'b2', ...c], opts.sourceBandwidth),
+    start('a2', 'fs-a', ['b1', 'b2', ...c], opts.sourceBandwidth),
+    start('b1', 'fs-b', ['a1', 'a2', ...c]),
+    start('b2', 'fs-b', ['a1', 'a2', ...c]),
+    ...(opts.thirdSite ? [start('c1', 'fs-c', ['a1', 'a2', 'b1', 'b2'])] : []),
   ]);
-  const agents = { a1, a2, b1, b2 };
-  for (const [name, site, nodes] of [
-    ['fs-a', 'site-a', [a1, a2]],
-    ['fs-b', 'site-b', [b1, b2]],
-  ] as const) {
+  const agents = { a1: a1!, a2: a2!, b1: b1!, b2: b2!, ...(c1 ? { c1 } : {}) };
+  const sites: [string, string, Agent[]][] = [
+    ['fs-a', 'site-a', [a1!, a2!]],
+    ['fs-b', 'site-b', [b1!, b2!]],
+    ...(c1 ? [['fs-c', 'site-c', [c1]] as [string, string, Agent[]]] : []),
+  ];
+  for (const [name, site, nodes] of sites) {
     const res = await request(app)
       .post('/api/v1/file-servers')
       .set(admin)
