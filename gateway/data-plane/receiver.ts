@@ -270,7 +270,7 @@ export class Receiver {
       await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
       const feed = new PassThrough({ highWaterMark: 8 * 1024 * 1024 });
       const result = this.driver
-        .receiveStream(p, r.snapshotId, r.baseSnapshotId ?? undefined, feed)
+        .receiveStream(p, r.snapshotId, r.baseSnapshotId ?? undefined, feed, { streamChecked: true })
         .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
       applier = l.applier = { feed, result };
     } else if (applier) {
@@ -371,7 +371,9 @@ export class Receiver {
       }
       sizeBytes ??= await this.store.withLock(p, async () => {
         await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
-        const res = await this.driver.receive(p, r.snapshotId, r.baseSnapshotId ?? undefined, this.streamFile(id));
+        const res = await this.driver.receive(p, r.snapshotId, r.baseSnapshotId ?? undefined, this.streamFile(id), {
+          streamChecked: true,
+        });
         return res.sizeBytes;
       });
       await fs.rm(this.layout.incomingDir(id), { recursive: true, force: true });

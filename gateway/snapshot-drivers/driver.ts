@@ -12,6 +12,14 @@ export interface SendStream {
   totalBytes: number | null;
 }
 
+export interface ReceiveOptions {
+  /**
+   * The caller checks the whole stream's sha256 before it keeps the result (the receiver always does): a driver may
+   * then skip its own per-file content checks.
+   */
+  streamChecked?: boolean;
+}
+
 export interface SnapshotDriver {
   readonly name: DriverName;
   readonly layout: Layout;
@@ -35,7 +43,13 @@ export interface SnapshotDriver {
   /** The stream of snapshot `id`, incremental from `baseId` when given. */
   send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream>;
   /** Applies a complete, verified stream file into the snapshot's directory (not yet committed). */
-  receive(p: PortionRef, id: string, baseId: string | undefined, streamFile: string): Promise<{ sizeBytes: number }>;
+  receive(
+    p: PortionRef,
+    id: string,
+    baseId: string | undefined,
+    streamFile: string,
+    opts?: ReceiveOptions,
+  ): Promise<{ sizeBytes: number }>;
   /**
    * Applies the stream while it arrives (not yet verified: the receiver checks the sha256 before it keeps the result
    * and deletes it otherwise). Optional; the receiver falls back to `receive` of the staged file after a resume.
@@ -45,6 +59,7 @@ export interface SnapshotDriver {
     id: string,
     baseId: string | undefined,
     stream: Readable,
+    opts?: ReceiveOptions,
   ): Promise<{ sizeBytes: number }>;
 }
 

@@ -194,9 +194,9 @@ export class StreamReader {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
   }
 
-  /** Hands `n` bytes to `sink` in chunks; returns their sha256. */
-  async pipe(n: number, sink: (chunk: Buffer) => Promise<void>): Promise<string> {
-    const hash = createHash('sha256');
+  /** Hands `n` bytes to `sink` in chunks; returns their sha256 ('' when not asked to hash). */
+  async pipe(n: number, sink: (chunk: Buffer) => Promise<void>, hashIt = true): Promise<string> {
+    const hash = hashIt ? createHash('sha256') : undefined;
     let left = n;
     while (left > 0) {
       if (this.buffered === 0 && !(await this.more())) {
@@ -205,10 +205,10 @@ export class StreamReader {
       if (this.buffered === 0) continue;
       const b = this.take(left);
       left -= b.length;
-      hash.update(b);
+      hash?.update(b);
       await sink(b);
     }
-    return hash.digest('hex');
+    return hash ? hash.digest('hex') : '';
   }
 
   async atEnd(): Promise<boolean> {

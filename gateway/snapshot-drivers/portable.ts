@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 import { safeRelative } from '../layout';
 import { exists, writeAll } from '../util';
-import { StreamIntegrityError, type SendStream, type SnapshotDriver } from './driver';
+import { StreamIntegrityError, type ReceiveOptions, type SendStream, type SnapshotDriver } from './driver';
 import { parentOf, readManifest, writeManifest, type Entry } from './manifest';
 import { MAGIC, StreamReader, generateStream, planStream, streamLength } from './portable-stream';
 
@@ -220,8 +220,9 @@ export class PortableDriver implements SnapshotDriver {
     id: string,
     baseId: string | undefined,
     streamFile: string,
+    opts: ReceiveOptions = {},
   ): Promise<{ sizeBytes: number }> {
-    return this.receiveStream(p, id, baseId, createReadStream(streamFile, { highWaterMark: 1024 * 1024 }));
+    return this.receiveStream(p, id, baseId, createReadStream(streamFile, { highWaterMark: 1024 * 1024 }), opts);
   }
 
   async receiveStream(
@@ -229,7 +230,10 @@ export class PortableDriver implements SnapshotDriver {
     id: string,
     baseId: string | undefined,
     source: Readable,
+    opts: ReceiveOptions = {},
   ): Promise<{ sizeBytes: number }> {
+    // Per-file sha256 checks, unless the caller verifies the whole stream before it keeps the result.
+    const checkFiles = !opts.streamChecked;
     const data = this.layout.snapshotData(p, id);
     const baseData = baseId ? this.layout.snapshotData(p, baseId) : '';
     const baseEntries = baseId ? await this.manifest(p, baseId) : [];
@@ -289,8 +293,8 @@ export class PortableDriver implements SnapshotDriver {
             // Small files are written with synchronous calls (like tar): for thousands of small files the thread
             // pool's round trips cost far more than the few microseconds each call blocks the event loop.
             const parts: Buffer[] = [];
-            h = await reader.pipe(r.s, async (chunk) => void parts.push(chunk));
-            if (h !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
+            h = await reader.pipe(r.s, async (chunk) => void parts.push(chunk), checkFiles);
+            if (checkFiles && h !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
             const fd = fsCb.openSync(dst, 'wx', 0o600);
             try {
               for (const part of parts) fsCb.writeSync(fd, part);
@@ -313,17 +317,21 @@ export class PortableDriver implements SnapshotDriver {
                 parts = [];
                 len = 0;
               };
-              h = await reader.pipe(r.s, async (chunk) => {
-                parts.push(chunk);
-                len += chunk.length;
-                if (len >= SMALL) await flush();
-              });
+              h = await reader.pipe(
+                r.s,
+                async (chunk) => {
+                  parts.push(chunk);
+                  len += chunk.length;
+                  if (len >= SMALL) await flush();
+                },
+                checkFiles,
+              );
               if (len) await flush();
             } finally {
               await fh.close();
             }
           }
-          if (h !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
+          if (checkFiles && h !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
           await setAttrs(dst, r.m, r.mt);
           map.set(r.p, { p: r.p, t: 'f', m: r.m, mt: r.mt, s: r.s, h: r.h });
         } else if (r.op === 'copy') {
