@@ -455,14 +455,22 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
 
     /**
      * Keeps the newest `keep` snapshot sets of the share on each FSVM, and always the ones named in `protect` (the
-     * newest complete set: the base of the next incremental run and the set a failover rolls back to).
+     * newest complete set: the base of the next incremental run and the set a failover rolls back to). Only snapshots
+     * of the given origin count: a share in a cascade (A -> B -> C) holds at B both the sets it received and the sets
+     * taken for the next hop, and each policy prunes only its own.
      */
-    async pruneShareSnapshots(input: { fileServer: string; share: string; keep: number; protect: string[] }) {
+    async pruneShareSnapshots(input: {
+      fileServer: string;
+      share: string;
+      keep: number;
+      protect: string[];
+      origin: 'local' | 'received';
+    }) {
       const deleted: string[] = [];
       for (const f of await gateways.fsvms(input.fileServer)) {
         const client = await gateways.client(input.fileServer, f.nodeId);
         if (!(await client.listShares()).some((s) => s.name === input.share)) continue;
-        const snaps = await gatewayOps.listSnapshots(client, input.share);
+        const snaps = (await gatewayOps.listSnapshots(client, input.share)).filter((s) => s.origin === input.origin);
         const unique = [...new Map(snaps.map((s) => [s.id, s])).values()];
         for (const id of snapshotsToPrune(unique, input.keep, input.protect)) {
           await gatewayOps.deleteSnapshot(client, input.share, id);

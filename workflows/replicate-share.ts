@@ -171,12 +171,14 @@ export async function replicateShareWorkflow(input: ReplicateShareInput): Promis
         share: plan.sourceShare,
         keep: plan.retentionCount,
         protect: [setId],
+        origin: 'local',
       }),
       housekeeping.pruneShareSnapshots({
         fileServer: plan.destination,
         share: plan.targetShare,
         keep: plan.retentionCount,
         protect: [setId],
+        origin: 'received',
       }),
     ]).catch((err: unknown) => log.warn('pruning failed; the next run retries it', { error: String(err) }));
     progress.phase = 'done';
