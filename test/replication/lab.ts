@@ -91,10 +91,10 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     start('b2', 'fs-b', ['a1', 'a2', ...c]),
     ...(opts.thirdSite ? [start('c1', 'fs-c', ['a1', 'a2', 'b1', 'b2'])] : []),
   ]);
-  const agents = { a1: a1!, a2: a2!, b1: b1!, b2: b2!, ...(c1 ? { c1 } : {}) };
+  const agents = { a1: a1, a2: a2, b1: b1, b2: b2, ...(c1 ? { c1 } : {}) };
   const sites: [string, string, Agent[]][] = [
-    ['fs-a', 'site-a', [a1!, a2!]],
-    ['fs-b', 'site-b', [b1!, b2!]],
+    ['fs-a', 'site-a', [a1, a2]],
+    ['fs-b', 'site-b', [b1, b2]],
     ...(c1 ? [['fs-c', 'site-c', [c1]] as [string, string, Agent[]]] : []),
   ];
   for (const [name, site, nodes] of sites) {
