@@ -187,6 +187,42 @@ describe('data plane between agent processes', () => {
     expect((await b.client.listSnapshots('eng')).map((x) => x.id)).toEqual(['s1']);
   });
 
+  it('replicates one portion of a distributed share into the matching portion on the peer', async () => {
+    const { a, b } = await pair();
+    await a.client.createShare('home', { kind: 'distributed', portions: ['alice', 'bob'] });
+    await b.client.createShare('home', { kind: 'distributed', portions: ['alice'] });
+    writeFiles(path.join(a.dataRoot, 'shares/home/alice'), {
+      'notes.txt': 'alice',
+      'deep/x.bin': randomBytesDeterministic(50_000, 9),
+    });
+    writeFiles(path.join(a.dataRoot, 'shares/home/bob'), { 'bob.txt': 'bob' });
+    const set = await a.client.createSnapshot('home', { snapshotId: 'set-1' });
+    expect(set.map((x) => x.portion)).toEqual(['alice', 'bob']);
+    const target = { url: b.url, nodeId: 'node-b', share: 'home', portion: 'alice' };
+    await a.client.startTransfer({
+      transferId: 't-alice',
+      share: 'home',
+      portion: 'alice',
+      snapshotId: 'set-1',
+      target,
+    });
+    expect((await finished(a, 't-alice')).state).toBe('succeeded');
+    await b.client.commitReceive('t-alice');
+    expect(treeDigest(path.join(b.dataRoot, 'shares/home/alice'))).toEqual(
+      treeDigest(path.join(a.dataRoot, 'shares/home/alice')),
+    );
+    expect((await b.client.listSnapshots('home', 'alice')).map((x) => x.id)).toEqual(['set-1']);
+    // a portion the peer does not hold is refused by the receiver, and the transfer says why
+    await a.client.startTransfer({
+      transferId: 't-bob',
+      share: 'home',
+      portion: 'bob',
+      snapshotId: 'set-1',
+      target: { ...target, portion: 'bob' },
+    });
+    expect((await finished(a, 't-bob')).error).toMatch(/no portion "bob"/);
+  });
+
   it('rejects bytes flipped in flight: the transfer fails, nothing is listed or left staged', async () => {
     const { a, b } = await pair();
     writeFiles(path.join(a.dataRoot, 'shares/eng'), { 'x.bin': randomBytesDeterministic(2 * MiB, 7) });
