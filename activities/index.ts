@@ -3,6 +3,7 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from '../infra/database';
 import type { SecretBox } from '../infra/secrets';
+import { createComplianceActivities } from './compliance';
 import { createDiagnosticsActivities } from './diagnostics';
 import { withFailureMapping } from './failures';
 import { createGatewayDirectory } from './gateway-directory';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
   const gateways = createGatewayDirectory({ db: deps.db, secrets: deps.secrets });
   return withFailureMapping({
     ...createDiagnosticsActivities(deps),
+    ...createComplianceActivities(deps),
     ...createOperationActivities(deps),
     ...createPolicyActivities({ ...deps, gateways }),
     ...createReplicationActivities({ ...deps, gateways }),

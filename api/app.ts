@@ -17,6 +17,7 @@ import { healthRouter } from './routes/health';
 import { fileServerRoutes } from './routes/file-servers';
 import { jobRoutes } from './routes/jobs';
 import { operationRoutes } from './routes/operations';
+import { alertRoutes } from './routes/alerts';
 import { policyRoutes } from './routes/policies';
 import { tokenRoutes } from './routes/tokens';
 import { createFileServerService } from './services/file-servers';
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps): Express {
   policyRoutes(api, { db: deps.db, policies, workflows });
   jobRoutes(api, { db: deps.db });
   operationRoutes(api, { db: deps.db, operations, workflows });
+  alertRoutes(api, { db: deps.db });
 
   let doc: ReturnType<typeof generateDocument> | undefined;
   let page: string | undefined;

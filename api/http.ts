@@ -15,6 +15,8 @@ type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 export interface RouteResult {
   status: number;
   body?: unknown;
+  /** A plain-text answer with this content type instead of JSON (Prometheus metrics). */
+  text?: { contentType: string; content: string };
   /** What the call acted on, for the audit log (defaults to the request path). */
   target?: string;
 }
@@ -137,7 +139,8 @@ export class ApiRoutes {
         });
         res.locals.audited = true;
       }
-      if (result.body === undefined) res.status(result.status).end();
+      if (result.text) res.status(result.status).type(result.text.contentType).send(result.text.content);
+      else if (result.body === undefined) res.status(result.status).end();
       else res.status(result.status).json(result.body);
     });
   }

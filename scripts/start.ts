@@ -15,6 +15,7 @@ import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { createLogger, redactUrl } from '../infra/logger';
 import { connectClient, connectWorker } from '../infra/temporal';
 import { assertPortFree, startDevServer } from '../infra/temporal-dev-server';
+import { ensureRpoMonitorSchedule } from '../workers/rpo-monitor-schedule';
 import { createWorker } from '../workers/worker';
 
 type Stopper = { name: string; stop: () => Promise<unknown> };
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
       secrets,
       temporal,
     });
+    await ensureRpoMonitorSchedule(temporal, config.temporal.taskQueue);
     const workerDone = worker.run();
     running.push({ name: 'worker', stop: async () => (worker.shutdown(), await workerDone) });
     workerDone.catch((err: unknown) => {

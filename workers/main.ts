@@ -5,6 +5,7 @@ import { createDb, migrateDatabase } from '../infra/database';
 import { createLogger, redactUrl } from '../infra/logger';
 import { createSecretBox, loadSecretKey } from '../infra/secrets';
 import { connectClient, connectWorker } from '../infra/temporal';
+import { ensureRpoMonitorSchedule } from './rpo-monitor-schedule';
 import { createWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     temporal,
     ...(config.worker.workflowBundlePath ? { workflowBundle: { codePath: config.worker.workflowBundlePath } } : {}),
   });
+  await ensureRpoMonitorSchedule(temporal, config.temporal.taskQueue);
   logger.info(
     {
       temporal: config.temporal.address,

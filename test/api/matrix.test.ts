@@ -33,6 +33,8 @@ const ROUTES: [Method, string, Role][] = [
   ['post', '/api/v1/operations/dr-readiness', 'operator'],
   ['get', '/api/v1/operations', 'viewer'],
   ['get', '/api/v1/operations/{id}', 'viewer'],
+  ['get', '/api/v1/alerts', 'viewer'],
+  ['get', '/api/v1/metrics', 'viewer'],
 ];
 
 const concrete = (path: string, values: Record<string, string> = {}) =>

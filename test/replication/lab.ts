@@ -2,7 +2,6 @@
 // agent processes: file server fs-a (FSVMs a1, a2) at site A and fs-b (b1, b2) at site B, registered through the API.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import path from 'node:path';
 import request from 'supertest';
 import type { Express } from 'express';
@@ -14,6 +13,7 @@ import { createLogger } from '../../infra/logger';
 import { connectClient } from '../../infra/temporal';
 import { REPO, startAgent, TOKEN, tmpDir, treeDigest, type Agent } from '../gateway/helpers';
 import { createTestDatabase, testEnvironment, uniqueName, type TestDatabase } from '../helpers/environment';
+import { recordHistories } from '../helpers/record-histories';
 import { startTestWorker, TEST_SECRETS, TEST_SECRETS_KEY, type TestWorker } from '../helpers/worker';
 
 export const PAIR_TOKEN = 'pair-token-for-the-lab-0123456789';
@@ -186,25 +186,6 @@ export async function waitUntil<T>(
     if (Date.now() > deadline)
       throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/**
- * RECORD_HISTORIES=1 npx jest test/replication: saves one completed and one failed history per workflow type of this
- * lab as replay fixtures (test/replay.test.ts), unless that type already has one of that outcome.
- */
-async function recordHistories(temporal: Client, taskQueue: string): Promise<void> {
-  const dir = path.join(__dirname, '..', 'fixtures', 'histories');
-  const query = `TaskQueue = '${taskQueue}' AND (ExecutionStatus = 'Completed' OR ExecutionStatus = 'Failed')`;
-  for await (const w of temporal.workflow.list({ query })) {
-    const typeDir = path.join(dir, w.type);
-    const status = (w.status.name ?? 'closed').toLowerCase();
-    // One history per type and outcome: the happy path and the failure (compensation) path.
-    if (fs.existsSync(typeDir) && fs.readdirSync(typeDir).some((f) => f.startsWith(`${status}-`))) continue;
-    fs.mkdirSync(typeDir, { recursive: true });
-    const history = await temporal.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
-    const file = `${status}-${w.workflowId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
-    fs.writeFileSync(path.join(typeDir, file), historyToJSON(history));
   }
 }
 

@@ -1,0 +1,143 @@
+// /alerts: shares out of their RPO, raised and cleared by the RPO monitor (activities/compliance.ts); /metrics: the
+// same state for Prometheus (bearer token of any role), computed from the admin database on each scrape.
+import { z } from 'zod';
+import { isRpoCompliant } from '../../domain/replication';
+import type { Db } from '../../infra/database';
+import type { ApiRoutes } from '../http';
+import { IsoDate, iso, Limit } from '../views';
+
+const AlertView = z
+  .object({
+    id: z.string(),
+    policy: z.string(),
+    share: z.string(),
+    rpoSeconds: z.number(),
+    lastCompleteAt: IsoDate.nullable(),
+    raisedAt: IsoDate,
+    clearedAt: IsoDate.nullable(),
+    message: z.string(),
+  })
+  .meta({ id: 'RpoAlert' });
+
+/** Prometheus label values: backslash, double quote and newline escaped. */
+function label(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+export function alertRoutes(api: ApiRoutes, deps: { db: Db }): void {
+  const { db } = deps;
+
+  api.add({
+    method: 'get',
+    path: '/alerts',
+    role: 'viewer',
+    tag: 'Alerts',
+    summary: 'Shares out of their RPO (open alerts, newest first; state=all includes cleared ones)',
+    query: z.strictObject({ state: z.enum(['open', 'all']).default('open'), limit: Limit }),
+    responses: { 200: { description: 'Alerts', schema: z.object({ alerts: z.array(AlertView) }) } },
+    handler: async ({ query }) => {
+      const rows = await db.rpoAlert.findMany({
+        where: query.state === 'open' ? { clearedAt: null } : {},
+        orderBy: [{ raisedAt: 'desc' }, { id: 'desc' }],
+        take: query.limit,
+      });
+      return {
+        status: 200,
+        body: {
+          alerts: rows.map((a) => ({
+            id: a.id,
+            policy: a.policyName,
+            share: a.share,
+            rpoSeconds: a.rpoSeconds,
+            lastCompleteAt: iso(a.lastCompleteAt),
+            raisedAt: a.raisedAt.toISOString(),
+            clearedAt: iso(a.clearedAt),
+            message: a.message,
+          })),
+        },
+      };
+    },
+  });
+
+  api.add({
+    method: 'get',
+    path: '/metrics',
+    role: 'viewer',
+    tag: 'Alerts',
+    summary: 'Prometheus metrics: RPO compliance per share and policy, jobs by state, open alerts',
+    responses: { 200: { description: 'Prometheus text exposition format 0.0.4' } },
+    handler: async () => {
+      const now = new Date();
+      const [shares, jobs, openAlerts] = await Promise.all([
+        db.policyShare.findMany({
+          where: { policy: { status: 'active' } },
+          select: {
+            sourceShare: true,
+            lastCompleteAt: true,
+            policy: {
+              select: {
+                name: true,
+                rpoSeconds: true,
+                createdAt: true,
+                source: { select: { name: true } },
+                destination: { select: { name: true } },
+              },
+            },
+          },
+          orderBy: [{ policyId: 'asc' }, { sourceShare: 'asc' }],
+        }),
+        db.job.groupBy({ by: ['state'], _count: { _all: true } }),
+        db.rpoAlert.count({ where: { clearedAt: null } }),
+      ]);
+      const lines: string[] = [
+        '# HELP fsdr_share_rpo_compliant 1 while the share has a complete destination set younger than its RPO.',
+        '# TYPE fsdr_share_rpo_compliant gauge',
+      ];
+      const age: string[] = [
+        '# HELP fsdr_share_complete_set_age_seconds Age of the newest complete destination set of the share.',
+        '# TYPE fsdr_share_complete_set_age_seconds gauge',
+      ];
+      const rpo: string[] = ['# HELP fsdr_share_rpo_seconds RPO of the share.', '# TYPE fsdr_share_rpo_seconds gauge'];
+      const perPolicy = new Map<string, { total: number; compliant: number }>();
+      for (const s of shares) {
+        const p = s.policy;
+        const labels = `policy="${label(p.name)}",share="${label(s.sourceShare)}",source="${label(p.source.name)}",destination="${label(p.destination.name)}"`;
+        const ok = isRpoCompliant(s.lastCompleteAt ?? p.createdAt, p.rpoSeconds, now);
+        lines.push(`fsdr_share_rpo_compliant{${labels}} ${ok ? 1 : 0}`);
+        if (s.lastCompleteAt)
+          age.push(
+            `fsdr_share_complete_set_age_seconds{${labels}} ${(now.getTime() - s.lastCompleteAt.getTime()) / 1000}`,
+          );
+        rpo.push(`fsdr_share_rpo_seconds{${labels}} ${p.rpoSeconds}`);
+        const c = perPolicy.get(p.name) ?? { total: 0, compliant: 0 };
+        c.total++;
+        if (ok) c.compliant++;
+        perPolicy.set(p.name, c);
+      }
+      const policy = [
+        "# HELP fsdr_policy_compliant_ratio Share of the policy's shares within their RPO.",
+        '# TYPE fsdr_policy_compliant_ratio gauge',
+        ...[...perPolicy].map(
+          ([name, c]) => `fsdr_policy_compliant_ratio{policy="${label(name)}"} ${c.compliant / c.total}`,
+        ),
+      ];
+      const jobLines = [
+        '# HELP fsdr_jobs Replication jobs recorded, by state.',
+        '# TYPE fsdr_jobs gauge',
+        ...jobs.map((j) => `fsdr_jobs{state="${j.state}"} ${j._count._all}`),
+      ];
+      const alerts = [
+        '# HELP fsdr_rpo_alerts_open Open RPO alerts.',
+        '# TYPE fsdr_rpo_alerts_open gauge',
+        `fsdr_rpo_alerts_open ${openAlerts}`,
+      ];
+      return {
+        status: 200,
+        text: {
+          contentType: 'text/plain; version=0.0.4; charset=utf-8',
+          content: [...lines, ...age, ...rpo, ...policy, ...jobLines, ...alerts].join('\n') + '\n',
+        },
+      };
+    },
+  });
+}
