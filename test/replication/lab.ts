@@ -139,14 +139,19 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           .terminate('test done')
           .catch(() => undefined);
       }
+      // The dev server is shared by every test file: delete only the replication schedules of this lab's policies.
+      const policyIds = new Set(
+        (await database.db.replicationPolicy.findMany({ select: { id: true } })).map((p) => p.id),
+      );
       for await (const s of temporal.schedule.list()) {
+        if (!s.scheduleId.startsWith('schedule/replicate/')) continue;
         const memo = (
           await temporal.schedule
             .getHandle(s.scheduleId)
             .describe()
             .catch(() => undefined)
         )?.memo;
-        if (memo && (await database.db.replicationPolicy.count({ where: { id: String(memo.policyId) } }))) {
+        if (typeof memo?.policyId === 'string' && policyIds.has(memo.policyId)) {
           await temporal.schedule
             .getHandle(s.scheduleId)
             .delete()
