@@ -15,7 +15,6 @@ import {
 import { FILE_SERVERS, POLICY, SHARE } from '../domain/search-attributes';
 import type { Db } from '../infra/database';
 import type { GatewayDirectory } from './gateway-directory';
-import { gatewayOps } from './gateway-ops';
 
 export interface PolicyActivityDeps {
   db: Db;
@@ -73,7 +72,7 @@ async function hasSnapshots(gateways: GatewayDirectory, fileServer: string, shar
   for (const f of await gateways.fsvms(fileServer)) {
     const client = await gateways.client(fileServer, f.nodeId);
     if (!(await client.listShares()).some((s) => s.name === share)) continue;
-    if ((await gatewayOps.listSnapshots(client, share)).length) return true;
+    if ((await client.listSnapshots(share)).length) return true;
   }
   return false;
 }
@@ -188,7 +187,7 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
       for (const nodeId of input.nodes) {
         const client = await gateways.client(input.destination, nodeId);
         if ((await client.listShares()).some((s) => s.name === input.targetShare)) {
-          await gatewayOps.deleteShare(client, input.targetShare);
+          await client.deleteShare(input.targetShare);
         }
       }
       await db.policyShare.updateMany({

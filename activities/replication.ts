@@ -12,7 +12,6 @@ import {
 import type { TransferStatus } from '../domain/gateway-contract';
 import type { Db } from '../infra/database';
 import type { GatewayDirectory } from './gateway-directory';
-import { gatewayOps } from './gateway-ops';
 
 export interface ReplicationActivityDeps {
   db: Db;
@@ -210,7 +209,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         input.nodes.map(async (nodeId) => {
           try {
             const client = await gateways.client(input.source, nodeId);
-            await gatewayOps.createSnapshot(client, input.share, input.snapshotSetId, input.expiresAt);
+            await client.createSnapshot(input.share, { snapshotId: input.snapshotSetId, expiresAt: input.expiresAt });
           } catch (err) {
             if (!(err instanceof GatewayUnavailable)) throw err;
             unreachable.push(nodeId);
@@ -258,10 +257,10 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       const destClient = await gateways.client(input.destination, portion.destNode);
       // Idempotent: a no-op where the set's snapshot was taken with the others; taken now on an FSVM that was down
       // then, or that took the portion over since.
-      await gatewayOps.createSnapshot(client, input.share, input.snapshotSetId, input.expiresAt);
+      await client.createSnapshot(input.share, { snapshotId: input.snapshotSetId, expiresAt: input.expiresAt });
       const [src, dst] = await Promise.all([
-        gatewayOps.negotiation(client, input.share, portion.portion),
-        gatewayOps.negotiation(destClient, input.targetShare, portion.portion),
+        client.negotiate(input.share, portion.portion),
+        destClient.negotiate(input.targetShare, portion.portion),
       ]);
       const baseSnapshotId =
         newestCommonSnapshot(
@@ -273,7 +272,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       let id = baseId;
       let status: TransferStatus | undefined;
       for (let round = 1; ; round++) {
-        status = await gatewayOps.transferStatus(client, id).catch((err: unknown) => {
+        status = await client.getTransfer(id).catch((err: unknown) => {
           if (err instanceof NotFoundError) return undefined;
           throw err;
         });
@@ -284,7 +283,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         break;
       }
       if (!status) {
-        status = await gatewayOps.startTransfer(client, {
+        status = await client.startTransfer({
           transferId: id,
           share: input.share,
           portion: portion.portion,
@@ -333,13 +332,13 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           // Small transfers finish in a fraction of a second: poll soon, then back off to the normal interval.
           await Promise.race([sleep(delay), ctx.cancelled]);
           delay = Math.min(delay * 2, pollMs);
-          status = await gatewayOps.transferStatus(client, id);
+          status = await client.getTransfer(id);
         }
       } catch (err) {
         // Only a cancelled run stops the stream. When this worker shuts down or loses the activity (heartbeat timeout),
         // the transfer goes on at the gateway and the retry, on any worker, picks it up where it is.
         if (err instanceof CancelledFailure && ctx.cancellationDetails?.cancelRequested) {
-          await gatewayOps.cancelTransfer(client, id).catch(() => undefined);
+          await client.cancelTransfer(id).catch(() => undefined);
           await db.subJob.updateMany({
             where: { jobId: input.jobId, portion: portion.portion },
             data: { state: 'cancelled', endedAt: new Date() },
@@ -378,9 +377,9 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
     async commitSnapshotSet(input: { destination: string; transfers: { destNode: string; transferId: string }[] }) {
       for (const t of input.transfers) {
         const client = await gateways.client(input.destination, t.destNode);
-        const st = await gatewayOps.receiveStatus(client, t.transferId);
+        const st = await client.getReceive(t.transferId);
         if (st?.state === 'committed') continue;
-        await gatewayOps.commitReceive(client, t.transferId);
+        await client.commitReceive(t.transferId);
       }
     },
 
@@ -470,10 +469,10 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       for (const f of await gateways.fsvms(input.fileServer)) {
         const client = await gateways.client(input.fileServer, f.nodeId);
         if (!(await client.listShares()).some((s) => s.name === input.share)) continue;
-        const snaps = (await gatewayOps.listSnapshots(client, input.share)).filter((s) => s.origin === input.origin);
+        const snaps = (await client.listSnapshots(input.share)).filter((s) => s.origin === input.origin);
         const unique = [...new Map(snaps.map((s) => [s.id, s])).values()];
         for (const id of snapshotsToPrune(unique, input.keep, input.protect)) {
-          await gatewayOps.deleteSnapshot(client, input.share, id);
+          await client.deleteSnapshot(input.share, id);
           deleted.push(`${f.nodeId}:${id}`);
         }
       }

@@ -11,7 +11,6 @@ import request from 'supertest';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { createToken } from '../api/routes/tokens';
-import { gatewayOps } from '../activities/gateway-ops';
 import { createDb } from '../infra/database';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { createLogger } from '../infra/logger';
@@ -154,8 +153,8 @@ const bench: Benchmark = async ({ quick, args, log }) => {
     for (let i = 0; i < 5; i++) {
       const t = performance.now();
       const id = `fsdr-yard-${i}`;
-      await gatewayOps.createSnapshot(a1.client, 'yardstick', id);
-      await gatewayOps.startTransfer(a1.client, {
+      await a1.client.createSnapshot('yardstick', { snapshotId: id });
+      await a1.client.startTransfer({
         transferId: `${id}.t`,
         share: 'yardstick',
         portion: '',
@@ -163,8 +162,8 @@ const bench: Benchmark = async ({ quick, args, log }) => {
         ...(base ? { baseSnapshotId: base } : {}),
         target: { url: b1.url, nodeId: 'b1', share: 'yardstick', portion: '' },
       });
-      while ((await gatewayOps.transferStatus(a1.client, `${id}.t`)).state !== 'succeeded') await sleep(20);
-      await gatewayOps.commitReceive(b1.client, `${id}.t`);
+      while ((await a1.client.getTransfer(`${id}.t`)).state !== 'succeeded') await sleep(20);
+      await b1.client.commitReceive(`${id}.t`);
       directMs.push(performance.now() - t);
       base = id;
     }
