@@ -92,8 +92,8 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
       shares: { sourceShare: string; targetShare: string }[];
     }): Promise<PolicyLayout> {
       const [src, dst] = await Promise.all([
-        db.fileServer.findUnique({ where: { name: input.source }, select: { status: true } }),
-        db.fileServer.findUnique({ where: { name: input.destination }, select: { status: true } }),
+        db.fileServer.findUnique({ where: { name: input.source }, select: { id: true, status: true } }),
+        db.fileServer.findUnique({ where: { name: input.destination }, select: { id: true, status: true } }),
       ]);
       if (!src) throw new NotFoundError(`source file server '${input.source}' is not registered`);
       if (!dst) throw new NotFoundError(`destination file server '${input.destination}' is not registered`);
@@ -102,9 +102,14 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
         shareOwners(gateways, input.source),
         shareOwners(gateways, input.destination),
       ]);
+      // Placements this pair of file servers had before (in use, or kept "not in use" by a deleted policy).
       const existing = await db.datasetMapEntry.findMany({
-        where: { reverse: false, policyShare: { policyId: input.policyId } },
-        include: { policyShare: { select: { sourceShare: true } } },
+        where: {
+          reverse: false,
+          sourceFileServerId: src.id,
+          destFileServerId: dst.id,
+          sourceShare: { in: input.shares.map((p) => p.sourceShare) },
+        },
       });
       const shares: ShareLayout[] = [];
       const problems: string[] = [];
@@ -130,7 +135,7 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
           continue;
         }
         const kept = existing
-          .filter((e) => e.policyShare.sourceShare === pair.sourceShare)
+          .filter((e) => e.sourceShare === pair.sourceShare && e.targetShare === pair.targetShare)
           .map((e) => ({ portion: e.portion, sourceNode: e.sourceNodeId, destNode: e.destNodeId }));
         shares.push({ ...pair, kind: found.kind, placements: planDatasetMap(found.portions, destination.nodes, kept) });
       }
@@ -206,8 +211,15 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
     }): Promise<{ createdIds: string[]; reactivatedIds: string[] }> {
       const ps = await db.policyShare.findUnique({
         where: { policyId_sourceShare: { policyId: input.policyId, sourceShare: input.layout.sourceShare } },
+        include: { policy: { select: { sourceFileServerId: true, destFileServerId: true } } },
       });
       if (!ps) throw new NotFoundError(`policy share '${input.layout.sourceShare}' is not recorded`);
+      const pair = {
+        sourceFileServerId: ps.policy.sourceFileServerId,
+        sourceShare: ps.sourceShare,
+        destFileServerId: ps.policy.destFileServerId,
+        targetShare: ps.targetShare,
+      };
       const createdIds: string[] = [];
       const reactivatedIds: string[] = [];
       // One transaction: a failure leaves no half-written map for the compensation to miss.
@@ -218,15 +230,25 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
               sourceNodeId: reverse ? p.destNode : p.sourceNode,
               destNodeId: reverse ? p.sourceNode : p.destNode,
             };
-            const key = { policyShareId_portion_reverse: { policyShareId: ps.id, portion: p.portion, reverse } };
+            const key = {
+              sourceFileServerId_sourceShare_destFileServerId_targetShare_portion_reverse: {
+                ...pair,
+                portion: p.portion,
+                reverse,
+              },
+            };
             const before = await tx.datasetMapEntry.findUnique({ where: key });
             if (!before) {
               const row = await tx.datasetMapEntry.create({
-                data: { policyShareId: ps.id, portion: p.portion, reverse, inUse: true, ...data },
+                data: { ...pair, policyShareId: ps.id, portion: p.portion, reverse, inUse: true, ...data },
               });
               createdIds.push(row.id);
-            } else if (!before.inUse) {
-              await tx.datasetMapEntry.update({ where: { id: before.id }, data: { inUse: true, ...data } });
+            } else if (!before.inUse || before.policyShareId !== ps.id) {
+              // A map kept "not in use" by a deleted policy of the same pair: taken up again ([0213]).
+              await tx.datasetMapEntry.update({
+                where: { id: before.id },
+                data: { inUse: true, policyShareId: ps.id, ...data },
+              });
               reactivatedIds.push(before.id);
             }
           }
@@ -237,7 +259,10 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
 
     async dropDatasetMap(input: { createdIds: string[]; reactivatedIds: string[] }) {
       await db.datasetMapEntry.deleteMany({ where: { id: { in: input.createdIds } } });
-      await db.datasetMapEntry.updateMany({ where: { id: { in: input.reactivatedIds } }, data: { inUse: false } });
+      await db.datasetMapEntry.updateMany({
+        where: { id: { in: input.reactivatedIds } },
+        data: { inUse: false, policyShareId: null },
+      });
     },
 
     /** Marks a share's map "not in use" when it leaves the policy, kept for a later re-creation ([0213]). */

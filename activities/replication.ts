@@ -137,10 +137,23 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         const known = ps.datasets.find((d) => d.portion === p.portion);
         if (known && known.sourceNodeId === p.sourceNode) continue;
         // A new portion, or one that moved to another source FSVM: record where it is now.
+        const pair = {
+          sourceFileServerId: policy.sourceFileServerId,
+          sourceShare: ps.sourceShare,
+          destFileServerId: policy.destFileServerId,
+          targetShare: ps.targetShare,
+        };
         await db.datasetMapEntry.upsert({
-          where: { policyShareId_portion_reverse: { policyShareId: ps.id, portion: p.portion, reverse: false } },
-          update: { sourceNodeId: p.sourceNode, destNodeId: p.destNode, inUse: true },
+          where: {
+            sourceFileServerId_sourceShare_destFileServerId_targetShare_portion_reverse: {
+              ...pair,
+              portion: p.portion,
+              reverse: false,
+            },
+          },
+          update: { sourceNodeId: p.sourceNode, destNodeId: p.destNode, inUse: true, policyShareId: ps.id },
           create: {
+            ...pair,
             policyShareId: ps.id,
             portion: p.portion,
             reverse: false,

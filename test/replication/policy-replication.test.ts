@@ -90,7 +90,7 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
       expect(d.policies.overlap).toBe('BUFFER_ONE');
     }
     // The distributed share's portions are mapped to both destination FSVMs, with the reverse map kept.
-    const map = await lab.database.db.datasetMapEntry.findMany({ where: { policyShare: { sourceShare: 'home' } } });
+    const map = await lab.database.db.datasetMapEntry.findMany({ where: { sourceShare: 'home' } });
     expect(
       map
         .filter((m) => !m.reverse)
@@ -209,7 +209,7 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     await lab.temporal.schedule.getHandle(scheduleId('gold', 'home')).trigger();
     await waitUntil('one more run', async () => (await succeededJobs('home')).length > before + 1);
     const entry = await lab.database.db.datasetMapEntry.findFirstOrThrow({
-      where: { portion: 'carol', reverse: false, policyShare: { sourceShare: 'home' } },
+      where: { portion: 'carol', reverse: false, sourceShare: 'home' },
     });
     expect(entry.sourceNodeId).toBe('a1');
   });

@@ -218,5 +218,15 @@ describe('policy lifecycle sagas', () => {
     expect(await lab.database.db.replicationPolicy.count({ where: { name: 'silver' } })).toBe(0);
     for (const share of ['eng', 'docs']) expect(await scheduleExists(scheduleId('silver', share))).toBe(false);
     expect(await destShares()).toEqual(expect.arrayContaining(['archive', 'docs', 'eng', 'ops-dr']));
+    // The dataset map stays, "not in use" ([0213]) ...
+    const kept = await lab.database.db.datasetMapEntry.findMany({ where: { sourceShare: 'eng' } });
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.every((e) => !e.inUse && e.policyShareId === null)).toBe(true);
+    // ... and a policy re-created for the same pair takes it up again instead of mapping anew.
+    const again = await createPolicy('silver-again');
+    await lab.temporal.workflow.getHandle(again).result();
+    const reused = await lab.database.db.datasetMapEntry.findMany({ where: { sourceShare: 'eng' } });
+    expect(reused.map((e) => e.id).sort()).toEqual(kept.map((e) => e.id).sort());
+    expect(reused.every((e) => e.inUse && e.policyShareId !== null)).toBe(true);
   });
 });
