@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { ensureBootstrapToken } from '../api/bootstrap';
 import { createSecretBox, loadSecretKey } from '../infra/secrets';
@@ -13,6 +12,7 @@ import { ConfigError, loadConfig } from '../infra/config';
 import { createDb, migrateDatabase } from '../infra/database';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { createLogger, redactUrl } from '../infra/logger';
+import { installSdkLogging } from '../infra/temporal-logging';
 import { connectClient, connectWorker } from '../infra/temporal';
 import { assertPortFree, startDevServer } from '../infra/temporal-dev-server';
 import { ensureRpoMonitorSchedule } from '../workers/rpo-monitor-schedule';
@@ -94,17 +94,9 @@ async function main(): Promise<void> {
     const db = createDb(databaseUrl);
     running.push({ name: 'database client', stop: () => db.$disconnect() });
 
-    // We own the shutdown order (API, worker, then servers), so the SDK must not react to signals itself.
-    Runtime.install({
-      shutdownSignals: [],
-      logger: new DefaultLogger(
-        config.log.level === 'debug' || config.log.level === 'trace' ? 'DEBUG' : 'WARN',
-        (entry) =>
-          logger[entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : 'debug'](
-            { component: 'temporal-sdk', ...entry.meta },
-            entry.message,
-          ),
-      ),
+    installSdkLogging(logger, {
+      verbose: config.log.level === 'debug' || config.log.level === 'trace',
+      handleSignals: false,
     });
     const secretKey = loadSecretKey(config);
     logger.info(`secrets key from ${secretKey.source}`);

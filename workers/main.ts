@@ -3,6 +3,7 @@
 import { loadConfig, ConfigError } from '../infra/config';
 import { createDb, migrateDatabase } from '../infra/database';
 import { createLogger, redactUrl } from '../infra/logger';
+import { installSdkLogging } from '../infra/temporal-logging';
 import { createSecretBox, loadSecretKey } from '../infra/secrets';
 import { connectClient, connectWorker } from '../infra/temporal';
 import { ensureRpoMonitorSchedule } from './rpo-monitor-schedule';
@@ -17,6 +18,10 @@ async function main(): Promise<void> {
     problems.push('DATABASE_URL: required for a standalone worker (npm start runs the embedded default)');
   if (problems.length) throw new ConfigError(problems);
   const logger = createLogger(config, 'worker');
+  installSdkLogging(logger, {
+    verbose: config.log.level === 'debug' || config.log.level === 'trace',
+    handleSignals: true,
+  });
   await migrateDatabase(config.database.url!);
   const db = createDb(config.database.url!);
   const connection = await connectWorker(config.temporal.address!);
