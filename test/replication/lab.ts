@@ -130,40 +130,44 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       return portion ? path.join(agent.dataRoot, 'shares', share, portion) : path.join(agent.dataRoot, 'shares', share);
     },
     async close() {
-      if (process.env.RECORD_HISTORIES) await recordHistories(temporal, taskQueue);
-      for await (const w of temporal.workflow.list({
-        query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
-      })) {
-        await temporal.workflow
-          .getHandle(w.workflowId)
-          .terminate('test done')
-          .catch(() => undefined);
-      }
-      // The dev server is shared by every test file: delete only the replication schedules of this lab's policies.
-      const policyIds = new Set(
-        (await database.db.replicationPolicy.findMany({ select: { id: true } })).map((p) => p.id),
-      );
-      for await (const s of temporal.schedule.list()) {
-        if (!s.scheduleId.startsWith('schedule/replicate/')) continue;
-        const memo = (
-          await temporal.schedule
-            .getHandle(s.scheduleId)
-            .describe()
-            .catch(() => undefined)
-        )?.memo;
-        if (typeof memo?.policyId === 'string' && policyIds.has(memo.policyId)) {
-          await temporal.schedule
-            .getHandle(s.scheduleId)
-            .delete()
+      try {
+        if (process.env.RECORD_HISTORIES) await recordHistories(temporal, taskQueue);
+        for await (const w of temporal.workflow.list({
+          query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+        })) {
+          await temporal.workflow
+            .getHandle(w.workflowId)
+            .terminate('test done')
             .catch(() => undefined);
         }
+        // The dev server is shared by every test file: delete only the replication schedules of this lab's policies.
+        const policyIds = new Set(
+          (await database.db.replicationPolicy.findMany({ select: { id: true } })).map((p) => p.id),
+        );
+        for await (const s of temporal.schedule.list()) {
+          if (!s.scheduleId.startsWith('schedule/replicate/')) continue;
+          const memo = (
+            await temporal.schedule
+              .getHandle(s.scheduleId)
+              .describe()
+              .catch(() => undefined)
+          )?.memo;
+          if (typeof memo?.policyId === 'string' && policyIds.has(memo.policyId)) {
+            await temporal.schedule
+              .getHandle(s.scheduleId)
+              .delete()
+              .catch(() => undefined);
+          }
+        }
+      } finally {
+        // Processes and data go even if the Temporal clean-up above failed: a test never leaves agents running.
+        await lab.worker?.stop().catch(() => undefined);
+        await lab.workerProc?.kill9();
+        await Promise.all(Object.values(agents).map((a) => a.stop()));
+        for (const a of Object.values(agents)) fs.rmSync(a.dataRoot, { recursive: true, force: true });
+        await temporal.connection.close();
+        await database.drop();
       }
-      await lab.worker?.stop();
-      await lab.workerProc?.kill9();
-      await temporal.connection.close();
-      await Promise.all(Object.values(agents).map((a) => a.stop()));
-      for (const a of Object.values(agents)) fs.rmSync(a.dataRoot, { recursive: true, force: true });
-      await database.drop();
     },
   };
   return lab;
