@@ -3,7 +3,6 @@
 // set was ever committed. The worker runs as its own process (workers/main.ts) so it can be killed for real.
 import fs from 'node:fs';
 import request from 'supertest';
-import { SnapshotList } from '../../domain/gateway-contract';
 import { randomBytesDeterministic, writeFiles, type Agent } from '../gateway/helpers';
 import { contentDigest, startLab, waitUntil, type Lab } from './lab';
 
@@ -41,8 +40,19 @@ describe('replication under faults', () => {
   }
 
   async function destSnapshots(share: string) {
-    const b = destAgent(share);
-    return (await b.client.call('GET', `/shares/${share}/snapshots`, SnapshotList)).snapshots.map((s) => s.id);
+    return (await destAgent(share).client.listSnapshots(share)).map((s) => s.id);
+  }
+
+  /** The job once it is no longer running. */
+  function finished(jobId: string) {
+    return waitUntil(
+      'the job to finish',
+      async () => {
+        const j = await lab.database.db.job.findUniqueOrThrow({ where: { id: jobId } });
+        return j.state === 'running' ? undefined : j;
+      },
+      120_000,
+    );
   }
 
   it('kill -9 of the worker mid-replication: a new worker finishes the job, the stream is not restarted', async () => {
@@ -58,25 +68,13 @@ describe('replication under faults', () => {
     expect(await destSnapshots('media')).toEqual([]);
     await lab.startWorkerProcess();
 
-    const job = await waitUntil(
-      'the job to finish',
-      async () => {
-        const j = await lab.database.db.job.findUniqueOrThrow({ where: { id: sub.jobId } });
-        return j.state === 'running' ? undefined : j;
-      },
-      120_000,
-    );
+    const job = await finished(sub.jobId);
     expect(job.state).toBe('succeeded');
     expect(contentDigest(lab.livePath(destAgent('media'), 'media'))).toEqual(
       contentDigest(lab.livePath(lab.agents.a1, 'media')),
     );
     // The gateway kept streaming while no worker watched: one transfer, no restart from zero.
-    const transfers = await lab.agents.a1.client.call(
-      'GET',
-      '/transfers',
-      (await import('../../domain/gateway-contract')).TransferList,
-    );
-    const ours = transfers.transfers.filter((t) => t.snapshotId === job.snapshotSetId);
+    const ours = (await lab.agents.a1.client.listTransfers()).filter((t) => t.snapshotId === job.snapshotSetId);
     expect(ours).toHaveLength(1);
     expect(ours[0]!.state).toBe('succeeded');
     expect(await destSnapshots('media')).toEqual([job.snapshotSetId]);
@@ -100,22 +98,12 @@ describe('replication under faults', () => {
     // While the stream is incomplete the destination lists no snapshot of this set.
     expect(await destSnapshots('scans')).toEqual([]);
 
-    const job = await waitUntil(
-      'the job to finish',
-      async () => {
-        const j = await lab.database.db.job.findUniqueOrThrow({ where: { id: sub.jobId } });
-        return j.state === 'running' ? undefined : j;
-      },
-      120_000,
-    );
+    const job = await finished(sub.jobId);
     expect(job.state).toBe('succeeded');
     expect(contentDigest(lab.livePath(dest, 'scans'))).toEqual(contentDigest(lab.livePath(lab.agents.a2, 'scans')));
-    const transfers = await lab.agents.a2.client.call(
-      'GET',
-      '/transfers',
-      (await import('../../domain/gateway-contract')).TransferList,
+    const ours = (await lab.agents.a2.client.listTransfers()).filter(
+      (t) => t.snapshotId === job.snapshotSetId && t.state === 'succeeded',
     );
-    const ours = transfers.transfers.filter((t) => t.snapshotId === job.snapshotSetId && t.state === 'succeeded');
     expect(ours).toHaveLength(1);
     expect(ours[0]!.resumes).toBeGreaterThanOrEqual(1);
     expect(ours[0]!.resumedFrom).toBeGreaterThan(0);

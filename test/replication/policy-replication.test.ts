@@ -157,23 +157,11 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     const runs = await succeededJobs('ops');
     const newest = runs[runs.length - 1]!.snapshotSetId!;
     await waitUntil('pruning', async () => {
-      const src = (
-        await lab.agents.a2.client.call(
-          'GET',
-          '/shares/ops/snapshots',
-          (await import('../../domain/gateway-contract')).SnapshotList,
-        )
-      ).snapshots;
+      const src = await lab.agents.a2.client.listSnapshots('ops');
       return src.length === 2 && src.some((s) => s.id === newest);
     });
     const destNode = fs.existsSync(lab.livePath(lab.agents.b1, 'ops-dr')) ? lab.agents.b1 : lab.agents.b2;
-    const dst = (
-      await destNode.client.call(
-        'GET',
-        '/shares/ops-dr/snapshots',
-        (await import('../../domain/gateway-contract')).SnapshotList,
-      )
-    ).snapshots;
+    const dst = await destNode.client.listSnapshots('ops-dr');
     expect(dst.map((s) => s.id)).toContain(newest);
     expect(dst.length).toBeLessThanOrEqual(2);
   });
