@@ -49,6 +49,15 @@ export const GatewayShare = z.object({
 });
 export type GatewayShare = z.infer<typeof GatewayShare>;
 
+/**
+ * GET /v1/shares/:share: one share without sizes. A size is a walk of the portion's tree, too dear for the questions
+ * the orchestrator asks on every run (is the share here, which portions); GET /v1/shares has them.
+ */
+export const GatewayShareInfo = GatewayShare.extend({
+  portions: z.array(SharePortion.pick({ name: true })),
+});
+export type GatewayShareInfo = z.infer<typeof GatewayShareInfo>;
+
 /** GET /v1/shares */
 export const ShareList = z.object({ shares: z.array(GatewayShare) });
 

@@ -364,6 +364,11 @@ export function createGatewayApp(gw: Gateway): express.Express {
     res.json({ shares: await Promise.all(gw.registry.list().map((s) => gw.describeShare(s))) });
   });
 
+  r.get('/shares/:share', control, (req, res) => {
+    const s = gw.requireShare(shareParam(req));
+    res.json({ name: s.name, kind: s.kind, accessMode: s.accessMode, portions: s.portions.map((name) => ({ name })) });
+  });
+
   r.put('/shares/:share', control, async (req, res) => {
     const name = shareParam(req);
     const body = parse(CreateShareRequest, req.body ?? {}, 'body');

@@ -10,6 +10,7 @@ import {
   GatewayHealth,
   GatewayProblem,
   GatewayShare,
+  GatewayShareInfo,
   NegotiationInfo,
   PruneResult,
   ReceiveList,
@@ -52,6 +53,16 @@ export class GatewayClient {
 
   async listShares(opts?: RequestOptions): Promise<GatewayShare[]> {
     return (await this.call('GET', '/shares', ShareList, undefined, opts)).shares;
+  }
+
+  /** The share as this FSVM holds it, without sizes; undefined when it is not here. */
+  async findShare(share: string, opts?: RequestOptions): Promise<GatewayShareInfo | undefined> {
+    try {
+      return await this.call('GET', `/shares/${encodeURIComponent(share)}`, GatewayShareInfo, undefined, opts);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
   }
 
   createShare(

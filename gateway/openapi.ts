@@ -43,6 +43,9 @@ export function buildOpenApi(): unknown {
   const portionQ = z.object({ portion: z.string().optional() });
   add('get', '/v1/health', 'Health and capacity', c.GatewayHealth);
   add('get', '/v1/shares', 'Shares on this FSVM', c.ShareList);
+  add('get', '/v1/shares/{share}', 'One share, without sizes (404 when not on this FSVM)', c.GatewayShareInfo, {
+    params: ['share'],
+  });
   add('put', '/v1/shares/{share}', 'Create a share (idempotent)', c.GatewayShare, {
     params: ['share'],
     body: c.CreateShareRequest,

@@ -79,6 +79,23 @@ describe('gateway control API', () => {
     const list = await request(app).get('/v1/shares').set(auth).expect(200);
     expect(pluck(list.body.shares, 'name')).toEqual(['eng', 'home']);
   });
+  it('answers one share without sizes, 404 for a share it does not hold, 400 for a bad name', async () => {
+    await request(app)
+      .put('/v1/shares/projects')
+      .set(auth)
+      .send({ kind: 'distributed', portions: ['p1', 'p2'] })
+      .expect(200);
+    const one = await request(app).get('/v1/shares/projects').set(auth).expect(200);
+    expect(one.body).toEqual({
+      name: 'projects',
+      kind: 'distributed',
+      accessMode: 'read_write',
+      portions: [{ name: 'p1' }, { name: 'p2' }],
+    });
+    await request(app).get('/v1/shares/nowhere').set(auth).expect(404);
+    await request(app).get('/v1/shares/..').set(auth).expect(400);
+    await request(app).get('/v1/shares/projects').expect(401);
+  });
 
   it('sets access modes and deletes a share only when the name is confirmed', async () => {
     await request(app).put('/v1/shares/eng').set(auth).send({}).expect(200);
