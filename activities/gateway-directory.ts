@@ -15,8 +15,35 @@ export interface GatewayDirectory {
   client(fileServer: string, nodeId: string): Promise<GatewayClient>;
 }
 
-export function createGatewayDirectory(deps: { db: Db; secrets: SecretBox; timeoutMs?: number }): GatewayDirectory {
-  async function rows(fileServer: string) {
+/**
+ * Every step of every run asks for gateways, several times: the rows of a file server are kept this long, so a busy
+ * worker reads each file server once per interval instead of once per call. A changed gateway URL or token is seen
+ * within it.
+ */
+const ROWS_TTL_MS = 2000;
+
+type FsvmRow = { nodeId: string; gatewayUrl: string; gatewayTokenEnc: string };
+
+export function createGatewayDirectory(deps: {
+  db: Db;
+  secrets: SecretBox;
+  timeoutMs?: number;
+  rowsTtlMs?: number;
+}): GatewayDirectory {
+  const ttl = deps.rowsTtlMs ?? ROWS_TTL_MS;
+  const cache = new Map<string, { at: number; rows: Promise<FsvmRow[]> }>();
+  function rows(fileServer: string): Promise<FsvmRow[]> {
+    const hit = cache.get(fileServer);
+    if (hit && Date.now() - hit.at < ttl) return hit.rows;
+    const fresh = read(fileServer);
+    cache.set(fileServer, { at: Date.now(), rows: fresh });
+    // A failed read (unknown file server, database down) is not remembered.
+    fresh.catch(() => {
+      if (cache.get(fileServer)?.rows === fresh) cache.delete(fileServer);
+    });
+    return fresh;
+  }
+  async function read(fileServer: string): Promise<FsvmRow[]> {
     const fs = await deps.db.fileServer.findUnique({
       where: { name: fileServer },
       select: {

@@ -71,7 +71,7 @@ function specFor(rpoSeconds: number) {
 async function hasSnapshots(gateways: GatewayDirectory, fileServer: string, share: string): Promise<boolean> {
   for (const f of await gateways.fsvms(fileServer)) {
     const client = await gateways.client(fileServer, f.nodeId);
-    if (!(await client.listShares()).some((s) => s.name === share)) continue;
+    if (!(await client.findShare(share))) continue;
     if ((await client.listSnapshots(share)).length) return true;
   }
   return false;
@@ -148,7 +148,7 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
       const nodes: string[] = [];
       for (const f of await gateways.fsvms(input.fileServer)) {
         const client = await gateways.client(input.fileServer, f.nodeId);
-        if ((await client.listShares()).some((s) => s.name === input.share)) nodes.push(f.nodeId);
+        if (await client.findShare(input.share)) nodes.push(f.nodeId);
       }
       return nodes;
     },
@@ -191,7 +191,7 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
     }) {
       for (const nodeId of input.nodes) {
         const client = await gateways.client(input.destination, nodeId);
-        if ((await client.listShares()).some((s) => s.name === input.targetShare)) {
+        if (await client.findShare(input.targetShare)) {
           await client.deleteShare(input.targetShare);
         }
       }

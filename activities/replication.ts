@@ -59,7 +59,6 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
   const { db, gateways } = deps;
   const pollMs = deps.pollIntervalMs ?? 1000;
 
-  /** Which source FSVM holds each portion of the share now (seed 003: after a takeover, the new owner). */
   /**
    * Which FSVM holds each portion of the share now (seed 003: after a takeover, the new owner). FSVMs that do not
    * answer are left out: their portions keep the owner the dataset map recorded, and those sub-jobs wait for them.
@@ -74,7 +73,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       (await gateways.fsvms(fileServer)).map(async (f) => {
         try {
           const client = await gateways.client(fileServer, f.nodeId);
-          const s = (await client.listShares({ timeoutMs: 5000 })).find((x) => x.name === share);
+          const s = await client.findShare(share, { timeoutMs: 5000 });
           for (const p of s?.portions ?? []) owners.set(p.name, f.nodeId);
         } catch (err) {
           if (!(err instanceof GatewayUnavailable)) throw err;
@@ -481,7 +480,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       const deleted: string[] = [];
       for (const f of await gateways.fsvms(input.fileServer)) {
         const client = await gateways.client(input.fileServer, f.nodeId);
-        if (!(await client.listShares()).some((s) => s.name === input.share)) continue;
+        if (!(await client.findShare(input.share))) continue;
         const snaps = (await client.listSnapshots(input.share)).filter((s) => s.origin === input.origin);
         const unique = [...new Map(snaps.map((s) => [s.id, s])).values()];
         for (const id of snapshotsToPrune(unique, input.keep, input.protect)) {
