@@ -261,8 +261,11 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
     }): Promise<TransferResult> {
       const ctx = Context.current();
       const { portion } = input;
-      const { owners } = await currentOwners(input.source, input.share);
-      const sourceNode = owners.get(portion.portion) ?? portion.sourceNode;
+      // The plan's owner was looked up when the run started; a retry looks again (the FSVM may have been taken over).
+      const sourceNode =
+        ctx.info.attempt > 1
+          ? ((await currentOwners(input.source, input.share)).owners.get(portion.portion) ?? portion.sourceNode)
+          : portion.sourceNode;
       // Throws GatewayUnavailable while the FSVM is down: the activity retries with backoff, and each attempt
       // looks again for the portion's owner.
       const client = await gateways.client(input.source, sourceNode);
@@ -480,8 +483,11 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       const deleted: string[] = [];
       for (const f of await gateways.fsvms(input.fileServer)) {
         const client = await gateways.client(input.fileServer, f.nodeId);
-        if (!(await client.findShare(input.share))) continue;
-        const snaps = (await client.listSnapshots(input.share)).filter((s) => s.origin === input.origin);
+        const all = await client.listSnapshots(input.share).catch((err: unknown) => {
+          if (err instanceof NotFoundError) return []; // the share is not on this FSVM
+          throw err;
+        });
+        const snaps = all.filter((s) => s.origin === input.origin);
         const unique = [...new Map(snaps.map((s) => [s.id, s])).values()];
         for (const id of snapshotsToPrune(unique, input.keep, input.protect)) {
           await client.deleteSnapshot(input.share, id);

@@ -25,6 +25,8 @@ export interface DevServer {
   address: string;
   uiUrl?: string;
   binary: string;
+  /** The server's process id, when we started the binary ourselves (benchmarks read its CPU time). */
+  pid?: number;
   stop: () => Promise<void>;
 }
 
@@ -155,7 +157,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     await stop();
     throw err;
   }
-  return { address, uiUrl, binary: source.path, stop };
+  return { address, uiUrl, binary: source.path, pid: child.pid, stop };
 }
 
 /** Last resort: the SDK downloads the CLI (needs internet) and runs it through its core bridge. */
