@@ -232,9 +232,21 @@ export const ReceiveList = z.object({ receives: z.array(ReceiveStatus) });
 /** PUT /v1/receives/:transferId/data?offset=N (peer): the stream from byte N on (application/octet-stream). */
 export const ReceiveDataQuery = z.object({ offset: z.coerce.number().int().nonnegative() });
 
-/** POST /v1/receives/:transferId/complete (peer): the stream is whole; verified before it is applied. */
+/**
+ * What `sha256` of a complete request is: the sha256 of the stream's bytes (btrfs, zfs), or the last link of the
+ * portable stream's header chain (each file being checked against the sha256 its header carries).
+ */
+export const StreamDigestKind = z.enum(['stream-sha256', 'records-sha256']);
+export type StreamDigestKind = z.infer<typeof StreamDigestKind>;
+
+/** POST /v1/receives/:transferId/complete (peer): the stream is whole; verified before the result is kept. */
 export const CompleteReceiveRequest = z
-  .object({ totalBytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })
+  .object({
+    totalBytes: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    /** absent = `stream-sha256` (senders before this field) */
+    digest: StreamDigestKind.optional(),
+  })
   .strict();
 
 /** Headers of the data plane: the sending node's id, and `authorization: Bearer <pair token>`. */

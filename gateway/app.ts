@@ -489,7 +489,7 @@ export function createGatewayApp(gw: Gateway): express.Express {
   r.post('/receives/:id/complete', peer, async (req, res) => {
     const id = parse(TransferId, req.params.id, 'transferId');
     const body = parse(CompleteReceiveRequest, req.body ?? {}, 'body');
-    res.json(await gw.receiver.complete(id, body.totalBytes, body.sha256));
+    res.json(await gw.receiver.complete(id, body.totalBytes, body.sha256, body.digest ?? 'stream-sha256'));
   });
   r.post('/receives/:id/commit', control, async (req, res) => {
     const id = parse(TransferId, req.params.id, 'transferId');

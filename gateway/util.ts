@@ -1,5 +1,7 @@
 // Small helpers the agent shares: running commands without a shell, atomic file writes, per-key locks, tree walks.
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -38,6 +40,35 @@ export function run(argv: string[], opts: { input?: string } = {}): Promise<RunR
       child.stdin.end(opts.input);
     }
   });
+}
+
+/**
+ * Runs a command that reads `input` on its stdin (e.g. `btrfs receive`), piping the stream straight in. If the input
+ * fails or the command fails, the command is killed and the error thrown.
+ */
+export async function runWithInput(argv: string[], input: Readable): Promise<void> {
+  const [cmd, ...args] = argv;
+  const child = spawn(cmd!, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('error', (err) => {
+      stderr += err.message;
+      resolve(null);
+    });
+    child.on('close', resolve);
+  });
+  try {
+    await pipeline(input, child.stdin);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    // a command that exited early (bad stream) closes its stdin: report its own error
+    if (stderr.trim()) throw new CommandError(argv, null, stderr);
+    throw err;
+  }
+  const code = await exited;
+  if (code !== 0) throw new CommandError(argv, code, stderr);
 }
 
 /** Writes a file so that readers see the old or the new content, never a part (tmp + fsync + rename). */

@@ -1,33 +1,39 @@
-// The receiving side of the data plane. A receive stages the incoming stream in <root>/incoming/<id>/stream at the
-// offsets the sender gives, syncing to disk every few MiB and recording that durable offset; after a dropped
-// connection or a restart of either agent the sender continues from it. When the sender declares the stream whole,
-// its length and sha256 are checked against what was staged; only then does the driver apply it into the snapshot's
-// directory, still unlisted. Commit publishes it (meta.json) and brings the live share to it. Any failure (checksum,
-// disk full, bad stream) removes the staged and applied data: nothing half-received is ever visible.
+// The receiving side of the data plane. The stream is applied while it arrives, straight into the snapshot's still
+// unlisted directory (btrfs/zfs: piped into `btrfs receive`/`zfs receive`; portable: the agent's applier): each byte
+// is written once, where it belongs, with no staged copy. When the sender declares the stream whole, its length and
+// digest are checked; only then is the result kept (state `received`). Commit publishes it (meta.json) and brings the
+// live share to it. Any failure (checksum, disk full, bad stream) removes what was applied: nothing half-received is
+// ever visible.
+//
+// Resume. While the receiving agent runs, the application stays alive between requests: after a dropped connection
+// or a restart of the sender, the sender continues exactly where the receiver's application is (its offset). After a
+// restart of the receiving agent: the portable driver continues from its last checkpoint (written every 32 MiB or
+// 1 s, and when a request ends or breaks: see portable-apply.ts); btrfs and zfs cannot continue a killed
+// `receive`, so their partial result is deleted and the stream starts again from 0.
+//
+// Durability. Nothing is synced while data arrives (like tar); the filesystem is synced once (syncfs) when the
+// stream is whole and verified, before the receive is recorded as `received`. A checkpoint is exact after a kill -9
+// of the agent (what was written is in the page cache); after a crash of the whole node (the boot id changed) the
+// page cache is gone, so a checkpoint is not trusted: the receive starts again from 0.
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
-import type { PrepareReceiveRequest, ReceiveStatus } from '../../domain/gateway-contract';
+import type { PrepareReceiveRequest, ReceiveStatus, StreamDigestKind } from '../../domain/gateway-contract';
 import type { Logger } from '../../infra/logger';
 import { InsufficientStorageError, isDiskFull } from '../errors';
 import type { Layout, PortionRef } from '../layout';
 import type { ShareRegistry } from '../shares/registry';
-import { StreamIntegrityError, type SnapshotDriver } from '../snapshot-drivers/driver';
+import { StreamIntegrityError, type ApplyCheckpoint, type SnapshotDriver } from '../snapshot-drivers/driver';
 import { SnapshotStore } from '../snapshots';
-import { errorMessage, exists, readJson, writeAll, writeFileAtomic } from '../util';
+import { errorMessage, readJson, run, writeFileAtomic } from '../util';
 
-/**
- * Record the offset of the staged stream after this many bytes or this much time, whichever comes first, and when a
- * data request ends or breaks. What write() put into the file survives a crash of the agent (it is in the page
- * cache), so the record is exact for a kill -9; only a broken request also syncs the file to disk. After a crash of
- * the whole node, bytes newer than the last sync may be lost: the sha256 check then fails the receive cleanly (never
- * a silently corrupt snapshot) and the orchestrator starts the transfer again.
- */
+/** Checkpoint (portable driver) after this many bytes or this much time, whichever comes first. */
 const CHECKPOINT_BYTES = 32 * 1024 * 1024;
 const CHECKPOINT_MS = 1000;
-const WRITE_BATCH = 4 * 1024 * 1024;
+/** What the application may lag behind the network by (bytes buffered in memory per receive). */
+const FEED_BUFFER = 8 * 1024 * 1024;
 
 export interface ReceiveRecord {
   transferId: string;
@@ -40,24 +46,40 @@ export interface ReceiveRecord {
   expiresAt: string | null;
   sourceNode: string;
   state: ReceiveStatus['state'];
+  /** The offset of the last checkpoint (resumable drivers), else 0. */
   durableOffset: number;
+  /** The application's state at that checkpoint (resumable drivers). */
+  checkpoint?: ApplyCheckpoint | null;
+  /** The node's boot id when the checkpoint was taken: a checkpoint from before a node crash is not trusted. */
+  bootId?: string;
   error: string | null;
   sizeBytes: number;
   updatedAt: string;
 }
 
+/** A running application of a stream: the bytes are fed to the driver as they arrive. */
 interface Live {
+  /** Bytes handed to the application so far: where the next request must start. */
   offset: number;
-  hash: Hash;
+  feed: PassThrough;
+  result: Promise<{ sizeBytes: number; digest?: string } | Error>;
+  /** sha256 of the bytes fed (drivers that are not resumable: their digest is the stream's sha256). */
+  hash?: Hash;
+  checkpointer: { checkpoint?: () => Promise<ApplyCheckpoint> };
+  checkpointing?: Promise<void>;
   writer?: { stop: () => void; done: Promise<void> };
-  /** The driver applying the stream as it arrives (only for a stream received in one piece from offset 0). */
-  applier?: { feed: PassThrough; result: Promise<{ sizeBytes: number } | Error> };
+}
+
+let bootIdCache: string | undefined;
+async function bootId(): Promise<string> {
+  bootIdCache ??= (await fs.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
+  return bootIdCache;
 }
 
 export class Receiver {
   private readonly records = new Map<string, ReceiveRecord>();
   private readonly live = new Map<string, Live>();
-  /** Data requests being written; stop() lets them record their durable offset before the agent exits. */
+  /** Data requests being written; stop() lets them record their checkpoint before the agent exits. */
   private readonly writing = new Set<Promise<unknown>>();
   private readonly dir: string;
 
@@ -71,18 +93,18 @@ export class Receiver {
     this.dir = path.join(layout.state, 'receives');
   }
 
-  private streamFile(id: string): string {
-    return path.join(this.layout.incomingDir(id), 'stream');
-  }
-
   private async persist(r: ReceiveRecord): Promise<void> {
     r.updatedAt = new Date().toISOString();
     await writeFileAtomic(path.join(this.dir, `${r.transferId}.json`), JSON.stringify(r));
   }
 
-  /** Loads receives after a restart; a receive under way is cut back to its last durable offset. */
+  /**
+   * Loads receives after a restart. A receive under way continues from its checkpoint when the driver can resume
+   * and the node did not crash since; otherwise what it applied is removed and it starts again from 0.
+   */
   async load(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
+    const boot = await bootId();
     for (const f of await fs.readdir(this.dir)) {
       if (!f.endsWith('.json')) continue;
       const r = await readJson<ReceiveRecord>(path.join(this.dir, f));
@@ -91,14 +113,23 @@ export class Receiver {
       if (r.state === 'receiving' || r.state === 'received') {
         this.store.receiving.add(SnapshotStore.receivingKey(r, r.snapshotId));
       }
-      if (r.state === 'receiving') {
-        const file = this.streamFile(r.transferId);
-        if (await exists(file)) await fs.truncate(file, r.durableOffset);
-        else {
-          await fs.mkdir(path.dirname(file), { recursive: true });
-          await fs.writeFile(file, '');
-          r.durableOffset = 0;
+      // receives of the version that staged streams: that directory is not used any more
+      await fs.rm(this.layout.incomingDir(r.transferId), { recursive: true, force: true }).catch(() => undefined);
+      if (r.state !== 'receiving') continue;
+      const resumable = this.driver.resumableReceive && r.checkpoint?.state && r.bootId === boot;
+      if (!resumable) {
+        if (r.durableOffset > 0 || r.checkpoint) {
+          this.log.warn(
+            { transferId: r.transferId, offset: r.durableOffset },
+            this.driver.resumableReceive
+              ? 'the node restarted since the last checkpoint: receive starts again from 0'
+              : `a ${this.driver.name} receive cannot continue after a restart: starts again from 0`,
+          );
         }
+        await this.driver.deleteSnapshot({ share: r.share, portion: r.portion }, r.snapshotId).catch(() => undefined);
+        r.durableOffset = 0;
+        r.checkpoint = null;
+        await this.persist(r);
       }
     }
   }
@@ -180,10 +211,6 @@ export class Receiver {
     );
     if (other)
       throw new ConflictError(`snapshot ${req.snapshotId} is already being received (receive ${other.transferId})`);
-    const file = this.streamFile(id);
-    await fs.rm(path.dirname(file), { recursive: true, force: true });
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, '');
     const r: ReceiveRecord = {
       transferId: id,
       share: req.share,
@@ -196,6 +223,8 @@ export class Receiver {
       sourceNode,
       state: 'receiving',
       durableOffset: 0,
+      checkpoint: null,
+      bootId: await bootId(),
       error: null,
       sizeBytes: 0,
       updatedAt: '',
@@ -208,32 +237,53 @@ export class Receiver {
     return this.status(r);
   }
 
-  /** The in-memory hash and offset of a receive, rebuilt from the staged file after a restart. */
+  /** The running application of a receive; started (from 0, or from its checkpoint after a restart) if needed. */
   private async liveState(r: ReceiveRecord): Promise<Live> {
-    let l = this.live.get(r.transferId);
-    if (l) return l;
-    const file = this.streamFile(r.transferId);
-    await fs.truncate(file, r.durableOffset);
-    const hash = createHash('sha256');
-    const fh = await fs.open(file, 'r');
-    try {
-      const buf = Buffer.allocUnsafe(1024 * 1024);
-      let pos = 0;
-      while (pos < r.durableOffset) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, r.durableOffset - pos), pos);
-        if (bytesRead === 0) break;
-        hash.update(buf.subarray(0, bytesRead));
-        pos += bytesRead;
-      }
-    } finally {
-      await fh.close();
-    }
-    l = { offset: r.durableOffset, hash };
+    const existing = this.live.get(r.transferId);
+    if (existing) return existing;
+    const p: PortionRef = { share: r.share, portion: r.portion };
+    const resumeFrom = this.driver.resumableReceive && r.checkpoint?.state ? r.checkpoint : undefined;
+    const offset = resumeFrom ? resumeFrom.offset : 0;
+    if (!resumeFrom) await this.driver.deleteSnapshot(p, r.snapshotId).catch(() => undefined);
+    await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
+    const feed = new PassThrough({ highWaterMark: FEED_BUFFER });
+    const checkpointer: Live['checkpointer'] = {};
+    const result = this.driver
+      .receiveStream(p, r.snapshotId, r.baseSnapshotId ?? undefined, feed, {
+        streamChecked: true,
+        ...(resumeFrom ? { resumeFrom } : {}),
+        checkpointer,
+      })
+      .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    const l: Live = {
+      offset,
+      feed,
+      result,
+      checkpointer,
+      ...(this.driver.resumableReceive ? {} : { hash: createHash('sha256') }),
+    };
     this.live.set(r.transferId, l);
     return l;
   }
 
-  /** Appends the body of one data request, which starts at `offset`. Returns once it is durable. */
+  /** Records where a resumable application durably is (no-op for the others: they restart from 0 anyway). */
+  private async checkpoint(r: ReceiveRecord, l: Live): Promise<void> {
+    const take = l.checkpointer.checkpoint;
+    if (!take) return;
+    const prev = l.checkpointing;
+    const next = (async () => {
+      await prev;
+      const cp = await take();
+      if (!cp.state || this.live.get(r.transferId) !== l || r.state !== 'receiving') return;
+      r.checkpoint = cp;
+      r.durableOffset = cp.offset;
+      await this.persist(r);
+    })();
+    l.checkpointing = next.catch(() => undefined);
+    await next;
+  }
+
+  /** Applies the body of one data request, which starts at `offset`. Returns once it is handed to the driver. */
   write(id: string, offset: number, body: Readable): Promise<ReceiveStatus> {
     const p = this.writeTracked(id, offset, body);
     this.writing.add(p);
@@ -262,134 +312,100 @@ export class Receiver {
     let release!: () => void;
     const done = new Promise<void>((res) => (release = res));
     l.writer = { stop: () => body.destroy(), done };
-    const p: PortionRef = { share: r.share, portion: r.portion };
-    let applier = l.applier;
-    if (offset === 0 && this.driver.receiveStream) {
-      // Apply while receiving: the result is kept only if the whole stream arrives in this request and verifies.
-      await this.dropApplier(r, l);
-      await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
-      const feed = new PassThrough({ highWaterMark: 8 * 1024 * 1024 });
-      const result = this.driver
-        .receiveStream(p, r.snapshotId, r.baseSnapshotId ?? undefined, feed, { streamChecked: true })
-        .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
-      applier = l.applier = { feed, result };
-    } else if (applier) {
-      await this.dropApplier(r, l);
-      applier = undefined;
-    }
-    const fh = await fs.open(this.streamFile(id), 'r+');
-    let sinceSync = 0;
-    let lastSync = Date.now();
-    const checkpoint = async (sync = false): Promise<void> => {
-      if (sync) await fh.datasync();
-      r.durableOffset = l.offset;
-      sinceSync = 0;
-      lastSync = Date.now();
-      await this.persist(r);
-    };
+    let sinceCheckpoint = 0;
+    let lastCheckpoint = Date.now();
+    const failed = l.result.then((v) => (v instanceof Error ? v : undefined));
     try {
-      // Chunks are written in batches of a few MiB (one writev each); the hash and offset only ever cover what is
-      // in the file, so a broken request loses at most the unwritten batch, which the sender sends again.
-      let batch: Buffer[] = [];
-      let batchLen = 0;
-      const flush = async (): Promise<void> => {
-        if (!batchLen) return;
-        await writeAll(fh, batch, batchLen, l.offset);
-        for (const b of batch) l.hash.update(b);
-        l.offset += batchLen;
-        sinceSync += batchLen;
-        batch = [];
-        batchLen = 0;
-        if (sinceSync >= CHECKPOINT_BYTES || Date.now() - lastSync >= CHECKPOINT_MS) await checkpoint();
-      };
       for await (const chunk of body) {
         const b = chunk as Buffer;
-        batch.push(b);
-        batchLen += b.length;
-        if (applier && !applier.feed.write(b)) {
-          // backpressure from the applier (or it failed: then it stops reading and the stream goes on alone)
-          const a = applier;
-          const gaveUp = await Promise.race([
-            new Promise<boolean>((res) => a.feed.once('drain', () => res(false))),
-            a.result.then((v) => v instanceof Error),
+        l.hash?.update(b);
+        l.offset += b.length;
+        sinceCheckpoint += b.length;
+        if (!l.feed.write(b)) {
+          // backpressure from the application, or it failed (then it stops reading: fail the receive)
+          const err = await Promise.race([
+            new Promise<undefined>((res) => l.feed.once('drain', () => res(undefined))),
+            failed,
           ]);
-          if (gaveUp) applier = undefined;
+          if (err) throw err;
         }
-        if (batchLen >= WRITE_BATCH) await flush();
+        if (sinceCheckpoint >= CHECKPOINT_BYTES || Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
+          sinceCheckpoint = 0;
+          lastCheckpoint = Date.now();
+          await this.checkpoint(r, l);
+        }
       }
-      await flush();
-      await checkpoint();
-      l.applier?.feed.end();
+      const early = await Promise.race([failed, Promise.resolve(undefined)]);
+      if (early) throw early;
+      await this.checkpoint(r, l);
       return this.status(r);
     } catch (err) {
-      if (l.applier) await this.dropApplier(r, l);
-      if (isDiskFull(err)) {
-        await fh.close().catch(() => undefined);
-        await this.fail(r, 'disk full on the receiving FSVM');
-        throw new InsufficientStorageError(`receive ${id}: no space left on the receiving FSVM; staged data freed`);
+      const applied = await Promise.race([failed, Promise.resolve(undefined)]);
+      const cause = applied ?? err;
+      if (applied || err instanceof StreamIntegrityError || isDiskFull(err)) {
+        await this.failWith(r, cause);
       }
-      // A dropped connection: what was written is kept; the offset and hash stay consistent with the file.
-      await checkpoint(true).catch(() => undefined);
+      // A dropped connection: the application stays alive and the sender continues at its offset.
+      await this.checkpoint(r, l).catch(() => undefined);
       throw err;
     } finally {
-      await fh.close().catch(() => undefined);
       l.writer = undefined;
       release();
     }
   }
 
-  /** The sender says the stream is whole: verify length and sha256, then apply it (still unlisted). */
-  async complete(id: string, totalBytes: number, sha256: string): Promise<ReceiveStatus> {
+  /** Fails a receive because its application failed; throws the error the sender should see. */
+  private async failWith(r: ReceiveRecord, err: unknown): Promise<never> {
+    if (isDiskFull(err)) {
+      await this.fail(r, 'disk full on the receiving FSVM');
+      throw new InsufficientStorageError(
+        `receive ${r.transferId}: no space left on the receiving FSVM; partial data freed`,
+      );
+    }
+    const integrity = err instanceof StreamIntegrityError || err instanceof ValidationError;
+    const reason = integrity ? errorMessage(err) : `apply failed: ${errorMessage(err)}`;
+    await this.fail(r, reason);
+    if (err instanceof ValidationError) throw err;
+    throw new StreamIntegrityError(`receive ${r.transferId}: ${reason}`);
+  }
+
+  /** The sender says the stream is whole: let the application finish, verify length and digest, sync. */
+  async complete(id: string, totalBytes: number, digest: string, kind: StreamDigestKind): Promise<ReceiveStatus> {
     const r = this.require(id);
     if (r.state === 'received' || r.state === 'committed') return this.status(r);
     if (r.state === 'failed') throw new ConflictError(`receive ${id} failed: ${r.error}`);
+    const expectedKind: StreamDigestKind = this.driver.resumableReceive ? 'records-sha256' : 'stream-sha256';
+    if (kind !== expectedKind) {
+      throw new ValidationError(`this ${this.driver.name} receiver checks a ${expectedKind} digest, not ${kind}`);
+    }
     const l = await this.liveState(r);
     if (l.writer) throw new ConflictError(`receive ${id} is still receiving data`);
     if (l.offset !== totalBytes) {
       throw new ConflictError(`receive ${id} has ${l.offset} bytes, the sender says ${totalBytes}`);
     }
-    const got = l.hash.copy().digest('hex');
-    if (got !== sha256) {
+    l.feed.end();
+    const outcome = await l.result;
+    if (outcome instanceof Error) {
+      this.live.delete(id);
+      return this.failWith(r, outcome);
+    }
+    const got = l.hash ? l.hash.digest('hex') : outcome.digest;
+    if (got !== digest) {
       await this.fail(r, 'checksum mismatch: the stream was corrupted in flight');
-      throw new StreamIntegrityError(`receive ${id}: sha256 of the received stream does not match the sender's`);
+      throw new StreamIntegrityError(
+        `receive ${id}: the digest (sha256) of the received stream does not match the sender's`,
+      );
     }
     const p: PortionRef = { share: r.share, portion: r.portion };
-    this.log.info({ transferId: id, bytes: totalBytes }, 'stream whole and verified; applying');
-    try {
-      let sizeBytes: number | undefined;
-      if (l.applier) {
-        const outcome: { sizeBytes: number } | Error = await l.applier.result;
-        l.applier = undefined;
-        if (outcome instanceof Error) {
-          if (isDiskFull(outcome)) throw outcome;
-          this.log.warn(
-            { transferId: id, err: outcome.message },
-            'applying while receiving failed; applying the staged stream',
-          );
-          await this.driver.deleteSnapshot(p, r.snapshotId);
-        } else sizeBytes = outcome.sizeBytes;
-      }
-      sizeBytes ??= await this.store.withLock(p, async () => {
-        await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
-        const res = await this.driver.receive(p, r.snapshotId, r.baseSnapshotId ?? undefined, this.streamFile(id), {
-          streamChecked: true,
-        });
-        return res.sizeBytes;
-      });
-      await fs.rm(this.layout.incomingDir(id), { recursive: true, force: true });
-      r.state = 'received';
-      r.sizeBytes = sizeBytes;
-      this.live.delete(id);
-      await this.persist(r);
-      this.log.info({ transferId: id, snapshot: r.snapshotId, bytes: totalBytes }, 'stream applied');
-      return this.status(r);
-    } catch (err) {
-      const reason = isDiskFull(err) ? 'disk full on the receiving FSVM' : `apply failed: ${errorMessage(err)}`;
-      await this.fail(r, reason);
-      if (isDiskFull(err)) throw new InsufficientStorageError(`receive ${id}: ${reason}; partial data freed`);
-      if (err instanceof StreamIntegrityError) throw err;
-      throw new StreamIntegrityError(`receive ${id}: ${reason}`);
-    }
+    // One sync of the filesystem for the whole snapshot: only then is it recorded as received (see the top).
+    await run(['sync', '-f', this.layout.snapshotDir(p, r.snapshotId)]);
+    r.state = 'received';
+    r.sizeBytes = outcome.sizeBytes;
+    r.checkpoint = null;
+    this.live.delete(id);
+    await this.persist(r);
+    this.log.info({ transferId: id, snapshot: r.snapshotId, bytes: totalBytes }, 'stream applied and verified');
+    return this.status(r);
   }
 
   /** Publishes a received snapshot and (by default) brings the live share to it. Idempotent. */
@@ -428,23 +444,15 @@ export class Receiver {
     return this.status(r);
   }
 
-  /** Stops an applier that cannot see the whole stream any more and removes what it applied. */
-  private async dropApplier(r: ReceiveRecord, l: Live): Promise<void> {
-    const a = l.applier;
-    if (!a) return;
-    l.applier = undefined;
-    a.feed.destroy(new Error('stream interrupted'));
-    await a.result;
-    await this.driver.deleteSnapshot({ share: r.share, portion: r.portion }, r.snapshotId).catch(() => undefined);
-  }
-
   private async fail(r: ReceiveRecord, reason: string): Promise<void> {
     const p: PortionRef = { share: r.share, portion: r.portion };
-    this.live.get(r.transferId)?.writer?.stop();
     const l = this.live.get(r.transferId);
-    if (l?.applier) await this.dropApplier(r, l);
     this.live.delete(r.transferId);
-    await fs.rm(this.layout.incomingDir(r.transferId), { recursive: true, force: true }).catch(() => undefined);
+    if (l) {
+      l.writer?.stop();
+      l.feed.destroy(new Error('receive failed'));
+      await l.result; // the driver stops and gives up its files before they are removed
+    }
     if (!(await this.store.get(p, r.snapshotId))) {
       await this.driver
         .deleteSnapshot(p, r.snapshotId)
@@ -456,7 +464,8 @@ export class Receiver {
     r.state = 'failed';
     r.error = reason;
     r.durableOffset = 0;
+    r.checkpoint = null;
     await this.persist(r).catch(() => undefined);
-    this.log.warn({ transferId: r.transferId, reason }, 'receive failed; staged data removed');
+    this.log.warn({ transferId: r.transferId, reason }, 'receive failed; applied data removed');
   }
 }

@@ -265,15 +265,18 @@ export class Sender {
           r.resumedFrom = offset;
           this.log.info({ transferId: r.transferId, offset }, 'resuming stream');
         }
-        const { stream, totalBytes } = await this.driver.send(p, r.snapshotId, r.baseSnapshotId ?? undefined);
+        const sent = await this.driver.send(p, r.snapshotId, r.baseSnapshotId ?? undefined, offset);
+        const { stream, totalBytes } = sent;
         if (totalBytes !== null) r.bytesTotal = totalBytes;
-        const hash = createHash('sha256');
-        let pos = 0;
+        // A driver that knows its digest up front (portable) starts at the offset and nothing is hashed here; for the
+        // others the whole stream is hashed from byte 0 and the bytes the receiver already has are skipped.
+        const hash = sent.digest === undefined ? createHash('sha256') : undefined;
+        let pos = sent.startsAt;
         r.bytesSent = offset;
         const skipper = new Transform({
           highWaterMark: 1024 * 1024,
           transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
-            hash.update(chunk);
+            hash?.update(chunk);
             const start = pos;
             pos += chunk.length;
             if (pos <= offset) cb();
@@ -311,7 +314,9 @@ export class Sender {
           await peer.json(
             'POST',
             `/receives/${encodeURIComponent(r.transferId)}/complete`,
-            { totalBytes: pos, sha256: hash.digest('hex') },
+            hash
+              ? { totalBytes: pos, sha256: hash.digest('hex'), digest: 'stream-sha256' }
+              : { totalBytes: pos, sha256: sent.digest!, digest: 'records-sha256' },
             run.abort.signal,
           ),
         );

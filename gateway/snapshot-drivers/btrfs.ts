@@ -7,9 +7,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Layout, PortionRef } from '../layout';
-import { exists, run, treeSize } from '../util';
+import { exists, run, runWithInput, treeSize } from '../util';
 import type { SendStream, SnapshotDriver } from './driver';
 
 /** Is `p` a btrfs subvolume (its root inode is always 256)? */
@@ -111,7 +110,7 @@ export class BtrfsDriver implements SnapshotDriver {
     out.on('close', () => {
       if (!exited) child.kill('SIGKILL');
     });
-    return { stream: out, totalBytes: null };
+    return { stream: out, totalBytes: null, startsAt: 0 };
   }
 
   async receiveStream(
@@ -123,17 +122,10 @@ export class BtrfsDriver implements SnapshotDriver {
     const dir = this.layout.snapshotDir(p, id);
     const data = this.layout.snapshotData(p, id);
     await this.deleteSubvolume(data);
-    const child = spawn(this.btrfs, ['receive', '-q', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
-      await pipeline(stream, child.stdin);
-      const code = await exited;
-      if (code !== 0) throw new Error(`btrfs receive failed (exit ${code}): ${stderr.trim()}`);
+      // the stream goes straight into btrfs receive: one write per byte, as with a raw send | receive
+      await runWithInput([this.btrfs, 'receive', '-q', dir], stream);
     } catch (err) {
-      child.kill('SIGKILL');
-      await exited;
       await this.deleteSubvolume(data);
       throw err;
     }

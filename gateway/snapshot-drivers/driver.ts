@@ -6,18 +6,39 @@ import type { Layout, PortionRef } from '../layout';
 export type DriverName = 'btrfs' | 'portable' | 'zfs';
 
 export interface SendStream {
-  /** A deterministic byte stream: the same snapshot pair always gives the same bytes (resume relies on it). */
+  /**
+   * A deterministic byte stream: the same snapshot pair always gives the same bytes (resume relies on it). It starts
+   * at the `offset` asked for when the driver can start there (`startsAt`), else at 0.
+   */
   stream: Readable;
   /** Its length when known up front (portable), else null (btrfs, zfs). */
   totalBytes: number | null;
+  /** Where `stream` starts (0 unless the driver skipped to the offset asked for). */
+  startsAt: number;
+  /**
+   * The stream's digest when the driver computes it without reading the bytes (portable: the chain of its record
+   * headers, each file checked against its sha256 by the receiver); absent: the sender hashes the bytes (sha256).
+   */
+  digest?: string;
+}
+
+/** A consistent point of an application under way: the stream offset to continue from, and the driver's state. */
+export interface ApplyCheckpoint {
+  offset: number;
+  /** JSON; null = nothing worth keeping (start again from 0). */
+  state: unknown;
 }
 
 export interface ReceiveOptions {
   /**
-   * The caller checks the whole stream's sha256 before it keeps the result (the receiver always does): a driver may
-   * then skip its own per-file content checks.
+   * The caller checks the whole stream's sha256 before it keeps the result: a driver may then skip its own per-file
+   * content checks (only for `receive`/`receiveStream` of drivers that are not `resumableReceive`).
    */
   streamChecked?: boolean;
+  /** Resumable drivers: continue an application interrupted at this checkpoint; the stream starts at its offset. */
+  resumeFrom?: ApplyCheckpoint;
+  /** Resumable drivers set `checkpoint` here: it makes the progress so far durable and returns where it is. */
+  checkpointer?: { checkpoint?: () => Promise<ApplyCheckpoint> };
 }
 
 export interface SnapshotDriver {
@@ -40,8 +61,13 @@ export interface SnapshotDriver {
    * files whose type, size, mode and mtime match the snapshot instead of copying them again (rsync's quick check).
    */
   rollback(p: PortionRef, id: string, opts?: { reuseUnchanged?: boolean }): Promise<void>;
-  /** The stream of snapshot `id`, incremental from `baseId` when given. */
-  send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream>;
+  /** The stream of snapshot `id`, incremental from `baseId` when given (from byte `offset` on where it can). */
+  send(p: PortionRef, id: string, baseId: string | undefined, offset?: number): Promise<SendStream>;
+  /**
+   * True when `receiveStream` verifies the content itself (returning the digest `send` announced), supports
+   * `resumeFrom`/`checkpointer`, and so lets a receive resume after a restart of the receiving agent.
+   */
+  readonly resumableReceive?: boolean;
   /** Applies a complete, verified stream file into the snapshot's directory (not yet committed). */
   receive(
     p: PortionRef,
@@ -51,16 +77,16 @@ export interface SnapshotDriver {
     opts?: ReceiveOptions,
   ): Promise<{ sizeBytes: number }>;
   /**
-   * Applies the stream while it arrives (not yet verified: the receiver checks the sha256 before it keeps the result
-   * and deletes it otherwise). Optional; the receiver falls back to `receive` of the staged file after a resume.
+   * Applies the stream while it arrives, into the snapshot's still unlisted directory (the receiver checks the
+   * digest before it keeps the result and deletes it otherwise). This is how the receiver applies every stream.
    */
-  receiveStream?(
+  receiveStream(
     p: PortionRef,
     id: string,
     baseId: string | undefined,
     stream: Readable,
     opts?: ReceiveOptions,
-  ): Promise<{ sizeBytes: number }>;
+  ): Promise<{ sizeBytes: number; digest?: string }>;
 }
 
 /** A stream or its application found corrupted data: the transfer fails, never retries the same bytes. */

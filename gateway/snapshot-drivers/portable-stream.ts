@@ -6,6 +6,11 @@
 //   symlink {op,p,l,mt}
 //   del     {op,p}                 removed from the base (a directory with everything below it)
 //   end     {op,records}
+// Integrity without hashing the bytes twice: every file record carries its content's sha256 (from the manifest,
+// computed once when the snapshot was taken) and the receiver checks each file against it; the headers themselves are
+// covered by a chain, c0 = sha256(CHAIN_SEED), ci = sha256(c(i-1) || header i), whose last value the sender computes
+// from the plan alone and sends at completion. Together they prove the applied tree is what the sender planned, and
+// the chain's 32-byte state is all a resumed receiver needs to keep (it cannot resume a sha256 of the whole stream).
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -72,7 +77,7 @@ export function planStream(snap: Entry[], base: Entry[] | undefined): StreamReco
   return recs;
 }
 
-function header(r: StreamRecord): Buffer {
+export function header(r: StreamRecord): Buffer {
   const json = Buffer.from(JSON.stringify(r));
   const len = Buffer.alloc(4);
   len.writeUInt32BE(json.length);
@@ -85,36 +90,75 @@ export function streamLength(recs: StreamRecord[]): number {
   return n;
 }
 
+const CHAIN_SEED = Buffer.from('fs-dr portable stream records v1');
+
+/** The chain's start value. */
+export function chainStart(): Buffer {
+  return createHash('sha256').update(CHAIN_SEED).digest();
+}
+
+/** The next link of the header chain: sha256(previous || header bytes as sent). */
+export function chainNext(prev: Buffer, header: Buffer): Buffer {
+  return createHash('sha256').update(prev).update(header).digest();
+}
+
+/** The digest of a whole stream: the last link of the chain over its record headers. */
+export function recordsDigest(recs: StreamRecord[]): string {
+  let c = chainStart();
+  for (const r of recs) c = chainNext(c, header(r));
+  return c.toString('hex');
+}
+
 const BATCH = 256 * 1024;
 const CHUNK = 1024 * 1024;
 const SYNC_READ_MAX = 256 * 1024;
+/** The reader pauses its source when this much is buffered. */
+const READER_HIGH = 4 * 1024 * 1024;
 
-/** The stream's bytes, batched into chunks of about 256 KiB to 1 MiB. Reads files one at a time. */
-export function generateStream(recs: StreamRecord[], dataDir: string): Readable {
+/**
+ * The stream's bytes from byte `from` on, batched into chunks of about 256 KiB to 1 MiB. Reads files one at a time;
+ * records wholly before `from` are skipped without reading their files (a resume costs what is left to send).
+ */
+export function generateStream(recs: StreamRecord[], dataDir: string, from = 0): Readable {
   async function* gen(): AsyncGenerator<Buffer> {
-    let pending: Buffer[] = [MAGIC];
-    let pendingLen = MAGIC.length;
+    let pending: Buffer[] = [];
+    let pendingLen = 0;
+    let pos = 0; // stream offset of the next byte produced
+    const push = (b: Buffer): void => {
+      const end = pos + b.length;
+      if (end > from) {
+        const part = pos >= from ? b : b.subarray(from - pos);
+        pending.push(part);
+        pendingLen += part.length;
+      }
+      pos = end;
+    };
     const flush = (): Buffer => {
-      const b = Buffer.concat(pending, pendingLen);
+      const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
       pending = [];
       pendingLen = 0;
       return b;
     };
+    push(MAGIC);
     for (const r of recs) {
       const h = header(r);
-      pending.push(h);
-      pendingLen += h.length;
+      const size = r.op === 'file' ? r.s : 0;
+      if (pos + h.length + size <= from) {
+        pos += h.length + size;
+        continue;
+      }
+      push(h);
       if (r.op === 'file' && r.s > 0 && r.s <= SYNC_READ_MAX) {
         // small files: one synchronous read (the thread pool round trips cost more than the read)
         const data = readFileSync(path.join(dataDir, ...r.p.split('/')));
         if (data.length !== r.s) throw new StreamIntegrityError(`snapshot file ${r.p} does not have its manifest size`);
-        pending.push(data);
-        pendingLen += data.length;
+        push(data);
       } else if (r.op === 'file' && r.s > 0) {
         const file = path.join(dataDir, ...r.p.split('/'));
         const fh = await fs.open(file, 'r');
         try {
-          let done = 0;
+          let done = Math.max(0, from - pos); // a resume inside this file starts reading there
+          pos += done;
           while (done < r.s) {
             const want = Math.min(CHUNK, r.s - done);
             const buf = Buffer.allocUnsafe(want);
@@ -122,9 +166,7 @@ export function generateStream(recs: StreamRecord[], dataDir: string): Readable 
             if (bytesRead === 0)
               throw new StreamIntegrityError(`snapshot file ${r.p} is shorter than its manifest says`);
             done += bytesRead;
-            const chunk = bytesRead === want ? buf : buf.subarray(0, bytesRead);
-            pending.push(chunk);
-            pendingLen += chunk.length;
+            push(bytesRead === want ? buf : buf.subarray(0, bytesRead));
             if (pendingLen >= BATCH) yield flush();
           }
         } finally {
@@ -138,34 +180,54 @@ export function generateStream(recs: StreamRecord[], dataDir: string): Readable 
   return Readable.from(gen(), { objectMode: false, highWaterMark: 2 });
 }
 
-/** Sequential reader of a stream (a staged file or the bytes as they arrive), record by record. */
+/**
+ * Sequential reader of a stream (a file or the bytes as they arrive), record by record. It takes the source's chunks
+ * as they come ('data' events) rather than through read(), which would concatenate (copy) whatever is buffered.
+ */
 export class StreamReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private done = false;
-  private readonly it: AsyncIterator<Buffer>;
+  private ended = false;
+  private error: Error | undefined;
+  private wake: (() => void) | undefined;
 
   constructor(private readonly source: Readable) {
-    this.it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    source.on('data', (b: Buffer) => {
+      if (!b.length) return;
+      this.chunks.push(b);
+      this.buffered += b.length;
+      if (this.buffered >= READER_HIGH) source.pause();
+      this.wake?.();
+    });
+    source.on('end', () => {
+      this.ended = true;
+      this.wake?.();
+    });
+    source.on('error', (err) => {
+      this.error = err;
+      this.wake?.();
+    });
+    source.on('close', () => {
+      this.ended = true;
+      this.wake?.();
+    });
   }
 
   static file(file: string): StreamReader {
     return new StreamReader(createReadStream(file, { highWaterMark: CHUNK }));
   }
 
+  /** Waits until more bytes are buffered; false at the end of the source. */
   private async more(): Promise<boolean> {
-    if (this.done) return false;
-    const r = await this.it.next();
-    if (r.done) {
-      this.done = true;
-      return false;
+    const before = this.buffered;
+    for (;;) {
+      if (this.error) throw this.error;
+      if (this.buffered > before) return true;
+      if (this.ended) return false;
+      if (this.source.isPaused()) this.source.resume();
+      await new Promise<void>((res) => (this.wake = res));
+      this.wake = undefined;
     }
-    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
-    if (b.length) {
-      this.chunks.push(b);
-      this.buffered += b.length;
-    }
-    return true;
   }
 
   private take(n: number): Buffer {
@@ -177,6 +239,7 @@ export class StreamReader {
     }
     this.chunks.shift();
     this.buffered -= first.length;
+    if (this.buffered < READER_HIGH / 2 && this.source.isPaused() && !this.ended) this.source.resume();
     return first;
   }
 
@@ -217,14 +280,23 @@ export class StreamReader {
   }
 
   async readRecord(): Promise<StreamRecord> {
-    const len = (await this.readExact(4)).readUInt32BE(0);
+    return (await this.readRecordRaw()).rec;
+  }
+
+  /** The next record and its header bytes exactly as they were in the stream (for the header chain). */
+  async readRecordRaw(): Promise<{ rec: StreamRecord; raw: Buffer }> {
+    const lenBuf = await this.readExact(4);
+    const len = lenBuf.readUInt32BE(0);
     if (len > 1024 * 1024) throw new StreamIntegrityError('stream record header too large');
+    const json = await this.readExact(len);
+    let rec: StreamRecord;
     try {
-      return JSON.parse((await this.readExact(len)).toString('utf8')) as StreamRecord;
-    } catch (err) {
-      if (err instanceof StreamIntegrityError) throw err;
+      rec = JSON.parse(json.toString('utf8')) as StreamRecord;
+    } catch {
       throw new StreamIntegrityError('stream record header is not valid JSON');
     }
+    if (!rec || typeof rec !== 'object') throw new StreamIntegrityError('stream record header is not an object');
+    return { rec, raw: Buffer.concat([lenBuf, json], 4 + len) };
   }
 
   close(): void {

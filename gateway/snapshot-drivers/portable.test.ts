@@ -2,10 +2,11 @@
 // files, modes, mtimes, symlinks), only changed bytes on the wire, corrupt or hostile streams refused.
 import fs from 'node:fs';
 import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tmpDir, treeDigest, writeFiles, randomBytesDeterministic } from '../../test/gateway/helpers';
 import { Layout } from '../layout';
-import { StreamIntegrityError } from './driver';
+import { StreamIntegrityError, type ApplyCheckpoint } from './driver';
 import { PortableDriver } from './portable';
 import { MAGIC } from './portable-stream';
 
@@ -85,6 +86,50 @@ describe('portable snapshot driver', () => {
     // rollback brings the live tree back, and is atomic for clients (a swap)
     await dst.rollback(P, 's1');
     expect(treeDigest(dst.livePath(P))).toEqual(treeDigest(src.layout.snapshotData(P, 's1')));
+  });
+
+  it('sends from an offset, and resumes an application from its checkpoint (inside small and large files)', async () => {
+    const live = src.livePath(P);
+    const files: Record<string, Buffer | string> = { 'big/one.bin': randomBytesDeterministic(3 * 1024 * 1024, 21) };
+    for (let i = 0; i < 300; i++) files[`d${i % 9}/f${i}.txt`] = `small ${i} `.repeat(40 + i);
+    writeFiles(live, files);
+    await snapshot(src, 's1');
+    const f1 = path.join(dir, 's1.stream');
+    const total = await sendToFile(src, 's1', undefined, f1);
+    const whole = fs.readFileSync(f1);
+    // the stream from any offset is the tail of the whole stream, without reading what comes before
+    for (const at of [0, 1, 8, 5000, Math.floor(total / 2), total - 1, total]) {
+      const { stream, startsAt, digest } = await src.send(P, 's1', undefined, at);
+      expect(startsAt).toBe(at);
+      expect(digest).toMatch(/^[0-9a-f]{64}$/);
+      const got = Buffer.concat(await stream.toArray());
+      expect(got.equals(whole.subarray(at))).toBe(true);
+    }
+    // apply in pieces, each time from a fresh applier (a restarted agent) resumed at the last checkpoint
+    const { digest } = await src.send(P, 's1', undefined);
+    fs.mkdirSync(dst.layout.snapshotDir(P, 's1'), { recursive: true });
+    let cp: ApplyCheckpoint | undefined;
+    const cuts = [200_000, 1_500_000, 2_600_000, 3_300_000];
+    for (const cut of cuts) {
+      const feed = new PassThrough();
+      const checkpointer: { checkpoint?: () => Promise<ApplyCheckpoint> } = {};
+      const run = dst.receiveStream(P, 's1', undefined, feed, { ...(cp ? { resumeFrom: cp } : {}), checkpointer });
+      const from = cp?.offset ?? 0;
+      feed.write(whole.subarray(from, cut));
+      await new Promise((r) => setTimeout(r, 150));
+      const next = await checkpointer.checkpoint!();
+      expect(next.offset).toBeGreaterThan(from);
+      expect(next.offset).toBeLessThanOrEqual(cut);
+      cp = next;
+      feed.destroy(new Error('agent killed'));
+      await expect(run).rejects.toThrow();
+    }
+    const res = await dst.receiveStream(P, 's1', undefined, Readable.from([whole.subarray(cp!.offset)]), {
+      resumeFrom: cp!,
+    });
+    expect(res.digest).toBe(digest);
+    expect(treeDigest(dst.layout.snapshotData(P, 's1'))).toEqual(treeDigest(live));
+    expect(fs.existsSync(path.join(dst.layout.snapshotDir(P, 's1'), 'receive.journal'))).toBe(false);
   });
 
   it('refuses a stream with a flipped content byte', async () => {

@@ -10,15 +10,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
-import { safeRelative } from '../layout';
-import { exists, writeAll } from '../util';
-import { StreamIntegrityError, type ReceiveOptions, type SendStream, type SnapshotDriver } from './driver';
-import { parentOf, readManifest, writeManifest, type Entry } from './manifest';
-import { MAGIC, StreamReader, generateStream, planStream, streamLength } from './portable-stream';
+import { exists } from '../util';
+import { type ReceiveOptions, type SendStream, type SnapshotDriver } from './driver';
+import { readManifest, writeManifest, type Entry } from './manifest';
+import { PortableApplier } from './portable-apply';
+import { generateStream, planStream, recordsDigest, streamLength } from './portable-stream';
 
 const SMALL = 1024 * 1024;
-/** Files up to this size are applied with synchronous calls. */
-const SYNC_WRITE_MAX = 256 * 1024;
 /** Callback fs (plain fds) for small files. */
 const cb = { readFile: promisify(fsCb.readFile), writeFile: promisify(fsCb.writeFile) };
 
@@ -87,6 +85,7 @@ async function removeIfExists(p: string): Promise<void> {
 
 export class PortableDriver implements SnapshotDriver {
   readonly name = 'portable' as const;
+  readonly resumableReceive = true;
 
   constructor(readonly layout: Layout) {}
 
@@ -208,167 +207,40 @@ export class PortableDriver implements SnapshotDriver {
     }
   }
 
-  async send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream> {
+  async send(p: PortionRef, id: string, baseId: string | undefined, offset = 0): Promise<SendStream> {
     const snap = await this.manifest(p, id);
     const base = baseId ? await this.manifest(p, baseId) : undefined;
     const recs = planStream(snap, base);
-    return { stream: generateStream(recs, this.layout.snapshotData(p, id)), totalBytes: streamLength(recs) };
+    const totalBytes = streamLength(recs);
+    const startsAt = Math.min(offset, totalBytes);
+    return {
+      stream: generateStream(recs, this.layout.snapshotData(p, id), startsAt),
+      totalBytes,
+      startsAt,
+      digest: recordsDigest(recs),
+    };
   }
 
+  /** Applies a stream file (tests, tools); the receiver streams instead (`receiveStream`). */
   async receive(
     p: PortionRef,
     id: string,
     baseId: string | undefined,
     streamFile: string,
-    opts: ReceiveOptions = {},
-  ): Promise<{ sizeBytes: number }> {
-    return this.receiveStream(p, id, baseId, createReadStream(streamFile, { highWaterMark: 1024 * 1024 }), opts);
+  ): Promise<{ sizeBytes: number; digest: string }> {
+    return this.receiveStream(p, id, baseId, createReadStream(streamFile, { highWaterMark: 1024 * 1024 }));
   }
 
+  /** Every file is checked against its record's sha256 whatever `streamChecked` says (see portable-apply.ts). */
   async receiveStream(
     p: PortionRef,
     id: string,
     baseId: string | undefined,
     source: Readable,
     opts: ReceiveOptions = {},
-  ): Promise<{ sizeBytes: number }> {
-    // Per-file sha256 checks, unless the caller verifies the whole stream before it keeps the result.
-    const checkFiles = !opts.streamChecked;
-    const data = this.layout.snapshotData(p, id);
-    const baseData = baseId ? this.layout.snapshotData(p, baseId) : '';
-    const baseEntries = baseId ? await this.manifest(p, baseId) : [];
-    const baseMap = new Map(baseEntries.map((e) => [e.p, e]));
-    const map = new Map<string, Entry>();
-    await removeIfExists(data);
-    await fs.mkdir(data);
-    // Start from a clone of the base: hard links to its (immutable) files.
-    for (const e of baseEntries) {
-      const dst = safeRelative(data, e.p);
-      if (e.t === 'd') {
-        if (e.p) await fs.mkdir(dst);
-      } else if (e.t === 'l') {
-        await fs.symlink(e.l ?? '', dst);
-        await setLinkTime(dst, e.mt);
-      } else await linkOrCopy(safeRelative(baseData, e.p), dst);
-      map.set(e.p, e);
-    }
-    const reader = new StreamReader(source);
-    try {
-      const magic = await reader.readExact(MAGIC.length);
-      if (!magic.equals(MAGIC)) throw new StreamIntegrityError('not a portable snapshot stream');
-      const checkParent = (rel: string): void => {
-        if (rel === '') throw new StreamIntegrityError('stream entry for the root where a file was expected');
-        if (map.get(parentOf(rel))?.t !== 'd')
-          throw new StreamIntegrityError(`stream entry ${rel} has no parent directory`);
-      };
-      let count = 0;
-      for (;;) {
-        const r = await reader.readRecord();
-        if (r.op === 'end') {
-          if (r.records !== count) throw new StreamIntegrityError('stream record count mismatch');
-          break;
-        }
-        count++;
-        if (r.op === 'del') {
-          checkParent(r.p);
-          await removeIfExists(safeRelative(data, r.p));
-          for (const k of [...map.keys()]) if (k === r.p || k.startsWith(`${r.p}/`)) map.delete(k);
-        } else if (r.op === 'dir') {
-          if (r.p !== '') {
-            checkParent(r.p);
-            const dst = safeRelative(data, r.p);
-            if (map.get(r.p)?.t !== 'd') {
-              await removeIfExists(dst);
-              await fs.mkdir(dst);
-            }
-          }
-          map.set(r.p, { p: r.p, t: 'd', m: r.m, mt: r.mt, s: 0 });
-        } else if (r.op === 'file') {
-          checkParent(r.p);
-          const dst = safeRelative(data, r.p);
-          // the map knows every path of the tree being built: only an existing one needs removing
-          if (map.has(r.p)) await removeIfExists(dst);
-          let h: string;
-          if (r.s <= SYNC_WRITE_MAX) {
-            // Small files are written with synchronous calls (like tar): for thousands of small files the thread
-            // pool's round trips cost far more than the few microseconds each call blocks the event loop.
-            const parts: Buffer[] = [];
-            h = await reader.pipe(r.s, async (chunk) => void parts.push(chunk), checkFiles);
-            if (checkFiles && h !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
-            const fd = fsCb.openSync(dst, 'wx', 0o600);
-            try {
-              for (const part of parts) fsCb.writeSync(fd, part);
-              fsCb.fchmodSync(fd, r.m);
-              fsCb.futimesSync(fd, r.mt / 1e6, r.mt / 1e6);
-            } finally {
-              fsCb.closeSync(fd);
-            }
-            map.set(r.p, { p: r.p, t: 'f', m: r.m, mt: r.mt, s: r.s, h: r.h });
-            continue;
-          } else {
-            const fh = await fs.open(dst, 'wx', 0o600);
-            try {
-              let off = 0;
-              let parts: Buffer[] = [];
-              let len = 0;
-              const flush = async (): Promise<void> => {
-                await writeAll(fh, parts, len, off);
-                off += len;
-                parts = [];
-                len = 0;
-              };
-              h = await reader.pipe(
-                r.s,
-                async (chunk) => {
-                  parts.push(chunk);
-                  len += chunk.length;
-                  if (len >= SMALL) await flush();
-                },
-                checkFiles,
-              );
-              if (len) await flush();
-            } finally {
-              await fh.close();
-            }
-          }
-          if (checkFiles && h !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
-          await setAttrs(dst, r.m, r.mt);
-          map.set(r.p, { p: r.p, t: 'f', m: r.m, mt: r.mt, s: r.s, h: r.h });
-        } else if (r.op === 'copy') {
-          checkParent(r.p);
-          const from = baseMap.get(r.from);
-          if (!from || from.t !== 'f')
-            throw new StreamIntegrityError(`stream copies ${r.from}, not a file of the base`);
-          const dst = safeRelative(data, r.p);
-          await removeIfExists(dst);
-          const src = safeRelative(baseData, r.from);
-          if (from.m === r.m && from.mt === r.mt) await linkOrCopy(src, dst);
-          else {
-            await fs.copyFile(src, dst, fsc.COPYFILE_FICLONE);
-            await setAttrs(dst, r.m, r.mt);
-          }
-          map.set(r.p, { p: r.p, t: 'f', m: r.m, mt: r.mt, s: from.s, h: from.h });
-        } else if (r.op === 'symlink') {
-          checkParent(r.p);
-          const dst = safeRelative(data, r.p);
-          await removeIfExists(dst);
-          await fs.symlink(r.l, dst);
-          await setLinkTime(dst, r.mt);
-          map.set(r.p, { p: r.p, t: 'l', m: 0o777, mt: r.mt, s: 0, l: r.l });
-        } else {
-          throw new StreamIntegrityError('unknown stream record');
-        }
-      }
-      if (!(await reader.atEnd())) throw new StreamIntegrityError('bytes after the end of the stream');
-    } finally {
-      reader.close();
-    }
-    if (map.get('')?.t !== 'd') throw new StreamIntegrityError('stream has no root directory');
-    const entries = [...map.values()];
-    for (const e of [...entries].sort((a, b) => b.p.length - a.p.length)) {
-      if (e.t === 'd') await setAttrs(safeRelative(data, e.p), e.m, e.mt);
-    }
-    await writeManifest(this.layout.snapshotManifest(p, id), entries);
-    return { sizeBytes: entries.reduce((n, e) => n + (e.t === 'f' ? e.s : 0), 0) };
+  ): Promise<{ sizeBytes: number; digest: string }> {
+    const applier = new PortableApplier(this.layout, p, id, baseId);
+    if (opts.checkpointer) opts.checkpointer.checkpoint = () => applier.checkpoint();
+    return applier.run(source, opts.resumeFrom);
   }
 }

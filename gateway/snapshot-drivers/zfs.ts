@@ -5,10 +5,10 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { ConflictError } from '../../domain/errors';
 import type { Layout, PortionRef } from '../layout';
-import { CommandError, run } from '../util';
+import { CommandError, run, runWithInput } from '../util';
 import type { SendStream, SnapshotDriver } from './driver';
 
 const DATASET = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
@@ -72,6 +72,8 @@ export function parseSnapshotList(stdout: string): ZfsSnapshotInfo[] {
 export interface ZfsExec {
   run(argv: string[], stdinFile?: string): Promise<string>;
   stream(argv: string[]): NodeJS.ReadableStream & { destroy(err?: Error): void };
+  /** Runs a command reading `input` on its stdin (default: gateway/util.ts runWithInput). */
+  runWithInput?(argv: string[], input: Readable): Promise<void>;
 }
 
 export const systemZfsExec: ZfsExec = {
@@ -184,7 +186,20 @@ export class ZfsDriver implements SnapshotDriver {
 
   async send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream> {
     const stream = this.exec.stream(zfsCommands.send(this.dataset(p), id, baseId));
-    return { stream: stream as unknown as import('node:stream').Readable, totalBytes: null };
+    return { stream: stream as unknown as Readable, totalBytes: null, startsAt: 0 };
+  }
+
+  async receiveStream(
+    p: PortionRef,
+    id: string,
+    _baseId: string | undefined,
+    stream: Readable,
+  ): Promise<{ sizeBytes: number }> {
+    const ds = this.dataset(p);
+    await (this.exec.runWithInput ?? runWithInput)(zfsCommands.receive(ds), stream);
+    const info = (await this.listSnapshots(p)).find((s) => s.id === id);
+    if (!info) throw new Error(`zfs receive did not create ${ds}@${id}`);
+    return { sizeBytes: info.referencedBytes };
   }
 
   async receive(
