@@ -54,6 +54,8 @@ export interface AgentOptions {
   peers: Record<string, string>;
   env?: Record<string, string>;
   port?: number;
+  /** Extra node flags for the agent process (e.g. `--cpu-prof` from the benchmark). */
+  nodeArgs?: string[];
 }
 
 /** Starts `gateway/main.ts` as its own node process (no tsx wrapper process: kill -9 hits the agent itself). */
@@ -75,7 +77,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     ...o.env,
   };
   let out = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
+  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', 'gateway/main.ts'], {
     cwd: REPO,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -166,13 +168,18 @@ export function randomBytesDeterministic(n: number, seed: number): Buffer {
   return buf;
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn().catch(() => undefined);
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
