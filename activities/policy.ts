@@ -62,9 +62,9 @@ async function shareOwners(gateways: GatewayDirectory, fileServer: string) {
   return { nodes: fsvms.map((f) => f.nodeId), byShare };
 }
 
-function specFor(rpoSeconds: number) {
-  const { intervalMs, jitterMs } = scheduleTiming(rpoSeconds);
-  return { intervals: [{ every: intervalMs }], jitter: jitterMs };
+function specFor(rpoSeconds: number, scheduleId: string) {
+  const { intervalMs, offsetMs, jitterMs } = scheduleTiming(rpoSeconds, scheduleId);
+  return { intervals: [{ every: intervalMs, offset: offsetMs }], jitter: jitterMs };
 }
 
 /** Whether any FSVM of the file server holds snapshots of the share (it is an earlier replica). */
@@ -297,12 +297,12 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
           throw new ConflictError(`schedule '${id}' exists and belongs to another policy`);
         }
         created = false;
-        await handle.update((prev) => ({ ...prev, spec: specFor(input.rpoSeconds) }));
+        await handle.update((prev) => ({ ...prev, spec: specFor(input.rpoSeconds, id) }));
       } catch (err) {
         if (!(err instanceof Error) || err.name !== 'ScheduleNotFoundError') throw err;
         await temporal.schedule.create({
           scheduleId: id,
-          spec: specFor(input.rpoSeconds),
+          spec: specFor(input.rpoSeconds, id),
           action: {
             type: 'startWorkflow',
             workflowType: REPLICATE_WORKFLOW_TYPE,
@@ -344,7 +344,7 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
     async setScheduleInterval(input: { scheduleId: string; rpoSeconds: number }) {
       await temporal.schedule
         .getHandle(input.scheduleId)
-        .update((prev) => ({ ...prev, spec: specFor(input.rpoSeconds) }));
+        .update((prev) => ({ ...prev, spec: specFor(input.rpoSeconds, input.scheduleId) }));
     },
 
     /** Starts a run now, queued behind a running one like any scheduled run (the trigger's default would overlap). */

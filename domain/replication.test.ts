@@ -1,4 +1,35 @@
-import { newestCommonSnapshot, planDatasetMap, snapshotSetId, snapshotsToPrune, transferId } from './replication';
+import {
+  newestCommonSnapshot,
+  planDatasetMap,
+  scheduleId,
+  scheduleTiming,
+  snapshotSetId,
+  snapshotsToPrune,
+  transferId,
+} from './replication';
+
+describe('scheduleTiming', () => {
+  it('replicates every 3/4 of the RPO with at most a tenth of it (30 s at most) as jitter', () => {
+    expect(scheduleTiming(120, 'x')).toMatchObject({ intervalMs: 90_000, jitterMs: 12_000 });
+    expect(scheduleTiming(3600, 'x')).toMatchObject({ intervalMs: 2_700_000, jitterMs: 30_000 });
+  });
+
+  it('spreads 500 shares evenly over the interval instead of starting them all at once, each at a stable phase', () => {
+    const ids = Array.from({ length: 500 }, (_, i) =>
+      scheduleId(`bench-${Math.floor(i / 100)}`, `s${String(i).padStart(4, '0')}`),
+    );
+    const offsets = ids.map((id) => scheduleTiming(120, id).offsetMs);
+    expect(offsets.every((o) => o >= 0 && o < 90_000 && o % 1000 === 0)).toBe(true);
+    // Ten slices of 9 s each hold their fair share (50) within 30 %; nearly every second of the interval is used.
+    const slices = Array.from({ length: 10 }, (_, k) => offsets.filter((o) => Math.floor(o / 9000) === k).length);
+    for (const n of slices) {
+      expect(n).toBeGreaterThanOrEqual(35);
+      expect(n).toBeLessThanOrEqual(65);
+    }
+    expect(new Set(offsets).size).toBeGreaterThan(80);
+    expect(scheduleTiming(120, ids[7]!).offsetMs).toBe(offsets[7]);
+  });
+});
 
 describe('planDatasetMap', () => {
   it('maps a standard share one to one and keeps portions of one source FSVM together', () => {

@@ -117,13 +117,30 @@ export function snapshotsToPrune(
 }
 
 /**
- * How often a share with this RPO is replicated. A run's data is as old as its snapshot, and the next set lands one
- * interval (plus jitter and the run's own duration) later: at an interval equal to the RPO every share would drop
- * out of compliance for a moment each cycle. Three quarters of the RPO, with at most a tenth of it as jitter (which
- * spreads many shares' runs so they do not all start in the same second), keeps the newest set younger than the RPO.
+ * How often, and when, a share with this RPO is replicated. A run's data is as old as its snapshot, and the next set
+ * lands one interval (plus jitter and the run's own duration) later: at an interval equal to the RPO every share
+ * would drop out of compliance for a moment each cycle. Three quarters of the RPO, with at most a tenth of it as
+ * jitter, keeps the newest set younger than the RPO.
+ *
+ * Temporal aligns interval schedules to the epoch, so without an offset every share with the same RPO would start
+ * at the same instant: 500 shares as one burst each cycle, which made runs queue past their RPO. The offset is a
+ * stable hash of the schedule id within the interval: shares spread evenly over it, and a share keeps its phase
+ * across updates.
  */
-export function scheduleTiming(rpoSeconds: number): { intervalMs: number; jitterMs: number } {
-  return { intervalMs: Math.round(rpoSeconds * 750), jitterMs: Math.min(rpoSeconds * 100, 30_000) };
+export function scheduleTiming(
+  rpoSeconds: number,
+  scheduleId: string,
+): { intervalMs: number; offsetMs: number; jitterMs: number } {
+  const intervalMs = Math.round(rpoSeconds * 750);
+  // FNV-1a with murmur3's final mix (ids differ only in their last characters): stable across processes and
+  // releases, unlike anything seeded.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < scheduleId.length; i++) hash = Math.imul(hash ^ scheduleId.charCodeAt(i), 0x01000193);
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  hash = (hash ^ (hash >>> 16)) >>> 0;
+  const offsetMs = Math.floor(((hash / 2 ** 32) * intervalMs) / 1000) * 1000;
+  return { intervalMs, offsetMs, jitterMs: Math.min(rpoSeconds * 100, 30_000) };
 }
 
 /** A share is RPO-compliant while its newest complete destination snapshot set is younger than its RPO. */

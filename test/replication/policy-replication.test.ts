@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
-import { scheduleId } from '../../domain/replication';
+import { scheduleId, scheduleTiming } from '../../domain/replication';
 import { randomBytesDeterministic, writeFiles, type Agent } from '../gateway/helpers';
 import { contentDigest, startLab, waitUntil, type Lab } from './lab';
 
@@ -83,12 +83,17 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     expect(op.state).toBe('succeeded');
     expect((op.steps as { state: string }[]).every((s) => s.state === 'succeeded')).toBe(true);
 
-    // One schedule per share, at the policy's RPO, BUFFER_ONE.
+    // One schedule per share, at the policy's RPO, each at its own phase of the interval, BUFFER_ONE.
+    const phases = new Set<number>();
     for (const share of ['eng', 'ops', 'home']) {
       const d = await lab.temporal.schedule.getHandle(scheduleId('gold', share)).describe();
       expect(d.spec.intervals?.[0]?.every).toBe(225_000); // 3/4 of the 5-minute RPO
+      const offset = Number(d.spec.intervals?.[0]?.offset ?? 0);
+      expect(offset).toBe(scheduleTiming(300, scheduleId('gold', share)).offsetMs);
+      phases.add(offset);
       expect(d.policies.overlap).toBe('BUFFER_ONE');
     }
+    expect(phases.size).toBe(3);
     // The distributed share's portions are mapped to both destination FSVMs, with the reverse map kept.
     const map = await lab.database.db.datasetMapEntry.findMany({ where: { sourceShare: 'home' } });
     expect(
