@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -120,19 +121,28 @@ export class KeyedMutex {
   }
 }
 
-/** Sum of the sizes of the regular files under `dir` (0 if it does not exist). */
+/**
+ * Sum of the sizes of the regular files under `dir` (0 if it does not exist). Synchronous lstat/readdir calls (a
+ * thread-pool round trip per file costs several times the call), yielding to the event loop every 500 entries.
+ */
 export async function treeSize(dir: string): Promise<number> {
   let total = 0;
-  let entries;
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) total += await treeSize(p);
-    else if (e.isFile()) total += (await fs.lstat(p)).size;
+  let n = 0;
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop()!;
+    let entries: fsSync.Dirent[];
+    try {
+      entries = fsSync.readdirSync(d, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (++n % 500 === 0) await new Promise((r) => setImmediate(r));
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) total += fsSync.lstatSync(p).size;
+    }
   }
   return total;
 }

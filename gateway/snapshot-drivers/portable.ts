@@ -4,10 +4,9 @@
 // files are never written after creation. Each snapshot has a manifest (path, type, mode, mtime, size, sha256, link
 // target) from which incremental streams of only what changed are planned (new, modified, deleted, renamed files).
 import { createHash, randomBytes } from 'node:crypto';
-import fsCb, { constants as fsc, createReadStream } from 'node:fs';
+import fsCb, { constants as fsc, createReadStream, type BigIntStats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 import { exists } from '../util';
@@ -17,15 +16,16 @@ import { PortableApplier } from './portable-apply';
 import { generateStream, planStream, recordsDigest, streamLength } from './portable-stream';
 
 const SMALL = 1024 * 1024;
-/** Callback fs (plain fds) for small files. */
-const cb = { readFile: promisify(fsCb.readFile), writeFile: promisify(fsCb.writeFile) };
+/** Files up to this size are copied with synchronous calls. */
+const SYNC_MAX = 256 * 1024;
+const BREATHE_EVERY = 500;
 
-async function copyWithHash(src: string, dst: string, mode: number): Promise<{ h: string; s: number }> {
+/** Copies a file and returns the sha256 and length of what was copied. Small files with synchronous calls. */
+async function copyWithHash(src: string, dst: string, mode: number, size: number): Promise<{ h: string; s: number }> {
   const hash = createHash('sha256');
-  const st = await fs.stat(src);
-  if (st.size <= SMALL) {
-    const data = await cb.readFile(src);
-    await cb.writeFile(dst, data, { mode: mode & 0o777 });
+  if (size <= SYNC_MAX) {
+    const data = fsCb.readFileSync(src);
+    fsCb.writeFileSync(dst, data, { mode: mode & 0o777 });
     return { h: hash.update(data).digest('hex'), s: data.length };
   }
   const inp = await fs.open(src, 'r');
@@ -48,34 +48,34 @@ async function copyWithHash(src: string, dst: string, mode: number): Promise<{ h
   return { h: hash.digest('hex'), s };
 }
 
-async function setAttrs(p: string, m: number, mt: number): Promise<void> {
-  await fs.chmod(p, m);
-  await fs.utimes(p, mt / 1e6, mt / 1e6);
+function setAttrsSync(p: string, m: number, mt: number): void {
+  fsCb.chmodSync(p, m);
+  fsCb.utimesSync(p, mt / 1e6, mt / 1e6);
 }
 
-async function setLinkTime(p: string, mt: number): Promise<void> {
-  await fs.lutimes(p, mt / 1e6, mt / 1e6);
-}
+/** Lets the event loop breathe every so many synchronous calls (API requests stay answered during a long walk). */
+const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** Pre-order walk with names sorted per directory (the manifest's canonical order). */
-async function* walk(
-  root: string,
-  rel = '',
-): AsyncGenerator<{ rel: string; abs: string; st: import('node:fs').BigIntStats }> {
+/**
+ * Pre-order walk with names sorted per directory (the manifest's canonical order). Synchronous calls: a walk is
+ * thousands of lstat/readdir calls of a few microseconds, where a thread-pool round trip each costs several times
+ * more; callers yield to the event loop every few hundred entries.
+ */
+function* walk(root: string, rel = ''): Generator<{ rel: string; abs: string; st: BigIntStats }> {
   const abs = rel ? path.join(root, ...rel.split('/')) : root;
-  const st = await fs.lstat(abs, { bigint: true });
+  const st = fsCb.lstatSync(abs, { bigint: true });
   yield { rel, abs, st };
   if (!st.isDirectory()) return;
-  const names = (await fs.readdir(abs)).sort();
+  const names = fsCb.readdirSync(abs).sort();
   for (const n of names) yield* walk(root, rel ? `${rel}/${n}` : n);
 }
 
-async function linkOrCopy(from: string, to: string): Promise<void> {
+function linkOrCopySync(from: string, to: string): void {
   try {
-    await fs.link(from, to);
+    fsCb.linkSync(from, to);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EMLINK') throw err;
-    await fs.copyFile(from, to, fsc.COPYFILE_FICLONE);
+    fsCb.copyFileSync(from, to, fsc.COPYFILE_FICLONE);
   }
 }
 
@@ -115,28 +115,30 @@ export class PortableDriver implements SnapshotDriver {
     await removeIfExists(data);
     const entries: Entry[] = [];
     let sizeBytes = 0;
-    for await (const { rel, abs, st } of walk(live)) {
+    let n = 0;
+    for (const { rel, abs, st } of walk(live)) {
+      if (++n % BREATHE_EVERY === 0) await breathe();
       const dst = rel ? path.join(data, ...rel.split('/')) : data;
       const m = Number(st.mode & 0o7777n);
       const mt = Number(st.mtimeNs / 1000n);
       if (st.isDirectory()) {
-        await fs.mkdir(dst);
+        fsCb.mkdirSync(dst);
         entries.push({ p: rel, t: 'd', m, mt, s: 0 });
       } else if (st.isSymbolicLink()) {
-        const l = await fs.readlink(abs);
-        await fs.symlink(l, dst);
-        await setLinkTime(dst, mt);
+        const l = fsCb.readlinkSync(abs);
+        fsCb.symlinkSync(l, dst);
+        fsCb.lutimesSync(dst, mt / 1e6, mt / 1e6);
         entries.push({ p: rel, t: 'l', m, mt, s: 0, l });
       } else if (st.isFile()) {
         const src = `${st.ino}:${st.ctimeNs}`;
         const pe = prev?.get(rel);
         if (pe && pe.t === 'f' && pe.src === src && pe.s === Number(st.size) && pe.mt === mt && pe.m === m) {
-          await linkOrCopy(path.join(prevData, ...rel.split('/')), dst);
+          linkOrCopySync(path.join(prevData, ...rel.split('/')), dst);
           entries.push(pe);
           sizeBytes += pe.s;
         } else {
-          const { h, s } = await copyWithHash(abs, dst, m);
-          await setAttrs(dst, m, mt);
+          const { h, s } = await copyWithHash(abs, dst, m, Number(st.size));
+          setAttrsSync(dst, m, mt);
           entries.push({ p: rel, t: 'f', m, mt, s, h, src });
           sizeBytes += s;
         }
@@ -144,7 +146,7 @@ export class PortableDriver implements SnapshotDriver {
       // sockets, fifos and devices are not file-server data: skipped.
     }
     for (const e of [...entries].reverse()) {
-      if (e.t === 'd') await setAttrs(e.p ? path.join(data, ...e.p.split('/')) : data, e.m, e.mt);
+      if (e.t === 'd') setAttrsSync(e.p ? path.join(data, ...e.p.split('/')) : data, e.m, e.mt);
     }
     await writeManifest(this.layout.snapshotManifest(p, id), entries);
     return { sizeBytes };
@@ -158,7 +160,9 @@ export class PortableDriver implements SnapshotDriver {
   private async reusableLive(live: string): Promise<Map<string, { s: number; m: number; mt: number }>> {
     const out = new Map<string, { s: number; m: number; mt: number }>();
     if (!(await exists(live))) return out;
-    for await (const { rel, st } of walk(live)) {
+    let n = 0;
+    for (const { rel, st } of walk(live)) {
+      if (++n % BREATHE_EVERY === 0) await breathe();
       if (st.isFile()) {
         out.set(rel, { s: Number(st.size), m: Number(st.mode & 0o7777n), mt: Number(st.mtimeNs / 1000n) });
       }
@@ -175,35 +179,43 @@ export class PortableDriver implements SnapshotDriver {
     const work = path.join(this.layout.tmp, `rollback-${randomBytes(6).toString('hex')}`);
     await fs.mkdir(work);
     const fresh = path.join(work, 'new');
+    let swapped = false;
     try {
+      let n = 0;
       for (const e of entries) {
+        if (++n % BREATHE_EVERY === 0) await breathe();
         const dst = e.p ? path.join(fresh, ...e.p.split('/')) : fresh;
         const src = e.p ? path.join(data, ...e.p.split('/')) : data;
-        if (e.t === 'd') await fs.mkdir(dst);
+        if (e.t === 'd') fsCb.mkdirSync(dst);
         else if (e.t === 'l') {
-          await fs.symlink(e.l ?? '', dst);
-          await setLinkTime(dst, e.mt);
+          fsCb.symlinkSync(e.l ?? '', dst);
+          fsCb.lutimesSync(dst, e.mt / 1e6, e.mt / 1e6);
         } else {
           const r = reusable.get(e.p);
           if (r && r.s === e.s && r.m === e.m && Math.abs(r.mt - e.mt) <= 2) {
             // the old live tree is discarded after the swap: sharing its inode is safe
-            await fs.link(path.join(liveNow, ...e.p.split('/')), dst);
+            fsCb.linkSync(path.join(liveNow, ...e.p.split('/')), dst);
             continue;
           }
-          await fs.copyFile(src, dst, fsc.COPYFILE_FICLONE);
-          await setAttrs(dst, e.m, e.mt);
+          if (e.s <= SYNC_MAX) fsCb.copyFileSync(src, dst, fsc.COPYFILE_FICLONE);
+          else await fs.copyFile(src, dst, fsc.COPYFILE_FICLONE);
+          setAttrsSync(dst, e.m, e.mt);
         }
       }
       for (const e of [...entries].reverse()) {
-        if (e.t === 'd') await setAttrs(e.p ? path.join(fresh, ...e.p.split('/')) : fresh, e.m, e.mt);
+        if (e.t === 'd') setAttrsSync(e.p ? path.join(fresh, ...e.p.split('/')) : fresh, e.m, e.mt);
       }
       const live = this.livePath(p);
       const old = path.join(work, 'old');
       if (await exists(live)) await fs.rename(live, old);
       await fs.mkdir(path.dirname(live), { recursive: true });
       await fs.rename(fresh, live);
+      swapped = true;
     } finally {
-      await removeIfExists(work);
+      // After the swap the old tree is removed in the background: clients already see the new one, and the
+      // removal (an unlink per file) is not part of bringing the share to the snapshot. tmp/ is emptied at start.
+      if (swapped) void removeIfExists(work).catch(() => undefined);
+      else await removeIfExists(work);
     }
   }
 

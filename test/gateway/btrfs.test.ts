@@ -116,6 +116,31 @@ describe('btrfs driver between two agents', () => {
     expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
     expect((await b.client.listSnapshots('eng')).map((s) => s.id)).toEqual(['s1', 's2']);
 
+    // a restart of the receiving agent mid-transfer: a killed btrfs receive cannot continue, so its partial
+    // subvolume is deleted and the stream starts again from 0 (a kill of the sender resumes, as above)
+    writeFiles(live, { 'big2.bin': randomBytesDeterministic(8 * MiB, 12) });
+    await a.client.createSnapshot('eng', { snapshotId: 's3' });
+    await a.client.startTransfer({
+      transferId: 't3',
+      share: 'eng',
+      snapshotId: 's3',
+      baseSnapshotId: 's2',
+      target: { url: b.url, nodeId: 'node-b', share: 'eng' },
+      bandwidthLimit: 4 * MiB,
+    });
+    await waitFor(
+      async () => ((await b.client.getReceive('t3')).receivedBytes > 2 * MiB ? true : undefined),
+      'progress',
+    );
+    await b.kill9();
+    await b.restart();
+    expect((await b.client.getReceive('t3')).receivedBytes).toBe(0);
+    const t3 = await finished(a, 't3');
+    expect(t3).toMatchObject({ state: 'succeeded', resumedFrom: 0 });
+    await b.client.commitReceive('t3');
+    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
+    await b.client.deleteSnapshot('eng', 's3');
+
     // rollback on the destination, and deleting a snapshot deletes its subvolume
     await b.client.rollback('eng', 's1');
     expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(snapB1));
