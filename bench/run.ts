@@ -9,6 +9,11 @@ export interface BenchContext {
   /** Flags after the name, e.g. ['--shares', '50'] */
   args: string[];
   log: (line: string) => void;
+  /**
+   * Registers a clean-up (stop a process, remove a directory) that also runs when the benchmark is interrupted
+   * (Ctrl-C, SIGTERM), so an interrupted run leaves no servers behind. Clean-ups run newest first.
+   */
+  onInterrupt: (cleanup: () => Promise<unknown> | void) => void;
 }
 
 export type BenchFigures = Record<string, number | string | boolean | null>;
@@ -31,10 +36,21 @@ async function main(): Promise<void> {
   }
   const mod = (await import(path.join(__dirname, `${name}.ts`))) as { default: Benchmark };
   const started = Date.now();
+  const cleanups: (() => Promise<unknown> | void)[] = [];
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`${signal}: stopping what the benchmark started`);
+      void (async () => {
+        for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+        process.exit(130);
+      })();
+    });
+  }
   const figures = await mod.default({
     quick: rest.includes('--quick'),
     args: rest.filter((a) => a !== '--quick'),
     log: (line) => console.log(line),
+    onInterrupt: (cleanup) => void cleanups.push(cleanup),
   });
   console.log(
     JSON.stringify({

@@ -69,16 +69,21 @@ function treeCpuSeconds(root: number): number {
   return total;
 }
 
-const bench: Benchmark = async ({ quick, args, log }) => {
+const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
   const shares = flag(args, '--shares', quick ? 100 : 500);
   const minutes = flag(args, '--minutes', quick ? 4 : 10);
   const rpoSeconds = flag(args, '--rpo-seconds', 120);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-bench-sched-'));
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  onInterrupt(() => fs.rmSync(dir, { recursive: true, force: true }));
   const cleanups: (() => Promise<unknown>)[] = [];
+  const onCleanup = (c: () => Promise<unknown>) => {
+    cleanups.push(c);
+    onInterrupt(c);
+  };
   try {
     const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'fsdr' });
-    cleanups.push(pg.stop);
+    onCleanup(pg.stop);
     const temporal = await startDevServer({
       dbFile: path.join(dir, 'temporal.sqlite'),
       port: await freePort(),
@@ -86,14 +91,14 @@ const bench: Benchmark = async ({ quick, args, log }) => {
       ui: false,
       namespace: 'default',
     });
-    cleanups.push(temporal.stop);
+    onCleanup(temporal.stop);
     await applyMigrations(pg.url);
     const db = createDb(pg.url);
-    cleanups.push(() => db.$disconnect());
+    onCleanup(() => db.$disconnect());
     const key = Buffer.alloc(32, 3);
     const secrets = createSecretBox(key);
     const client = await connectClient(temporal.address, 'default');
-    cleanups.push(() => client.connection.close());
+    onCleanup(() => client.connection.close());
 
     const agent = (nodeId: string, fileServer: string, peers: string[]) =>
       startAgent({
@@ -108,7 +113,7 @@ const bench: Benchmark = async ({ quick, args, log }) => {
       agent('b1', 'fs-b', ['a1', 'a2']),
       agent('b2', 'fs-b', ['a1', 'a2']),
     ]);
-    cleanups.push(() => Promise.all(agents.map((a) => a.stop())));
+    onCleanup(() => Promise.all(agents.map((a) => a.stop())));
     const [a1, a2, b1] = agents as [Agent, Agent, Agent, Agent];
 
     // The worker as production runs it: its own process (CPU and memory its own), with a pre-built workflow bundle.
@@ -132,7 +137,7 @@ const bench: Benchmark = async ({ quick, args, log }) => {
     });
     worker.stdout.on('data', (d: Buffer) => (workerOut = (workerOut + d.toString()).slice(-4000)));
     worker.stderr.on('data', (d: Buffer) => (workerOut = (workerOut + d.toString()).slice(-4000)));
-    cleanups.push(async () => {
+    onCleanup(async () => {
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));
     });
@@ -142,7 +147,7 @@ const bench: Benchmark = async ({ quick, args, log }) => {
       temporal: client,
       temporalAddress: temporal.address,
       taskQueue: 'bench',
-      logger: createLogger({ log: { level: 'silent', format: 'json' } }),
+      logger: createLogger({ log: { level: 'error', format: 'json' } }),
       secrets,
     });
     const admin = { authorization: `Bearer ${(await createToken(db, 'bench-admin', 'admin')).token}` };
