@@ -177,7 +177,8 @@ export function generateStream(recs: StreamRecord[], dataDir: string, from = 0):
     }
     if (pendingLen) yield flush();
   }
-  return Readable.from(gen(), { objectMode: false, highWaterMark: 2 });
+  // read ahead of the socket by a few MiB (a highWaterMark of a few bytes would read each chunk only once it is sent)
+  return Readable.from(gen(), { objectMode: false, highWaterMark: 4 * CHUNK });
 }
 
 /**
