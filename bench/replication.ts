@@ -104,7 +104,7 @@ async function finished(a: Agent, id: string): Promise<TransferStatus> {
     },
     `transfer ${id}`,
     3_600_000,
-    5, // poll often: a 100 ms poll would add up to 100 ms to figures of a few hundred ms
+    50,
   );
 }
 
@@ -119,6 +119,14 @@ async function replicate(a: Agent, b: Agent, id: string, snapshotId: string, bas
   const t = await finished(a, id);
   if (t.state !== 'succeeded') throw new Error(`transfer ${id} ${t.state}: ${t.error}`);
   return t;
+}
+
+/**
+ * A transfer's duration as the sending agent recorded it (queued to finished, ms resolution): polling for the end
+ * would add up to a poll interval, and polling often would load the agents being measured.
+ */
+function agentSeconds(t: TransferStatus): number {
+  return (Date.parse(t.finishedAt!) - Date.parse(t.startedAt)) / 1000;
 }
 
 async function agents(root: string, driver: 'portable' | 'btrfs', rootB = root): Promise<[Agent, Agent]> {
@@ -176,7 +184,7 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
     ctx.log(`snapshot s1: ${snapS.toFixed(2)} s`);
     // the yardstick (tar) starts from a synced disk too: the snapshot's copy must not be written back during the base
     execSync('sync');
-    const baseS = await timedAsync(() => replicate(a, b, 't-base', 's1'));
+    const baseS = agentSeconds(await replicate(a, b, 't-base', 's1'));
     const commitS = await timedAsync(() => b.client.commitReceive('t-base'));
     const baseMBps = bytes / MiB / baseS;
     ctx.log(
@@ -187,22 +195,24 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
     fs.mkdirSync(rawDst);
     execSync('sync');
     const rawS = timed(() => execSync(`tar -C '${live}' -cf - . | tar -C '${rawDst}' -xf -`, { stdio: 'pipe' }));
+    // tar never syncs; the receiver syncs the filesystem once before it reports a snapshot received
+    const rawSyncS = rawS + timed(() => execFileSync('sync', ['-f', rawDst]));
     const rawMBps = bytes / MiB / rawS;
-    ctx.log(`tar | tar: ${rawS.toFixed(2)} s = ${rawMBps.toFixed(1)} MiB/s`);
+    ctx.log(`tar | tar: ${rawS.toFixed(2)} s = ${rawMBps.toFixed(1)} MiB/s (${rawSyncS.toFixed(2)} s with a sync)`);
 
     // ---- portable driver: incremental -------------------------------------------------------------------------
     const changed = change(live, smallFiles);
     // the same change applied to the rsync replica's source: rsync copies from the live tree too
     execSync('sync');
     const snap2S = await timedAsync(() => a.client.createSnapshot('bench', { snapshotId: 's2' }));
-    let incr: TransferStatus | undefined;
-    const xferS = await timedAsync(async () => (incr = await replicate(a, b, 't-incr', 's2', 's1')));
+    const incr = await replicate(a, b, 't-incr', 's2', 's1');
+    const xferS = agentSeconds(incr);
     const commit2S = await timedAsync(() => b.client.commitReceive('t-incr'));
     const incrS = snap2S + xferS + commit2S;
     execSync('sync');
     const rsyncS = timed(() => execFileSync('rsync', ['-a', '--delete', `${live}/`, `${rawDst}/`]));
     ctx.log(
-      `incremental: changed ${(changed / MiB).toFixed(1)} MiB, wire ${(incr!.bytesSent / MiB).toFixed(1)} MiB, ` +
+      `incremental: changed ${(changed / MiB).toFixed(1)} MiB, wire ${(incr.bytesSent / MiB).toFixed(1)} MiB, ` +
         `snapshot ${snap2S.toFixed(2)} + transfer ${xferS.toFixed(2)} + commit ${commit2S.toFixed(2)} = ${incrS.toFixed(2)} s; rsync -a ${rsyncS.toFixed(2)} s`,
     );
     const same = execSync(`diff -r '${live}' '${path.join(b.dataRoot, 'shares/bench')}' && echo same`, {
@@ -217,10 +227,12 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       base_MBps: +baseMBps.toFixed(1),
       raw_copy_MBps: +rawMBps.toFixed(1),
       base_ratio: +(baseMBps / rawMBps).toFixed(3),
+      raw_copy_sync_MBps: +(bytes / MiB / rawSyncS).toFixed(1),
+      base_ratio_vs_synced: +(baseMBps / (bytes / MiB / rawSyncS)).toFixed(3),
       commit_s: +commitS.toFixed(3),
       incr_changed_bytes: changed,
-      incr_wire_bytes: incr!.bytesSent,
-      incr_wire_ratio: +(incr!.bytesSent / changed).toFixed(3),
+      incr_wire_bytes: incr.bytesSent,
+      incr_wire_ratio: +(incr.bytesSent / changed).toFixed(3),
       incr_s: +incrS.toFixed(3),
       incr_transfer_s: +xferS.toFixed(3),
       rsync_incr_s: +rsyncS.toFixed(3),
@@ -229,6 +241,7 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       sender_peak_rss_mb: peakRssMb(a.proc.pid),
       receiver_peak_rss_mb: peakRssMb(b.proc.pid),
     });
+    if (process.env.BENCH_LOG_LEVEL) ctx.log(`sender log:\n${a.output()}receiver log:\n${b.output()}`);
     await a.stop();
     await b.stop();
 
@@ -248,7 +261,7 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       generate(bl, smallFiles, sizeMiB * MiB);
       execSync('sync');
       await ba.client.createSnapshot('bench', { snapshotId: 's1' });
-      const oursS = await timedAsync(() => replicate(ba, bb, 't-btrfs', 's1'));
+      const oursS = agentSeconds(await replicate(ba, bb, 't-btrfs', 's1'));
       const rawTarget = path.join(mB, 'raw');
       fs.mkdirSync(rawTarget);
       execSync('sync');
@@ -257,10 +270,33 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
         execSync(`btrfs send -q '${snapPath}' | btrfs receive -q '${rawTarget}'`, { stdio: 'pipe' }),
       );
       ctx.log(`btrfs: ours ${oursS.toFixed(2)} s, raw send|receive ${rawBtrfsS.toFixed(2)} s`);
+      // btrfs incremental: the same kind of change, snapshot + transfer + commit as for the portable driver
+      await bb.client.commitReceive('t-btrfs');
+      const bChanged = change(bl, smallFiles);
+      const bSnapS = await timedAsync(() => ba.client.createSnapshot('bench', { snapshotId: 's2' }));
+      const bIncr = await replicate(ba, bb, 't-btrfs-incr', 's2', 's1');
+      const bXferS = agentSeconds(bIncr);
+      const bCommitS = await timedAsync(() => bb.client.commitReceive('t-btrfs-incr'));
+      const bIncrS = bSnapS + bXferS + bCommitS;
+      ctx.log(
+        `btrfs incremental: changed ${(bChanged / MiB).toFixed(1)} MiB, wire ${(bIncr.bytesSent / MiB).toFixed(1)} MiB, ` +
+          `snapshot ${bSnapS.toFixed(2)} + transfer ${bXferS.toFixed(2)} + commit ${bCommitS.toFixed(2)} = ${bIncrS.toFixed(2)} s`,
+      );
+      const bSame = execSync(`diff -r '${bl}' '${path.join(bb.dataRoot, 'shares/bench')}' && echo same`, {
+        maxBuffer: 64 * MiB,
+      })
+        .toString()
+        .trim();
       Object.assign(figures, {
         btrfs_s: +oursS.toFixed(3),
         btrfs_raw_s: +rawBtrfsS.toFixed(3),
         btrfs_ratio: +(rawBtrfsS / oursS).toFixed(3),
+        btrfs_incr_changed_bytes: bChanged,
+        btrfs_incr_wire_bytes: bIncr.bytesSent,
+        btrfs_incr_s: +bIncrS.toFixed(3),
+        btrfs_incr_transfer_s: +bXferS.toFixed(3),
+        btrfs_incr_vs_rsync: +(bIncrS / (figures.rsync_incr_s as number)).toFixed(3),
+        btrfs_replica_identical: bSame.endsWith('same'),
         btrfs_sender_peak_rss_mb: peakRssMb(ba.proc.pid),
         btrfs_receiver_peak_rss_mb: peakRssMb(bb.proc.pid),
       });
