@@ -33,9 +33,9 @@ import { errorMessage, readJson, run, writeFileAtomic } from '../util';
 const CHECKPOINT_BYTES = 32 * 1024 * 1024;
 const CHECKPOINT_MS = 1000;
 /** What the application may lag behind the network by (bytes buffered in memory per receive). */
-const FEED_BUFFER = 8 * 1024 * 1024;
+const FEED_BUFFER = 2 * 1024 * 1024;
 /** Bytes of a request body read ahead of the application before the socket is paused. */
-const BODY_BUFFER = 4 * 1024 * 1024;
+const BODY_BUFFER = 1024 * 1024;
 
 export interface ReceiveRecord {
   transferId: string;

@@ -113,7 +113,7 @@ const BATCH = 256 * 1024;
 const CHUNK = 1024 * 1024;
 const SYNC_READ_MAX = 256 * 1024;
 /** The reader pauses its source when this much is buffered. */
-const READER_HIGH = 4 * 1024 * 1024;
+const READER_HIGH = 2 * 1024 * 1024;
 
 /**
  * The stream's bytes from byte `from` on, batched into chunks of about 256 KiB to 1 MiB. Reads files one at a time;
@@ -178,7 +178,7 @@ export function generateStream(recs: StreamRecord[], dataDir: string, from = 0):
     if (pendingLen) yield flush();
   }
   // read ahead of the socket by a few MiB (a highWaterMark of a few bytes would read each chunk only once it is sent)
-  return Readable.from(gen(), { objectMode: false, highWaterMark: 4 * CHUNK });
+  return Readable.from(gen(), { objectMode: false, highWaterMark: 2 * CHUNK });
 }
 
 /**
