@@ -2,7 +2,9 @@
 // completes, the destination equals the source, the stream resumed rather than started over, and no partial snapshot
 // set was ever committed. The worker runs as its own process (workers/main.ts) so it can be killed for real.
 import fs from 'node:fs';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import request from 'supertest';
+import { scheduleId } from '../../domain/replication';
 import { randomBytesDeterministic, writeFiles, type Agent } from '../gateway/helpers';
 import { contentDigest, startLab, waitUntil, type Lab } from './lab';
 
@@ -108,5 +110,49 @@ describe('replication under faults', () => {
     expect(ours[0]!.resumes).toBeGreaterThanOrEqual(1);
     expect(ours[0]!.resumedFrom).toBeGreaterThan(0);
     expect(await destSnapshots('scans')).toEqual([job.snapshotSetId]);
+  });
+
+  it('a run that cannot finish within its RPO ends failed with the reason; the next run catches up incrementally', async () => {
+    await lab.agents.a1.client.createShare('late');
+    const live = lab.livePath(lab.agents.a1, 'late');
+    writeFiles(live, { 'a.txt': 'first\n' });
+    // RPO 1 minute: runs every 45 s, and an incremental run must end within 60 s.
+    const res = await request(lab.app)
+      .post('/api/v1/policies')
+      .set(lab.admin)
+      .send({ name: 'late', source: 'fs-a', destination: 'fs-b', rpoMinutes: 1, shares: [{ source: 'late' }] })
+      .expect(202);
+    await lab.temporal.workflow.getHandle(res.body.workflowId).result();
+    const jobs = lab.database.db.job;
+    await waitUntil('the base copy', () => jobs.findFirst({ where: { share: 'late', state: 'succeeded' } }));
+    const dest = destAgent('late');
+
+    // The destination FSVM is away for longer than the RPO: the next run's sub-job waits for it until the deadline.
+    await dest.stop();
+    const lastGood = await jobs.findFirstOrThrow({
+      where: { share: 'late', state: 'succeeded' },
+      orderBy: { startedAt: 'desc' },
+    });
+    writeFiles(live, { 'b.txt': 'written while the destination was away\n' });
+    // Run now rather than at the next tick of the schedule (queued behind a running one, as the schedule would).
+    await lab.temporal.schedule.getHandle(scheduleId('late', 'late')).trigger(ScheduleOverlapPolicy.BUFFER_ONE);
+    const late = await waitUntil(
+      'a run that missed its deadline',
+      () => jobs.findFirst({ where: { share: 'late', state: 'failed' } }),
+      150_000,
+    );
+    expect(late.error).toMatch(/did not finish within its deadline \(RPO 60s\).*next run catches up/);
+    await dest.restart();
+
+    const next = await waitUntil(
+      'the run after it',
+      () => jobs.findFirst({ where: { share: 'late', state: 'succeeded', startedAt: { gt: late.startedAt } } }),
+      150_000,
+    );
+    expect(next.incremental).toBe(true);
+    expect(next.baseSnapshotId).toBe(lastGood.snapshotSetId);
+    expect(contentDigest(lab.livePath(dest, 'late'))).toEqual(contentDigest(live));
+    // The missed set was never committed at the destination.
+    expect(await destSnapshots('late')).not.toContain(late.snapshotSetId);
   });
 });
