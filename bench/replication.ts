@@ -165,6 +165,9 @@ function mountImage(dir: string, name: string, bytes: number): string {
 export default async function replication(ctx: BenchContext): Promise<BenchFigures> {
   const sizeMiB = Number(arg(ctx.args, '--size-mib') ?? (ctx.quick ? 160 : 1024));
   const smallFiles = Number(arg(ctx.args, '--small-files') ?? (ctx.quick ? 2000 : 10000));
+  // The data set spreads small files over 100 directories and the change renames one of them.
+  if (!Number.isInteger(smallFiles) || smallFiles < 100) throw new Error('--small-files must be an integer >= 100');
+  if (!(sizeMiB > 0)) throw new Error('--size-mib must be a positive number');
   const withBtrfs = !ctx.args.includes('--no-btrfs');
   const work = fs.mkdtempSync(path.join(arg(ctx.args, '--dir') ?? os.tmpdir(), 'bench-repl-'));
   const cleanups: (() => Promise<void> | void)[] = [() => fs.rmSync(work, { recursive: true, force: true })];

@@ -73,6 +73,10 @@ const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
   const shares = flag(args, '--shares', quick ? 100 : 500);
   const minutes = flag(args, '--minutes', quick ? 4 : 10);
   const rpoSeconds = flag(args, '--rpo-seconds', 120);
+  if (!Number.isInteger(shares) || shares < 1) throw new Error('--shares must be a positive integer');
+  if (!(minutes > 0)) throw new Error('--minutes must be a positive number');
+  // Policies take whole minutes of RPO.
+  if (!Number.isInteger(rpoSeconds / 60) || rpoSeconds < 60) throw new Error('--rpo-seconds must be a multiple of 60');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-bench-sched-'));
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   onInterrupt(() => fs.rmSync(dir, { recursive: true, force: true }));
