@@ -8,14 +8,17 @@
 // Resume. While the receiving agent runs, the application stays alive between requests: after a dropped connection
 // or a restart of the sender, the sender continues exactly where the receiver's application is (its offset). After a
 // restart of the receiving agent: the portable driver continues from its last checkpoint (written every 32 MiB or
-// 1 s, and when a request ends or breaks: see portable-apply.ts); btrfs and zfs cannot continue a killed
-// `receive`, so their partial result is deleted and the stream starts again from 0.
+// 1 s, and when a request ends or breaks: see portable-apply.ts). btrfs and zfs cannot continue a killed `receive`,
+// so their stream is also spooled to incoming/<id>/stream as it arrives (one sequential append, into the page
+// cache); a restarted agent deletes the partial subvolume, replays the spool into a fresh `receive` and the sender
+// continues from the last checkpoint, not from 0.
 //
 // Durability. Nothing is synced while data arrives (like tar); the filesystem is synced once (syncfs) when the
 // stream is whole and verified, before the receive is recorded as `received`. A checkpoint is exact after a kill -9
 // of the agent (what was written is in the page cache); after a crash of the whole node (the boot id changed) the
 // page cache is gone, so a checkpoint is not trusted: the receive starts again from 0.
 import { createHash, type Hash } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -29,7 +32,7 @@ import { StreamIntegrityError, type ApplyCheckpoint, type SnapshotDriver } from 
 import { SnapshotStore } from '../snapshots';
 import { errorMessage, readJson, run, writeFileAtomic } from '../util';
 
-/** Checkpoint (portable driver) after this many bytes or this much time, whichever comes first. */
+/** Checkpoint (the portable applier's state, or the spool's length) after this many bytes or this much time. */
 const CHECKPOINT_BYTES = 32 * 1024 * 1024;
 const CHECKPOINT_MS = 1000;
 /** What the application may lag behind the network by (bytes buffered in memory per receive). */
@@ -48,7 +51,7 @@ export interface ReceiveRecord {
   expiresAt: string | null;
   sourceNode: string;
   state: ReceiveStatus['state'];
-  /** The offset of the last checkpoint (resumable drivers), else 0. */
+  /** The offset of the last checkpoint: where a restarted agent continues. */
   durableOffset: number;
   /** The application's state at that checkpoint (resumable drivers). */
   checkpoint?: ApplyCheckpoint | null;
@@ -70,6 +73,8 @@ interface Live {
   checkpointer: { checkpoint?: () => Promise<ApplyCheckpoint> };
   checkpointing?: Promise<void>;
   writer?: { stop: () => void; done: Promise<void> };
+  /** File descriptor of the spool (drivers whose application cannot resume: btrfs, zfs). */
+  spool?: number;
 }
 
 /**
@@ -133,6 +138,8 @@ async function bootId(): Promise<string> {
 export class Receiver {
   private readonly records = new Map<string, ReceiveRecord>();
   private readonly live = new Map<string, Live>();
+  /** Applications being started (a spool may be replaying): a second request waits for the same one. */
+  private readonly starting = new Map<string, Promise<Live>>();
   /** Data requests being written; stop() lets them record their checkpoint before the agent exits. */
   private readonly writing = new Set<Promise<unknown>>();
   private readonly dir: string;
@@ -167,20 +174,25 @@ export class Receiver {
       if (r.state === 'receiving' || r.state === 'received') {
         this.store.receiving.add(SnapshotStore.receivingKey(r, r.snapshotId));
       }
-      // receives of the version that staged streams: that directory is not used any more
-      await fs.rm(this.layout.incomingDir(r.transferId), { recursive: true, force: true }).catch(() => undefined);
-      if (r.state !== 'receiving') continue;
-      const resumable = this.driver.resumableReceive && r.checkpoint?.state && r.bootId === boot;
+      if (r.state !== 'receiving') {
+        await this.removeSpool(r.transferId);
+        continue;
+      }
+      // A spool or checkpoint from before a crash of the node is not trusted: its page cache is gone.
+      const resumable =
+        r.bootId === boot &&
+        (this.driver.resumableReceive
+          ? Boolean(r.checkpoint?.state)
+          : r.durableOffset > 0 && (await this.spoolLength(r.transferId)) >= r.durableOffset);
       if (!resumable) {
         if (r.durableOffset > 0 || r.checkpoint) {
           this.log.warn(
             { transferId: r.transferId, offset: r.durableOffset },
-            this.driver.resumableReceive
-              ? 'the node restarted since the last checkpoint: receive starts again from 0'
-              : `a ${this.driver.name} receive cannot continue after a restart: starts again from 0`,
+            'the node restarted since the last checkpoint: receive starts again from 0',
           );
         }
         await this.driver.deleteSnapshot({ share: r.share, portion: r.portion }, r.snapshotId).catch(() => undefined);
+        await this.removeSpool(r.transferId);
         r.durableOffset = 0;
         r.checkpoint = null;
         await this.persist(r);
@@ -291,10 +303,34 @@ export class Receiver {
     return this.status(r);
   }
 
+  private spoolPath(id: string): string {
+    return path.join(this.layout.incomingDir(id), 'stream');
+  }
+
+  private async spoolLength(id: string): Promise<number> {
+    return (await fs.stat(this.spoolPath(id)).catch(() => undefined))?.size ?? 0;
+  }
+
+  private async removeSpool(id: string, l?: Live): Promise<void> {
+    if (l?.spool !== undefined) {
+      fsSync.closeSync(l.spool);
+      l.spool = undefined;
+    }
+    await fs.rm(this.layout.incomingDir(id), { recursive: true, force: true }).catch(() => undefined);
+  }
+
   /** The running application of a receive; started (from 0, or from its checkpoint after a restart) if needed. */
   private async liveState(r: ReceiveRecord): Promise<Live> {
     const existing = this.live.get(r.transferId);
     if (existing) return existing;
+    const pending = this.starting.get(r.transferId);
+    if (pending) return pending;
+    const started = this.startLive(r).finally(() => this.starting.delete(r.transferId));
+    this.starting.set(r.transferId, started);
+    return started;
+  }
+
+  private async startLive(r: ReceiveRecord): Promise<Live> {
     const p: PortionRef = { share: r.share, portion: r.portion };
     const resumeFrom = this.driver.resumableReceive && r.checkpoint?.state ? r.checkpoint : undefined;
     const offset = resumeFrom ? resumeFrom.offset : 0;
@@ -316,20 +352,59 @@ export class Receiver {
       checkpointer,
       ...(this.driver.resumableReceive ? {} : { hash: createHash('sha256') }),
     };
+    if (!this.driver.resumableReceive) await this.openSpool(r, l);
     this.live.set(r.transferId, l);
     return l;
   }
 
-  /** Records where a resumable application durably is (no-op for the others: they restart from 0 anyway). */
+  /**
+   * Opens the spool of a btrfs/zfs receive. After a restart of the agent (durableOffset > 0, kept by load()) the
+   * spooled bytes up to the last checkpoint are fed to the fresh `receive` first, so the sender continues there.
+   */
+  private async openSpool(r: ReceiveRecord, l: Live): Promise<void> {
+    const file = this.spoolPath(r.transferId);
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const replay = r.durableOffset;
+    await fs.writeFile(file, '', { flag: 'a' });
+    await fs.truncate(file, replay);
+    if (replay > 0) {
+      const failed = l.result.then((v) => (v instanceof Error ? v : undefined));
+      for await (const chunk of fsSync.createReadStream(file, {
+        highWaterMark: 1024 * 1024,
+      }) as AsyncIterable<Buffer>) {
+        l.hash?.update(chunk);
+        l.offset += chunk.length;
+        if (!l.feed.write(chunk)) {
+          const err = await Promise.race([
+            new Promise<undefined>((res) => l.feed.once('drain', () => res(undefined))),
+            failed,
+          ]);
+          if (err) throw err;
+        }
+      }
+      if (l.offset !== replay) throw new Error(`spool of receive ${r.transferId} is shorter than its checkpoint`);
+      this.log.info({ transferId: r.transferId, offset: replay }, 'spooled stream replayed; receive continues');
+    }
+    l.spool = fsSync.openSync(file, 'a');
+  }
+
+  /**
+   * Records where a receive can continue after a restart of this agent: the portable applier's state, or the length
+   * of the spool (everything written to it is in the page cache, so that length is exact after a kill -9).
+   */
   private async checkpoint(r: ReceiveRecord, l: Live): Promise<void> {
-    const take = l.checkpointer.checkpoint;
+    const take =
+      l.spool !== undefined ? () => Promise.resolve({ offset: l.offset, state: null }) : l.checkpointer.checkpoint;
     if (!take) return;
     const prev = l.checkpointing;
     const next = (async () => {
       await prev;
       const cp = await take();
-      if (!cp.state || this.live.get(r.transferId) !== l || r.state !== 'receiving') return;
-      r.checkpoint = cp;
+      if (this.live.get(r.transferId) !== l || r.state !== 'receiving') return;
+      if (l.spool === undefined) {
+        if (!cp.state) return;
+        r.checkpoint = cp;
+      }
       r.durableOffset = cp.offset;
       await this.persist(r);
     })();
@@ -372,6 +447,7 @@ export class Receiver {
     try {
       for await (const b of chunksOf(body)) {
         l.hash?.update(b);
+        if (l.spool !== undefined) fsSync.writeSync(l.spool, b);
         l.offset += b.length;
         sinceCheckpoint += b.length;
         if (!l.feed.write(b)) {
@@ -457,6 +533,7 @@ export class Receiver {
     r.checkpoint = null;
     this.live.delete(id);
     await this.persist(r);
+    await this.removeSpool(id, l);
     this.log.info({ transferId: id, snapshot: r.snapshotId, bytes: totalBytes }, 'stream applied and verified');
     return this.status(r);
   }
@@ -506,6 +583,7 @@ export class Receiver {
       l.feed.destroy(new Error('receive failed'));
       await l.result; // the driver stops and gives up its files before they are removed
     }
+    await this.removeSpool(r.transferId, l);
     if (!(await this.store.get(p, r.snapshotId))) {
       await this.driver
         .deleteSnapshot(p, r.snapshotId)
