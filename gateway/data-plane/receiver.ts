@@ -73,8 +73,12 @@ interface Live {
   checkpointer: { checkpoint?: () => Promise<ApplyCheckpoint> };
   checkpointing?: Promise<void>;
   writer?: { stop: () => void; done: Promise<void> };
-  /** File descriptor of the spool (drivers whose application cannot resume: btrfs, zfs). */
-  spool?: number;
+  /**
+   * The spool (drivers whose application cannot resume: btrfs, zfs), written asynchronously so the socket and the
+   * application keep moving; `base + bytesWritten` is how much of the stream is in it.
+   */
+  spool?: { out: fsSync.WriteStream; base: number };
+  spoolError?: Error;
 }
 
 /**
@@ -127,6 +131,10 @@ async function* chunksOf(body: Readable): AsyncGenerator<Buffer> {
     body.off('error', onError);
     body.off('close', onClose);
   }
+}
+
+function throwIfFailed(l: Live): void {
+  if (l.spoolError) throw l.spoolError;
 }
 
 let bootIdCache: string | undefined;
@@ -312,9 +320,11 @@ export class Receiver {
   }
 
   private async removeSpool(id: string, l?: Live): Promise<void> {
-    if (l?.spool !== undefined) {
-      fsSync.closeSync(l.spool);
+    const spool = l?.spool;
+    if (spool) {
       l.spool = undefined;
+      // What is still queued for the spool is not needed any more: the receive is over.
+      if (!spool.out.closed) await new Promise<void>((res) => spool.out.once('close', () => res()).destroy());
     }
     await fs.rm(this.layout.incomingDir(id), { recursive: true, force: true }).catch(() => undefined);
   }
@@ -385,7 +395,33 @@ export class Receiver {
       if (l.offset !== replay) throw new Error(`spool of receive ${r.transferId} is shorter than its checkpoint`);
       this.log.info({ transferId: r.transferId, offset: replay }, 'spooled stream replayed; receive continues');
     }
-    l.spool = fsSync.openSync(file, 'a');
+    const out = fsSync.createWriteStream(file, { flags: 'a', highWaterMark: 4 * 1024 * 1024 });
+    // A write error (disk full) surfaces at the next write or checkpoint of the receive.
+    out.on('error', (err) => (l.spoolError = err));
+    l.spool = { out, base: replay };
+  }
+
+  /** Where the spool durably is: what the file holds (in the page cache), not what is still queued for it. */
+  private spooled(l: Live): Promise<ApplyCheckpoint> {
+    if (l.spoolError) return Promise.reject(l.spoolError);
+    return Promise.resolve({ offset: l.spool ? l.spool.base + l.spool.out.bytesWritten : l.offset, state: null });
+  }
+
+  /** Waits until the spool has written what was queued (the disk is slower than the network), or failed. */
+  private async spoolDrained(l: Live): Promise<void> {
+    const out = l.spool?.out;
+    if (out && !l.spoolError) {
+      await new Promise<void>((res) => {
+        const done = () => {
+          out.off('drain', done);
+          out.off('error', done);
+          out.off('close', done);
+          res();
+        };
+        out.on('drain', done).on('error', done).on('close', done);
+      });
+    }
+    throwIfFailed(l);
   }
 
   /**
@@ -393,8 +429,7 @@ export class Receiver {
    * of the spool (everything written to it is in the page cache, so that length is exact after a kill -9).
    */
   private async checkpoint(r: ReceiveRecord, l: Live): Promise<void> {
-    const take =
-      l.spool !== undefined ? () => Promise.resolve({ offset: l.offset, state: null }) : l.checkpointer.checkpoint;
+    const take = l.spool !== undefined ? () => this.spooled(l) : l.checkpointer.checkpoint;
     if (!take) return;
     const prev = l.checkpointing;
     const next = (async () => {
@@ -447,7 +482,7 @@ export class Receiver {
     try {
       for await (const b of chunksOf(body)) {
         l.hash?.update(b);
-        if (l.spool !== undefined) fsSync.writeSync(l.spool, b);
+        if (l.spool && !l.spool.out.write(b)) await this.spoolDrained(l);
         l.offset += b.length;
         sinceCheckpoint += b.length;
         if (!l.feed.write(b)) {
