@@ -551,6 +551,7 @@ export class Receiver {
     const outcome = await l.result;
     if (outcome instanceof Error) {
       this.live.delete(id);
+      await this.removeSpool(id, l);
       return this.failWith(r, outcome);
     }
     const got = l.hash ? l.hash.digest('hex') : outcome.digest;
