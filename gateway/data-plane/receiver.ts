@@ -362,7 +362,25 @@ export class Receiver {
       checkpointer,
       ...(this.driver.resumableReceive ? {} : { hash: createHash('sha256') }),
     };
-    if (!this.driver.resumableReceive) await this.openSpool(r, l);
+    if (!this.driver.resumableReceive) {
+      try {
+        await this.openSpool(r, l);
+      } catch (err) {
+        if (r.durableOffset === 0 || isDiskFull(err)) throw err;
+        // The spool cannot be replayed (unreadable, or shorter than its checkpoint): start again from 0. The sender
+        // learns the new offset at its next prepare (its request at the old offset gets 409, which it retries).
+        this.log.warn(
+          { transferId: r.transferId, err: errorMessage(err) },
+          'spool not replayable; receive starts from 0',
+        );
+        l.feed.destroy(new Error('spool not replayable'));
+        await l.result;
+        await this.removeSpool(r.transferId, l);
+        r.durableOffset = 0;
+        await this.persist(r);
+        return this.startLive(r);
+      }
+    }
     this.live.set(r.transferId, l);
     return l;
   }
