@@ -130,22 +130,17 @@ function agentSeconds(t: TransferStatus): number {
 }
 
 async function agents(root: string, driver: 'portable' | 'btrfs', rootB = root): Promise<[Agent, Agent]> {
-  const a = await startAgent({
-    nodeId: 'bench-a',
-    dataRoot: path.join(root, 'a'),
-    driver,
-    peers: { 'bench-b': PAIR },
-    nodeArgs,
-    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
-  });
-  const b = await startAgent({
-    nodeId: 'bench-b',
-    dataRoot: path.join(rootB, 'b'),
-    driver,
-    peers: { 'bench-a': PAIR },
-    nodeArgs,
-    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
-  });
+  const agent = (name: 'a' | 'b', dir: string, peer: string) =>
+    startAgent({
+      nodeId: `bench-${name}`,
+      dataRoot: path.join(dir, name),
+      driver,
+      peers: { [peer]: PAIR },
+      nodeArgs,
+      env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+    });
+  const a = await agent('a', root, 'bench-b');
+  const b = await agent('b', rootB, 'bench-a');
   await a.client.createShare('bench');
   await b.client.createShare('bench', { accessMode: 'read_only' });
   return [a, b];

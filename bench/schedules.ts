@@ -32,10 +32,15 @@ function flag(args: string[], name: string, fallback: number): number {
   return i >= 0 && args[i + 1] ? Number(args[i + 1]) : fallback;
 }
 
+/** The fields of /proc/<pid>/stat after the command name (which may hold spaces): fields[1] is the parent. */
+function statFields(pid: number | string): string[] {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** CPU seconds (user+system) and resident memory of a process, from /proc. */
 function procStats(pid: number): { cpuSeconds: number; rssMb: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   const ticks = Number(fields[11]) + Number(fields[12]);
   const rssPages = Number(fields[21]);
   return { cpuSeconds: ticks / 100, rssMb: (rssPages * 4096) / 2 ** 20 };
@@ -51,8 +56,7 @@ function treeCpuSeconds(root: number): number {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const fields = statFields(entry);
       parent.set(Number(entry), Number(fields[1]));
       const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i]));
       cpu.set(Number(entry), (utime! + stime! + cutime! + cstime!) / 100);
