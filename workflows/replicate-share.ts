@@ -40,8 +40,9 @@ const housekeeping = proxyActivities<ReplicationActivities>({
 // The bounded steps of an incremental run (database rows, snapshot of what changed, commit, pruning) run as local
 // activities: executed by the worker inside the workflow task and recorded as markers, they cost the server no task
 // dispatch of their own. That cuts a run from about sixteen server tasks to three (two workflow tasks, one activity
-// task per portion), which is what lets one worker and the embedded server keep hundreds of shares on a 2-minute RPO. Steps whose length grows with the data (a base
-// copy's snapshot and commit) stay ordinary activities, with their own timeouts and retries.
+// task per portion), which is what lets one worker and the embedded server keep hundreds of shares on a 2-minute RPO.
+// Steps whose length grows with the data (a base copy's snapshot and commit) stay ordinary activities, with their own
+// timeouts and retries.
 const localSteps = proxyLocalActivities<ReplicationActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
