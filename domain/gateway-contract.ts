@@ -233,21 +233,40 @@ export const ReceiveList = z.object({ receives: z.array(ReceiveStatus) });
 export const ReceiveDataQuery = z.object({ offset: z.coerce.number().int().nonnegative() });
 
 /**
- * What `sha256` of a complete request is: the sha256 of the stream's bytes (btrfs, zfs), or the last link of the
- * portable stream's header chain (each file being checked against the sha256 its header carries).
+ * How a receiver verifies a whole stream (a `complete` request):
+ * - `native` (btrfs, zfs): the stream format's own checksums, which the receive tool verifies as it applies every
+ *   command (btrfs: a crc32c per command; zfs: a fletcher4 per record and one over the stream), plus the length;
+ *   a resumed stream's splice point is checked by the overlap the sender re-sends (see the data request);
+ * - `records-sha256` (portable): `sha256` is the last link of the stream's header chain, each file being checked
+ *   against the sha256 its header carries;
+ * - `stream-sha256`: the sha256 of the stream's bytes (senders before `native`; refused by receivers that no
+ *   longer hash the stream: upgrade the sending agent).
  */
-export const StreamDigestKind = z.enum(['stream-sha256', 'records-sha256']);
+export const StreamDigestKind = z.enum(['native', 'records-sha256', 'stream-sha256']);
 export type StreamDigestKind = z.infer<typeof StreamDigestKind>;
+
+/**
+ * A data request for a stream that the sender regenerates from its start (btrfs, zfs) re-sends up to this many bytes
+ * before the receiver's offset; the receiver checks them against what it has (the splice point is verified).
+ */
+export const STREAM_OVERLAP_BYTES = 64 * 1024;
 
 /** POST /v1/receives/:transferId/complete (peer): the stream is whole; verified before the result is kept. */
 export const CompleteReceiveRequest = z
   .object({
     totalBytes: z.number().int().nonnegative(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     /** absent = `stream-sha256` (senders before this field) */
     digest: StreamDigestKind.optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => b.digest === 'native' || b.sha256 !== undefined, {
+    path: ['sha256'],
+    message: 'required unless digest is native',
+  });
 
 /** Headers of the data plane: the sending node's id, and `authorization: Bearer <pair token>`. */
 export const PEER_NODE_HEADER = 'x-gateway-node';

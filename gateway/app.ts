@@ -89,7 +89,9 @@ export class Gateway {
     this.driver = driver ?? createDriver(config, this.layout);
     this.registry = new ShareRegistry(this.layout.state);
     this.store = new SnapshotStore(this.layout, this.driver);
-    this.receiver = new Receiver(this.layout, this.driver, this.store, this.registry, log.child({ part: 'receiver' }));
+    this.receiver = new Receiver(this.layout, this.driver, this.store, this.registry, log.child({ part: 'receiver' }), {
+      spool: config.receiveSpool,
+    });
     this.sender = new Sender(
       this.layout.state,
       {

@@ -24,7 +24,9 @@ describe('gateway config', () => {
       driver: 'portable',
       bandwidthLimit: 0,
       maxStreams: 4,
+      receiveSpool: true,
     });
+    expect(loadGatewayConfig({ ...base, GATEWAY_RECEIVE_SPOOL: 'off' }).receiveSpool).toBe(false);
     expect([...c.peerTokens.keys()]).toEqual(['fsvm-2', 'fsvm-3']);
     expect(loadGatewayConfig({ ...base, GATEWAY_BANDWIDTH_LIMIT: '50M', GATEWAY_LISTEN: '[::1]:7600' })).toMatchObject({
       bandwidthLimit: 50 * 1024 * 1024,
@@ -35,7 +37,12 @@ describe('gateway config', () => {
   it('names every bad variable and never echoes a secret', () => {
     let err: unknown;
     try {
-      loadGatewayConfig({ GATEWAY_NODE_ID: 'bad id', GATEWAY_DRIVER: 'ntfs', GATEWAY_LISTEN: 'nope' });
+      loadGatewayConfig({
+        GATEWAY_NODE_ID: 'bad id',
+        GATEWAY_DRIVER: 'ntfs',
+        GATEWAY_LISTEN: 'nope',
+        GATEWAY_RECEIVE_SPOOL: 'yes',
+      });
     } catch (e) {
       err = e;
     }
@@ -47,6 +54,7 @@ describe('gateway config', () => {
       'GATEWAY_DATA_ROOT',
       'GATEWAY_DRIVER',
       'GATEWAY_LISTEN',
+      'GATEWAY_RECEIVE_SPOOL',
     ]) {
       expect(text).toContain(v);
     }

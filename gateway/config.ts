@@ -47,6 +47,11 @@ const envSchema = z.object({
   GATEWAY_SMBD_PID_FILE: optionalString,
   GATEWAY_BANDWIDTH_LIMIT: byteRate.default(0),
   GATEWAY_MAX_STREAMS: z.coerce.number().int().min(1).max(64).default(4),
+  /**
+   * btrfs/zfs receives: also spool the stream, so that a restarted agent resumes from its checkpoint instead of 0
+   * (costs a second write of every byte and the stream's size in free space while it runs).
+   */
+  GATEWAY_RECEIVE_SPOOL: z.enum(['on', 'off']).default('on'),
   /** zfs driver: the dataset under which shares live, e.g. tank/fsdr */
   GATEWAY_ZFS_DATASET: optionalString,
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -65,6 +70,8 @@ export interface GatewayConfig {
   smb?: { includeFile: string; pidFile?: string };
   bandwidthLimit: number;
   maxStreams: number;
+  /** btrfs/zfs receives spool their stream (resume after a restart of the receiving agent). */
+  receiveSpool: boolean;
   zfsDataset?: string;
   log: { level: (typeof LOG_LEVELS)[number]; format: 'json' | 'pretty' };
 }
@@ -159,6 +166,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
       : undefined,
     bandwidthLimit: e.GATEWAY_BANDWIDTH_LIMIT,
     maxStreams: e.GATEWAY_MAX_STREAMS,
+    receiveSpool: e.GATEWAY_RECEIVE_SPOOL === 'on',
     zfsDataset: e.GATEWAY_ZFS_DATASET,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') },
   };

@@ -1,16 +1,17 @@
 // The sending side of the data plane. A transfer is persisted in <root>/state/transfers/<id>.json and survives a
-// restart of the agent (it is picked up again at start). Each attempt asks the receiver for its durable offset
-// (prepare is idempotent), re-creates the same deterministic stream, hashes all of it, and sends only the bytes from
-// that offset on. Once the stream is whole the receiver checks length and sha256 before it applies it. Dropped
-// connections are retried with backoff; integrity and validation failures are final. At most `maxStreams` transfers
-// run at once; the rest wait in the queue.
-import { createHash } from 'node:crypto';
+// restart of the agent (it is picked up again at start). Each attempt asks the receiver for its offset (prepare is
+// idempotent), re-creates the same deterministic stream and sends it from that offset on: the portable stream starts
+// there; a btrfs/zfs stream is regenerated from its start, skipped up to the offset, and its last bytes before the
+// offset are re-sent for the receiver to compare (the splice is checked). Once the stream is whole the receiver checks
+// its length and digest (see StreamDigestKind). Dropped connections are retried with backoff; integrity and
+// validation failures are final. At most `maxStreams` transfers run at once; the rest wait in the queue.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import {
   ReceiveStatus,
+  STREAM_OVERLAP_BYTES,
   type PrepareReceiveRequest,
   type StartTransferRequest,
   type TransferStatus,
@@ -268,38 +269,54 @@ export class Sender {
         const sent = await this.driver.send(p, r.snapshotId, r.baseSnapshotId ?? undefined, offset);
         const { stream, totalBytes } = sent;
         if (totalBytes !== null) r.bytesTotal = totalBytes;
-        // A driver that knows its digest up front (portable) starts at the offset and nothing is hashed here; for the
-        // others the whole stream is hashed from byte 0 and the bytes the receiver already has are skipped.
-        const hash = sent.digest === undefined ? createHash('sha256') : undefined;
-        let pos = sent.startsAt;
+        // A stream regenerated from before the offset (btrfs, zfs) re-sends its last bytes before it: the overlap.
+        const from = sent.startsAt < offset ? Math.max(sent.startsAt, offset - STREAM_OVERLAP_BYTES) : offset;
+        let pos = sent.startsAt; // where the next byte read from the driver is in the stream
+        let sentPos = from; // where the next byte handed to the network is
         r.bytesSent = offset;
+        const progress = (n: number): void => {
+          sentPos += n;
+          if (sentPos <= r.bytesSent) return;
+          r.bytesSent = sentPos;
+          const now = Date.now();
+          run.samples.push({ t: now, bytes: sentPos });
+          while (run.samples.length > 2 && run.samples[0]!.t < now - 5000) run.samples.shift();
+        };
+        const paced = r.bandwidthLimit > 0;
+        // Unpaced, one Transform skips what comes before `from` and records progress (each stage costs per chunk);
+        // paced, progress is recorded after the Throttle, so that it reports what went out.
         const skipper = new Transform({
           highWaterMark: 1024 * 1024,
           transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
-            hash?.update(chunk);
             const start = pos;
             pos += chunk.length;
-            if (pos <= offset) cb();
-            else cb(null, start >= offset ? chunk : chunk.subarray(offset - start));
+            if (pos <= from) {
+              cb();
+              return;
+            }
+            const out = start >= from ? chunk : chunk.subarray(from - start);
+            if (!paced) progress(out.length);
+            cb(null, out);
           },
         });
-        const counter = new Transform({
-          highWaterMark: 1024 * 1024,
-          transform: (chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) => {
-            r.bytesSent += chunk.length;
-            const now = Date.now();
-            run.samples.push({ t: now, bytes: r.bytesSent });
-            while (run.samples.length > 2 && run.samples[0]!.t < now - 5000) run.samples.shift();
-            cb(null, chunk);
-          },
-        });
-        const body: Readable = stream.pipe(skipper).pipe(new Throttle(r.bandwidthLimit)).pipe(counter);
+        let body: Readable = stream.pipe(skipper);
+        if (paced) {
+          const throttle = new Throttle(r.bandwidthLimit);
+          const counter = new Transform({
+            transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
+              progress(chunk.length);
+              cb(null, chunk);
+            },
+          });
+          body = skipper.pipe(throttle).pipe(counter);
+          throttle.on('error', (err) => body.destroy(err));
+        }
         stream.on('error', (err) => body.destroy(err));
         skipper.on('error', (err) => body.destroy(err));
         const persistTimer = setInterval(() => void this.persist(r).catch(() => undefined), 2000);
         try {
           await peer.stream(
-            `/receives/${encodeURIComponent(r.transferId)}/data?offset=${offset}`,
+            `/receives/${encodeURIComponent(r.transferId)}/data?offset=${from}`,
             body,
             run.abort.signal,
           );
@@ -314,9 +331,9 @@ export class Sender {
           await peer.json(
             'POST',
             `/receives/${encodeURIComponent(r.transferId)}/complete`,
-            hash
-              ? { totalBytes: pos, sha256: hash.digest('hex'), digest: 'stream-sha256' }
-              : { totalBytes: pos, sha256: sent.digest!, digest: 'records-sha256' },
+            sent.digest === undefined
+              ? { totalBytes: pos, digest: 'native' }
+              : { totalBytes: pos, sha256: sent.digest, digest: 'records-sha256' },
             run.abort.signal,
           ),
         );

@@ -1,11 +1,16 @@
 // The btrfs driver for real: two agents, each with its data root on its own loop-mounted btrfs image, exchanging a
 // base then an incremental snapshot (btrfs send -p | receive through the data plane), a resume after kill -9 (the
-// same snapshot pair gives the same stream), rollback. Needs root and btrfs-progs; without them the test fails.
+// same snapshot pair gives the same stream), rollback; the integrity of btrfs streams (their own checksums, checked
+// by `btrfs receive`; the splice of a resumed stream) and a receiver without a spool. Needs root and btrfs-progs;
+// without them the test fails.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import type { TransferStatus } from '../../domain/gateway-contract';
+import { PeerClient } from '../../gateway/data-plane/peer';
 import {
+  flippingProxy,
   mountBtrfs,
   randomBytesDeterministic,
   startAgent,
@@ -152,6 +157,107 @@ describe('btrfs driver between two agents', () => {
     await b.client.deleteSnapshot('eng', 's2');
     const subvols = execFileSync('btrfs', ['subvolume', 'list', fsB.mount]).toString();
     expect(subvols).not.toMatch(/s2\/data/);
+    await a.stop();
+  });
+
+  it('rejects a corrupted stream and a resumed stream that differs; without a spool a restarted receiver starts from 0', async () => {
+    const fsA = mountBtrfs(256);
+    cleanups.push(fsA.cleanup);
+    const fsB = mountBtrfs(256);
+    cleanups.push(fsB.cleanup);
+    const a = await startAgent({
+      nodeId: 'node-a',
+      dataRoot: path.join(fsA.mount, 'gw'),
+      driver: 'btrfs',
+      peers: { 'node-b': PAIR },
+    });
+    cleanups.push(() => a.kill9());
+    const b = await startAgent({
+      nodeId: 'node-b',
+      dataRoot: path.join(fsB.mount, 'gw'),
+      driver: 'btrfs',
+      peers: { 'node-a': PAIR },
+      env: { GATEWAY_RECEIVE_SPOOL: 'off' },
+    });
+    cleanups.push(() => b.kill9());
+    await a.client.createShare('eng');
+    await b.client.createShare('eng', { accessMode: 'read_only' });
+    const live = path.join(a.dataRoot, 'shares/eng');
+    writeFiles(live, { 'big.bin': randomBytesDeterministic(8 * MiB, 21), 'small.txt': 'small\n' });
+    await a.client.createSnapshot('eng', { snapshotId: 's1' });
+    const snapDirB = path.join(b.dataRoot, 'snapshots/eng/_root');
+    const target = { url: b.url, nodeId: 'node-b', share: 'eng' };
+
+    // one bit flipped in flight: btrfs receive finds the command's crc32c wrong; nothing is listed or left
+    const proxy = await flippingProxy(b.port);
+    cleanups.push(() => proxy.close());
+    await a.client.startTransfer({
+      transferId: 't-flip',
+      share: 'eng',
+      snapshotId: 's1',
+      target: { ...target, url: proxy.url },
+    });
+    const flip = await finished(a, 't-flip');
+    expect(proxy.flipped()).toBe(true);
+    expect(flip.state).toBe('failed');
+    expect(flip.error).toMatch(/crc32 mismatch/);
+    expect((await b.client.getReceive('t-flip')).state).toBe('failed');
+    expect(await b.client.listSnapshots('eng')).toEqual([]);
+    expect(fs.existsSync(path.join(snapDirB, 's1'))).toBe(false);
+
+    // a resumed request whose re-sent bytes differ from what the receiver has is refused at the splice
+    const stream = execFileSync('btrfs', ['send', '-q', path.join(a.dataRoot, 'snapshots/eng/_root/s1/data')], {
+      maxBuffer: 64 * MiB,
+    });
+    const peer = new PeerClient('node-a', { url: b.url, nodeId: 'node-b', token: PAIR });
+    await peer.json('PUT', '/receives/t-splice', {
+      share: 'eng',
+      portion: '',
+      snapshotId: 's1',
+      driver: 'btrfs',
+      createdAt: new Date().toISOString(),
+    });
+    const signal = new AbortController().signal;
+    await peer.stream('/receives/t-splice/data?offset=0', Readable.from([stream.subarray(0, 300_000)]), signal);
+    expect((await b.client.getReceive('t-splice')).receivedBytes).toBe(300_000);
+    const altered = Buffer.from(stream.subarray(290_000, 400_000));
+    altered[5_000]! ^= 0x01; // inside the 10,000 re-sent bytes
+    // the receiver answers 422 and closes the upload (the client may see the reset before the answer)
+    await expect(
+      peer.stream('/receives/t-splice/data?offset=290000', Readable.from([altered]), signal),
+    ).rejects.toThrow();
+    // (the answer may also come before the receive is marked failed, which happens once its data is removed)
+    const spliced = await waitFor(async () => {
+      const st = await b.client.getReceive('t-splice');
+      return st.state === 'receiving' ? undefined : st;
+    }, 'receive t-splice failed');
+    expect(spliced).toMatchObject({
+      state: 'failed',
+      error: expect.stringMatching(/differs from the bytes already received before offset 300000/),
+    });
+    expect(fs.existsSync(path.join(snapDirB, 's1'))).toBe(false);
+
+    // without a spool nothing of a btrfs receive survives a restart of the receiving agent: it starts again from 0
+    // (and still completes)
+    await a.client.startTransfer({
+      transferId: 't-nospool',
+      share: 'eng',
+      snapshotId: 's1',
+      target,
+      bandwidthLimit: 4 * MiB,
+    });
+    await waitFor(
+      async () => ((await b.client.getReceive('t-nospool')).receivedBytes > 2 * MiB ? true : undefined),
+      'progress',
+    );
+    expect(fs.existsSync(path.join(b.dataRoot, 'incoming/t-nospool'))).toBe(false);
+    await b.kill9();
+    await b.restart();
+    const t = await finished(a, 't-nospool');
+    expect(t).toMatchObject({ state: 'succeeded', resumedFrom: 0 });
+    expect(t.resumes).toBeGreaterThanOrEqual(1);
+    await b.client.commitReceive('t-nospool');
+    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
     await a.stop();
   });
 });

@@ -3,6 +3,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -29,6 +30,7 @@ export function testConfig(dataRoot: string, over: Partial<GatewayConfig> = {}):
     peerTokens: new Map([['node-b', 'pair-token-abcdefghijkl']]),
     bandwidthLimit: 0,
     maxStreams: 4,
+    receiveSpool: true,
     log: { level: 'silent', format: 'json' },
     ...over,
   };
@@ -202,5 +204,43 @@ export function mountBtrfs(sizeMiB = 200): { mount: string; cleanup: () => void 
         fs.rmSync(dir, { recursive: true, force: true });
       }
     },
+  };
+}
+
+/**
+ * A proxy in front of an agent that flips one bit of the first data request's body at byte `at` (a corruption in
+ * flight that TCP did not catch). `flipped()` says whether it happened.
+ */
+export async function flippingProxy(
+  targetPort: number,
+  at = 1_000_000,
+): Promise<{ url: string; flipped: () => boolean; close: () => Promise<void> }> {
+  const port = await freePort();
+  let flipped = false;
+  const proxy = http.createServer((req, res) => {
+    const up = http.request(
+      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    let seen = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (req.url?.includes('/data') && !flipped && seen + chunk.length > at) {
+        chunk[at - seen]! ^= 0x01;
+        flipped = true;
+      }
+      seen += chunk.length;
+      up.write(chunk);
+    });
+    req.on('end', () => up.end());
+  });
+  await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    flipped: () => flipped,
+    close: () => new Promise<void>((r) => proxy.close(() => r())),
   };
 }

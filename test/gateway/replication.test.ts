@@ -2,12 +2,11 @@
 // either side mid-transfer and resume, bytes flipped in flight, a full destination disk. Portable driver on temp dirs.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import type { TransferStatus } from '../../domain/gateway-contract';
-import { freePort } from '../helpers/ports';
 import {
   TOKEN,
+  flippingProxy,
   randomBytesDeterministic,
   startAgent,
   tmpDir,
@@ -228,36 +227,14 @@ describe('data plane between agent processes', () => {
     writeFiles(path.join(a.dataRoot, 'shares/eng'), { 'x.bin': randomBytesDeterministic(2 * MiB, 7) });
     await a.client.createSnapshot('eng', { snapshotId: 's1' });
     // a proxy in front of b that flips one byte of the first data request's body
-    const port = await freePort();
-    let flipped = false;
-    const proxy = http.createServer((req, res) => {
-      const up = http.request(
-        { host: '127.0.0.1', port: b.port, method: req.method, path: req.url, headers: req.headers },
-        (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        },
-      );
-      up.on('error', () => res.destroy());
-      let seen = 0;
-      req.on('data', (chunk: Buffer) => {
-        if (req.url?.includes('/data') && !flipped && seen + chunk.length > 1_000_000) {
-          chunk[1_000_000 - seen]! ^= 0x01;
-          flipped = true;
-        }
-        seen += chunk.length;
-        up.write(chunk);
-      });
-      req.on('end', () => up.end());
-    });
-    await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => proxy.close(() => r())));
+    const proxy = await flippingProxy(b.port);
+    cleanups.push(() => proxy.close());
     await a.client.startTransfer({
       ...transfer('t-flip', b, 's1'),
-      target: { url: `http://127.0.0.1:${port}`, nodeId: 'node-b', share: 'eng' },
+      target: { url: proxy.url, nodeId: 'node-b', share: 'eng' },
     });
     const t = await finished(a, 't-flip');
-    expect(flipped).toBe(true);
+    expect(proxy.flipped()).toBe(true);
     expect(t.state).toBe('failed');
     expect(t.error).toMatch(/checksum|sha256/);
     expect((await b.client.getReceive('t-flip')).state).toBe('failed');
