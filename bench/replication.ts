@@ -1,9 +1,11 @@
-// `npm run bench -- replication [--quick] [--size-mib N] [--small-files N] [--no-btrfs] [--dir /path]`
+// `npm run bench -- replication [--quick] [--size-mib N] [--small-files N] [--reps N] [--no-btrfs] [--dir /path]`
 // Generates a data set (default about 1 GiB: 10k small files plus a few large ones), replicates it between two agent
 // processes on loopback (portable driver: base, then an incremental of a small change), and compares with the
 // yardsticks run on the same data, disk and run: a tar-to-tar pipe (base), `rsync -a` (incremental) and raw
 // `btrfs send | btrfs receive` between two loop-mounted btrfs images (btrfs driver). Peak RSS of both agents is read
-// from /proc (VmHWM). The last line (printed by bench/run.ts) is one JSON object with the figures.
+// from /proc (VmHWM). The last line (printed by bench/run.ts) is one JSON object with the figures. Base copies and
+// their yardsticks run --reps times (default 3, --quick 2), interleaved, and the figures are the medians: on a shared VM one
+// pair of runs can differ by 2x either way.
 import { execFileSync, execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -108,13 +110,20 @@ async function finished(a: Agent, id: string): Promise<TransferStatus> {
   );
 }
 
-async function replicate(a: Agent, b: Agent, id: string, snapshotId: string, base?: string): Promise<TransferStatus> {
+async function replicate(
+  a: Agent,
+  b: Agent,
+  id: string,
+  snapshotId: string,
+  base?: string,
+  targetShare = 'bench',
+): Promise<TransferStatus> {
   await a.client.startTransfer({
     transferId: id,
     share: 'bench',
     snapshotId,
     ...(base ? { baseSnapshotId: base } : {}),
-    target: { url: b.url, nodeId: b.nodeId, share: 'bench' },
+    target: { url: b.url, nodeId: b.nodeId, share: targetShare },
   });
   const t = await finished(a, id);
   if (t.state !== 'succeeded') throw new Error(`transfer ${id} ${t.state}: ${t.error}`);
@@ -129,18 +138,46 @@ function agentSeconds(t: TransferStatus): number {
   return (Date.parse(t.finishedAt!) - Date.parse(t.startedAt)) / 1000;
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * One more base of s1 from `a` into a fresh share of `b`, timed, then deleted (its snapshot published without
+ * touching the share, then deleted) so that the next sample starts from the same free space.
+ */
+async function extraBase(a: Agent, b: Agent, id: string): Promise<number> {
+  await b.client.createShare(id, { accessMode: 'read_only' });
+  execSync('sync');
+  const s = agentSeconds(await replicate(a, b, id, 's1', undefined, id));
+  await b.client.commitReceive(id, { updateLive: false });
+  await b.client.deleteSnapshot(id, 's1');
+  await b.client.deleteShare(id);
+  return s;
+}
+
+function agent(
+  name: string,
+  dir: string,
+  driver: 'portable' | 'btrfs',
+  peers: string[],
+  env: Record<string, string> = {},
+) {
+  return startAgent({
+    nodeId: `bench-${name}`,
+    dataRoot: path.join(dir, name),
+    driver,
+    peers: Object.fromEntries(peers.map((p) => [p, PAIR])),
+    nodeArgs,
+    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...env },
+  });
+}
+
 async function agents(root: string, driver: 'portable' | 'btrfs', rootB = root): Promise<[Agent, Agent]> {
-  const agent = (name: 'a' | 'b', dir: string, peer: string) =>
-    startAgent({
-      nodeId: `bench-${name}`,
-      dataRoot: path.join(dir, name),
-      driver,
-      peers: { [peer]: PAIR },
-      nodeArgs,
-      env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
-    });
-  const a = await agent('a', root, 'bench-b');
-  const b = await agent('b', rootB, 'bench-a');
+  const a = await agent('a', root, driver, ['bench-b']);
+  const b = await agent('b', rootB, driver, ['bench-a']);
   await a.client.createShare('bench');
   await b.client.createShare('bench', { accessMode: 'read_only' });
   return [a, b];
@@ -163,6 +200,8 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
   // The data set spreads small files over 100 directories and the change renames one of them.
   if (!Number.isInteger(smallFiles) || smallFiles < 100) throw new Error('--small-files must be an integer >= 100');
   if (!(sizeMiB > 0)) throw new Error('--size-mib must be a positive number');
+  const reps = Number(arg(ctx.args, '--reps') ?? (ctx.quick ? 2 : 3));
+  if (!Number.isInteger(reps) || reps < 1 || reps > 20) throw new Error('--reps must be an integer from 1 to 20');
   const withBtrfs = !ctx.args.includes('--no-btrfs');
   const work = fs.mkdtempSync(path.join(arg(ctx.args, '--dir') ?? os.tmpdir(), 'bench-repl-'));
   const cleanups: (() => Promise<void> | void)[] = [() => fs.rmSync(work, { recursive: true, force: true })];
@@ -182,21 +221,36 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
     ctx.log(`snapshot s1: ${snapS.toFixed(2)} s`);
     // the yardstick (tar) starts from a synced disk too: the snapshot's copy must not be written back during the base
     execSync('sync');
-    const baseS = agentSeconds(await replicate(a, b, 't-base', 's1'));
+    const baseSamples = [agentSeconds(await replicate(a, b, 't-base', 's1'))];
     const commitS = await timedAsync(() => b.client.commitReceive('t-base'));
-    const baseMBps = bytes / MiB / baseS;
-    ctx.log(
-      `base: ${(bytes / MiB).toFixed(0)} MiB in ${baseS.toFixed(2)} s = ${baseMBps.toFixed(1)} MiB/s (commit ${commitS.toFixed(2)} s)`,
-    );
-
+    const tarInto = (dst: string): number => {
+      fs.mkdirSync(dst);
+      execSync('sync');
+      return timed(() => execSync(`tar -C '${live}' -cf - . | tar -C '${dst}' -xf -`, { stdio: 'pipe' }));
+    };
     const rawDst = path.join(work, 'raw-copy');
-    fs.mkdirSync(rawDst);
-    execSync('sync');
-    const rawS = timed(() => execSync(`tar -C '${live}' -cf - . | tar -C '${rawDst}' -xf -`, { stdio: 'pipe' }));
+    const rawSamples = [tarInto(rawDst)];
     // tar never syncs; the receiver syncs the filesystem once before it reports a snapshot received
-    const rawSyncS = rawS + timed(() => execFileSync('sync', ['-f', rawDst]));
+    const rawSyncS = rawSamples[0]! + timed(() => execFileSync('sync', ['-f', rawDst]));
+    for (let i = 1; i < reps; i++) {
+      const tarDst = path.join(work, `raw-copy-${i}`);
+      const ours = () => extraBase(a, b, `rep${i}`);
+      // alternate which of the two goes first
+      if (i % 2) baseSamples.push(await ours());
+      rawSamples.push(tarInto(tarDst));
+      if (!(i % 2)) baseSamples.push(await ours());
+      fs.rmSync(tarDst, { recursive: true, force: true });
+    }
+    const baseS = median(baseSamples);
+    const rawS = median(rawSamples);
+    const baseMBps = bytes / MiB / baseS;
     const rawMBps = bytes / MiB / rawS;
-    ctx.log(`tar | tar: ${rawS.toFixed(2)} s = ${rawMBps.toFixed(1)} MiB/s (${rawSyncS.toFixed(2)} s with a sync)`);
+    ctx.log(
+      `base: ${(bytes / MiB).toFixed(0)} MiB in ${baseS.toFixed(2)} s = ${baseMBps.toFixed(1)} MiB/s (commit ${commitS.toFixed(2)} s; samples ${baseSamples.map((x) => x.toFixed(2)).join(', ')})`,
+    );
+    ctx.log(
+      `tar | tar: ${rawS.toFixed(2)} s = ${rawMBps.toFixed(1)} MiB/s (${rawSyncS.toFixed(2)} s with a sync; samples ${rawSamples.map((x) => x.toFixed(2)).join(', ')})`,
+    );
 
     // ---- portable driver: incremental -------------------------------------------------------------------------
     const changed = change(live, smallFiles);
@@ -225,8 +279,9 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       base_MBps: +baseMBps.toFixed(1),
       raw_copy_MBps: +rawMBps.toFixed(1),
       base_ratio: +(baseMBps / rawMBps).toFixed(3),
+      base_ratio_samples: baseSamples.map((x, i) => +(rawSamples[i]! / x).toFixed(3)),
       raw_copy_sync_MBps: +(bytes / MiB / rawSyncS).toFixed(1),
-      base_ratio_vs_synced: +(baseMBps / (bytes / MiB / rawSyncS)).toFixed(3),
+      base_ratio_vs_synced: +(rawSyncS / baseSamples[0]!).toFixed(3),
       commit_s: +commitS.toFixed(3),
       incr_changed_bytes: changed,
       incr_wire_bytes: incr.bytesSent,
@@ -245,7 +300,8 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
 
     // ---- btrfs driver vs raw btrfs send | receive ---------------------------------------------------------------
     if (withBtrfs) {
-      const imgBytes = Math.max(512 * MiB, Math.ceil(sizeMiB * 3.2) * MiB);
+      // b holds s1 and s2 (and the spool while it receives) and one more copy at a time (deleted after each sample)
+      const imgBytes = Math.max(768 * MiB, Math.ceil(sizeMiB * 4.5) * MiB);
       const mA = mountImage(work, 'btrfs-a', imgBytes);
       cleanups.push(() => void execFileSync('umount', [mA]));
       const mB = mountImage(work, 'btrfs-b', imgBytes);
@@ -259,15 +315,42 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       generate(bl, smallFiles, sizeMiB * MiB);
       execSync('sync');
       await ba.client.createSnapshot('bench', { snapshotId: 's1' });
-      const oursS = agentSeconds(await replicate(ba, bb, 't-btrfs', 's1'));
-      const rawTarget = path.join(mB, 'raw');
-      fs.mkdirSync(rawTarget);
-      execSync('sync');
       const snapPath = path.join(ba.dataRoot, 'snapshots/bench/_root/s1/data');
-      const rawBtrfsS = timed(() =>
-        execSync(`btrfs send -q '${snapPath}' | btrfs receive -q '${rawTarget}'`, { stdio: 'pipe' }),
+      const rawSyncSamples: number[] = [];
+      const rawOnce = (i: number): number => {
+        const rawTarget = path.join(mB, `raw${i}`);
+        fs.mkdirSync(rawTarget);
+        execSync('sync');
+        const t = timed(() =>
+          execSync(`btrfs send -q '${snapPath}' | btrfs receive -q '${rawTarget}'`, { stdio: 'pipe' }),
+        );
+        // the receiver syncs once before it reports a snapshot received; raw send | receive does not
+        rawSyncSamples.push(t + timed(() => execFileSync('sync', ['-f', rawTarget])));
+        execFileSync('btrfs', ['subvolume', 'delete', path.join(rawTarget, 'data')], { stdio: 'pipe' });
+        execFileSync('btrfs', ['subvolume', 'sync', mB], { stdio: 'pipe' });
+        return t;
+      };
+      const afterDelete = async <T>(p: Promise<T>): Promise<T> => {
+        const v = await p;
+        execFileSync('btrfs', ['subvolume', 'sync', mB], { stdio: 'pipe' });
+        return v;
+      };
+      execSync('sync');
+      const oursSamples = [agentSeconds(await replicate(ba, bb, 't-btrfs', 's1'))];
+      const rawSamples = [rawOnce(0)];
+      for (let i = 1; i < reps; i++) {
+        // alternate which of the two goes first
+        if (i % 2) oursSamples.push(await afterDelete(extraBase(ba, bb, `rep${i}`)));
+        rawSamples.push(rawOnce(i));
+        if (!(i % 2)) oursSamples.push(await afterDelete(extraBase(ba, bb, `rep${i}`)));
+      }
+      const oursS = median(oursSamples);
+      const rawBtrfsS = median(rawSamples);
+      const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+      ctx.log(
+        `btrfs: ours ${oursS.toFixed(2)} s (${list(oursSamples)}), raw send|receive ${rawBtrfsS.toFixed(2)} s ` +
+          `(${list(rawSamples)}; with a sync ${list(rawSyncSamples)})`,
       );
-      ctx.log(`btrfs: ours ${oursS.toFixed(2)} s, raw send|receive ${rawBtrfsS.toFixed(2)} s`);
       // btrfs incremental: the same kind of change, snapshot + transfer + commit as for the portable driver
       await bb.client.commitReceive('t-btrfs');
       const bChanged = change(bl, smallFiles);
@@ -285,10 +368,13 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       })
         .toString()
         .trim();
+      if (process.env.BENCH_LOG_LEVEL) ctx.log(`btrfs sender log:\n${ba.output()}receiver log:\n${bb.output()}`);
       Object.assign(figures, {
         btrfs_s: +oursS.toFixed(3),
         btrfs_raw_s: +rawBtrfsS.toFixed(3),
         btrfs_ratio: +(rawBtrfsS / oursS).toFixed(3),
+        btrfs_ratio_samples: oursSamples.map((x, i) => +(rawSamples[i]! / x).toFixed(3)),
+        btrfs_ratio_vs_synced: +(median(rawSyncSamples) / oursS).toFixed(3),
         btrfs_incr_changed_bytes: bChanged,
         btrfs_incr_wire_bytes: bIncr.bytesSent,
         btrfs_incr_s: +bIncrS.toFixed(3),

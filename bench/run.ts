@@ -16,7 +16,7 @@ export interface BenchContext {
   onInterrupt: (cleanup: () => Promise<unknown> | void) => void;
 }
 
-export type BenchFigures = Record<string, number | string | boolean | null>;
+export type BenchFigures = Record<string, number | string | boolean | null | number[]>;
 export type Benchmark = (ctx: BenchContext) => Promise<BenchFigures>;
 
 function available(): string[] {
