@@ -1,18 +1,19 @@
 // `npm run bench -- replication [--quick] [--size-mib N] [--small-files N] [--reps N] [--no-btrfs] [--dir /path]`
 // Generates a data set (default about 1 GiB: 10k small files plus a few large ones), replicates it between two agent
-// processes on loopback (portable driver: base, then an incremental of a small change), and compares with the
+// processes on loopback (portable driver: base, then incrementals of small changes), and compares with the
 // yardsticks run on the same data, disk and run: a tar-to-tar pipe (base), `rsync -a` (incremental) and raw
 // `btrfs send | btrfs receive` between two loop-mounted btrfs images (btrfs driver). Peak RSS of both agents is read
 // from /proc (VmHWM). The last line (printed by bench/run.ts) is one JSON object with the figures. Base copies and
-// their yardsticks run --reps times (default 3, --quick 2), interleaved, and the figures are the medians: on a shared VM one
-// pair of runs can differ by 2x either way.
+// their yardsticks run --reps times (default 3, --quick 2), interleaved, as do the incrementals (a new change each
+// round) and rsync, and the figures are the medians: on a shared VM one pair of runs can differ by 2x either way.
 import { execFileSync, execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { buildSync } from 'esbuild';
 import type { TransferStatus } from '../domain/gateway-contract';
-import { startAgent, waitFor, type Agent } from '../test/gateway/helpers';
+import { REPO, startAgent, waitFor, type Agent } from '../test/gateway/helpers';
 import type { BenchContext, BenchFigures } from './run';
 
 const MiB = 1024 * 1024;
@@ -74,8 +75,11 @@ function generate(root: string, smallFiles: number, totalBytes: number): number 
   return written;
 }
 
-/** A small change: rewritten, new, deleted and renamed files, one chmod. Returns the bytes of changed content. */
-function change(root: string, smallFiles: number): number {
+/**
+ * A small change: rewritten, new, deleted and renamed files (round r renames directory d(99-r)), one chmod. Returns
+ * the bytes of changed content.
+ */
+function change(root: string, smallFiles: number, round: number): number {
   let changed = 0;
   const n = Math.max(10, Math.round(smallFiles / 50));
   for (let i = 0; i < n; i++) {
@@ -93,7 +97,7 @@ function change(root: string, smallFiles: number): number {
   }
   for (let i = 1; i < n; i += 2)
     fs.rmSync(path.join(root, `d${(i * 7) % 100}`, `f${(i * 7) % smallFiles}.dat`), { force: true });
-  fs.renameSync(path.join(root, 'd99'), path.join(root, 'd99-renamed'));
+  fs.renameSync(path.join(root, `d${99 - round}`), path.join(root, `d${99 - round}-renamed`));
   fs.chmodSync(path.join(root, 'd1'), 0o750);
   return changed;
 }
@@ -158,6 +162,26 @@ async function extraBase(a: Agent, b: Agent, id: string): Promise<number> {
   return s;
 }
 
+/**
+ * The agent as deployed runs compiled JavaScript (`node dist/gateway/main.js`), not through tsx, whose loader adds
+ * ~30 MB of RSS and its own CPU: the benchmark compiles `gateway/main.ts` the same way (one bundle of the agent's
+ * own code, its packages left to node_modules) and runs that.
+ */
+function compileAgent(): string {
+  const out = path.join(REPO, 'dist/bench/gateway-main.js');
+  buildSync({
+    entryPoints: [path.join(REPO, 'gateway/main.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    outfile: out,
+    logLevel: 'warning',
+  });
+  return out;
+}
+let compiledAgent: string | undefined;
+
 function agent(
   name: string,
   dir: string,
@@ -171,6 +195,7 @@ function agent(
     driver,
     peers: Object.fromEntries(peers.map((p) => [p, PAIR])),
     nodeArgs,
+    entry: (compiledAgent ??= compileAgent()),
     env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...env },
   });
 }
@@ -252,21 +277,32 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       `tar | tar: ${rawS.toFixed(2)} s = ${rawMBps.toFixed(1)} MiB/s (${rawSyncS.toFixed(2)} s with a sync; samples ${rawSamples.map((x) => x.toFixed(2)).join(', ')})`,
     );
 
-    // ---- portable driver: incremental -------------------------------------------------------------------------
-    const changed = change(live, smallFiles);
-    // the same change applied to the rsync replica's source: rsync copies from the live tree too
-    execSync('sync');
-    const snap2S = await timedAsync(() => a.client.createSnapshot('bench', { snapshotId: 's2' }));
-    const incr = await replicate(a, b, 't-incr', 's2', 's1');
-    const xferS = agentSeconds(incr);
-    const commit2S = await timedAsync(() => b.client.commitReceive('t-incr'));
-    const incrS = snap2S + xferS + commit2S;
-    execSync('sync');
-    const rsyncS = timed(() => execFileSync('rsync', ['-a', '--delete', `${live}/`, `${rawDst}/`]));
-    ctx.log(
-      `incremental: changed ${(changed / MiB).toFixed(1)} MiB, wire ${(incr.bytesSent / MiB).toFixed(1)} MiB, ` +
-        `snapshot ${snap2S.toFixed(2)} + transfer ${xferS.toFixed(2)} + commit ${commit2S.toFixed(2)} = ${incrS.toFixed(2)} s; rsync -a ${rsyncS.toFixed(2)} s`,
-    );
+    // ---- portable driver: incremental, --reps rounds of a new change each --------------------------------------
+    // rsync copies the same change from the live tree into the tar copy, right after ours (both find the tree cached)
+    let changed = 0;
+    let incrWire = 0;
+    const incrSamples: number[] = [];
+    const rsyncSamples: number[] = [];
+    let xferS = 0;
+    for (let i = 0; i < reps; i++) {
+      const [snap, base] = [`s${i + 2}`, `s${i + 1}`];
+      changed = change(live, smallFiles, i);
+      execSync('sync');
+      const snapS2 = await timedAsync(() => a.client.createSnapshot('bench', { snapshotId: snap }));
+      const incr = await replicate(a, b, `t-incr${i}`, snap, base);
+      xferS = agentSeconds(incr);
+      incrWire = incr.bytesSent;
+      const commitS2 = await timedAsync(() => b.client.commitReceive(`t-incr${i}`));
+      incrSamples.push(snapS2 + xferS + commitS2);
+      execSync('sync');
+      rsyncSamples.push(timed(() => execFileSync('rsync', ['-a', '--delete', `${live}/`, `${rawDst}/`])));
+      ctx.log(
+        `incremental ${i + 1}: changed ${(changed / MiB).toFixed(1)} MiB, wire ${(incrWire / MiB).toFixed(1)} MiB, ` +
+          `snapshot ${snapS2.toFixed(2)} + transfer ${xferS.toFixed(2)} + commit ${commitS2.toFixed(2)} = ${incrSamples[i]!.toFixed(2)} s; rsync -a ${rsyncSamples[i]!.toFixed(2)} s`,
+      );
+    }
+    const incrS = median(incrSamples);
+    const rsyncS = median(rsyncSamples);
     const same = execSync(`diff -r '${live}' '${path.join(b.dataRoot, 'shares/bench')}' && echo same`, {
       maxBuffer: 64 * MiB,
     })
@@ -284,12 +320,13 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       base_ratio_vs_synced: +(rawSyncS / baseSamples[0]!).toFixed(3),
       commit_s: +commitS.toFixed(3),
       incr_changed_bytes: changed,
-      incr_wire_bytes: incr.bytesSent,
-      incr_wire_ratio: +(incr.bytesSent / changed).toFixed(3),
+      incr_wire_bytes: incrWire,
+      incr_wire_ratio: +(incrWire / changed).toFixed(3),
       incr_s: +incrS.toFixed(3),
       incr_transfer_s: +xferS.toFixed(3),
       rsync_incr_s: +rsyncS.toFixed(3),
       incr_vs_rsync: +(incrS / rsyncS).toFixed(3),
+      incr_vs_rsync_samples: incrSamples.map((x, i) => +(x / rsyncSamples[i]!).toFixed(3)),
       replica_identical: same.endsWith('same'),
       sender_peak_rss_mb: peakRssMb(a.proc.pid),
       receiver_peak_rss_mb: peakRssMb(b.proc.pid),
@@ -351,18 +388,28 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
         `btrfs: ours ${oursS.toFixed(2)} s (${list(oursSamples)}), raw send|receive ${rawBtrfsS.toFixed(2)} s ` +
           `(${list(rawSamples)}; with a sync ${list(rawSyncSamples)})`,
       );
-      // btrfs incremental: the same kind of change, snapshot + transfer + commit as for the portable driver
+      // btrfs incremental: the same kinds of change, snapshot + transfer + commit as for the portable driver
       await bb.client.commitReceive('t-btrfs');
-      const bChanged = change(bl, smallFiles);
-      const bSnapS = await timedAsync(() => ba.client.createSnapshot('bench', { snapshotId: 's2' }));
-      const bIncr = await replicate(ba, bb, 't-btrfs-incr', 's2', 's1');
-      const bXferS = agentSeconds(bIncr);
-      const bCommitS = await timedAsync(() => bb.client.commitReceive('t-btrfs-incr'));
-      const bIncrS = bSnapS + bXferS + bCommitS;
-      ctx.log(
-        `btrfs incremental: changed ${(bChanged / MiB).toFixed(1)} MiB, wire ${(bIncr.bytesSent / MiB).toFixed(1)} MiB, ` +
-          `snapshot ${bSnapS.toFixed(2)} + transfer ${bXferS.toFixed(2)} + commit ${bCommitS.toFixed(2)} = ${bIncrS.toFixed(2)} s`,
-      );
+      let bChanged = 0;
+      let bWire = 0;
+      let bXferS = 0;
+      const bIncrSamples: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        const [snap, base] = [`s${i + 2}`, `s${i + 1}`];
+        bChanged = change(bl, smallFiles, i);
+        execSync('sync');
+        const bSnapS = await timedAsync(() => ba.client.createSnapshot('bench', { snapshotId: snap }));
+        const bIncr = await replicate(ba, bb, `t-btrfs-incr${i}`, snap, base);
+        bXferS = agentSeconds(bIncr);
+        bWire = bIncr.bytesSent;
+        const bCommitS = await timedAsync(() => bb.client.commitReceive(`t-btrfs-incr${i}`));
+        bIncrSamples.push(bSnapS + bXferS + bCommitS);
+        ctx.log(
+          `btrfs incremental ${i + 1}: changed ${(bChanged / MiB).toFixed(1)} MiB, wire ${(bWire / MiB).toFixed(1)} MiB, ` +
+            `snapshot ${bSnapS.toFixed(2)} + transfer ${bXferS.toFixed(2)} + commit ${bCommitS.toFixed(2)} = ${bIncrSamples[i]!.toFixed(2)} s`,
+        );
+      }
+      const bIncrS = median(bIncrSamples);
       const bSame = execSync(`diff -r '${bl}' '${path.join(bb.dataRoot, 'shares/bench')}' && echo same`, {
         maxBuffer: 64 * MiB,
       })
@@ -376,7 +423,7 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
         btrfs_ratio_samples: oursSamples.map((x, i) => +(rawSamples[i]! / x).toFixed(3)),
         btrfs_ratio_vs_synced: +(median(rawSyncSamples) / oursS).toFixed(3),
         btrfs_incr_changed_bytes: bChanged,
-        btrfs_incr_wire_bytes: bIncr.bytesSent,
+        btrfs_incr_wire_bytes: bWire,
         btrfs_incr_s: +bIncrS.toFixed(3),
         btrfs_incr_transfer_s: +bXferS.toFixed(3),
         btrfs_incr_vs_rsync: +(bIncrS / (figures.rsync_incr_s as number)).toFixed(3),

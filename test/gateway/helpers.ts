@@ -58,6 +58,8 @@ export interface AgentOptions {
   port?: number;
   /** Extra node flags for the agent process (e.g. `--cpu-prof` from the benchmark). */
   nodeArgs?: string[];
+  /** A compiled agent (JavaScript) to run instead of `gateway/main.ts` through tsx (the benchmark's, as deployed). */
+  entry?: string;
 }
 
 /** Starts `gateway/main.ts` as its own node process (no tsx wrapper process: kill -9 hits the agent itself). */
@@ -79,7 +81,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     ...o.env,
   };
   let out = '';
-  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', 'gateway/main.ts'], {
+  const entry = o.entry ? [o.entry] : ['--import', 'tsx', 'gateway/main.ts'];
+  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), ...entry], {
     cwd: REPO,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
