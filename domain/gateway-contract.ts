@@ -268,6 +268,13 @@ export const CompleteReceiveRequest = z
     message: 'required unless digest is native',
   });
 
+/**
+ * The protocol of a data request upgraded to a raw byte stream (`connection: upgrade`, `upgrade: <this>`): after the
+ * receiver's 101 the sender's snapshot tool writes the stream straight into the connection, the sender half-closes it
+ * when the tool exited 0, and the receiver answers one JSON line: `{"status": ReceiveStatus}` or `{"problem": ...}`.
+ */
+export const DATA_STREAM_PROTOCOL = 'fsdr-stream/1';
+
 /** Headers of the data plane: the sending node's id, and `authorization: Bearer <pair token>`. */
 export const PEER_NODE_HEADER = 'x-gateway-node';
 

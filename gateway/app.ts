@@ -2,6 +2,7 @@
 // every input validated with the contract's zod schemas). `createGateway(deps)` is what tests and gateway/main.ts use.
 import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { z } from 'zod';
@@ -60,7 +61,7 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const fields = r.error.issues.map((i) => ({
@@ -134,7 +135,7 @@ export class Gateway {
     return this.registry.list().flatMap((s) => s.portions.map((portion) => ({ share: s.name, portion })));
   }
 
-  authenticate(req: Request): Caller | undefined {
+  authenticate(req: { headers: IncomingHttpHeaders }): Caller | undefined {
     const h = req.headers.authorization;
     if (!h?.startsWith('Bearer ')) return undefined;
     const token = h.slice(7).trim();
@@ -302,7 +303,7 @@ const STATUS: Record<string, [number, string]> = {
   FORBIDDEN: [403, 'Forbidden'],
 };
 
-function problemOf(err: unknown): GatewayProblem {
+export function problemOf(err: unknown): GatewayProblem {
   if (err instanceof UnauthenticatedError)
     return { type: 'about:blank', title: 'Unauthenticated', status: 401, detail: err.message };
   if (err instanceof InsufficientStorageError)

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { createLogger } from '../infra/logger';
 import { Gateway, createGatewayApp } from './app';
 import { GatewayConfigError, loadGatewayConfig } from './config';
+import { acceptDataStreams } from './data-plane/upgrade';
 
 async function main(): Promise<void> {
   let config;
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
   });
   server.requestTimeout = 0; // streams of snapshots take as long as they take
   server.keepAliveTimeout = 65_000;
+  server.on('upgrade', acceptDataStreams(gw));
   log.info(
     {
       fileServerId: config.fileServerId,

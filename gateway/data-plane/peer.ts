@@ -2,9 +2,15 @@
 // the pair token shared with that peer (never logged) and the sending node's id.
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GATEWAY_API_PREFIX, GatewayProblem, PEER_NODE_HEADER } from '../../domain/gateway-contract';
+import {
+  DATA_STREAM_PROTOCOL,
+  GATEWAY_API_PREFIX,
+  GatewayProblem,
+  PEER_NODE_HEADER,
+} from '../../domain/gateway-contract';
 
 export interface PeerTarget {
   url: string;
@@ -65,6 +71,41 @@ export class PeerClient {
     return json;
   }
 
+  /**
+   * Asks for the data request `p` as a raw stream (DATA_STREAM_PROTOCOL). Resolves with the connection after the
+   * receiver's 101, or with undefined when the answer is an ordinary 2xx (a receiver or a proxy that does not offer
+   * the upgrade took it as an empty request: send the stream chunked). A refusal (4xx/5xx) throws.
+   */
+  async upgrade(p: string, signal: AbortSignal): Promise<Socket | undefined> {
+    const url = this.url(p);
+    return new Promise<Socket | undefined>((resolve, reject) => {
+      const req = http.request(url, {
+        method: 'PUT',
+        headers: this.headers({ connection: 'upgrade', upgrade: DATA_STREAM_PROTOCOL, 'content-length': '0' }),
+        signal,
+      });
+      // an answer comes at once; the stream that follows an upgrade takes as long as it takes
+      req.setTimeout(30_000, () => req.destroy(new Error('no answer to the upgraded data request')));
+      req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
+        socket.setTimeout(0);
+        if (head.length) socket.unshift(head);
+        resolve(socket);
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve(undefined);
+          else reject(new PeerHttpError(status, problemDetail(parseJson(Buffer.concat(chunks)), status)));
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
   /** Streams `body` as the request body of a PUT (chunked). Resolves with the parsed answer. */
   async stream(p: string, body: Readable, signal: AbortSignal): Promise<unknown> {
     const url = this.url(p);
@@ -99,6 +140,14 @@ export class PeerClient {
         reject(err instanceof Error ? err : new Error(String(err)));
       });
     });
+  }
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
   }
 }
 

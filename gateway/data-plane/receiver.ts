@@ -503,8 +503,12 @@ export class Receiver {
     return p;
   }
 
-  /** On a graceful stop (SIGTERM) the senders' connections are closed: wait for each write to checkpoint. */
+  /**
+   * On a graceful stop (SIGTERM) the senders' connections are closed (upgraded ones, which the HTTP server no longer
+   * tracks, here): wait for each write to checkpoint.
+   */
   async stop(): Promise<void> {
+    for (const l of this.live.values()) l.writer?.stop();
     await Promise.allSettled([...this.writing]);
   }
 

@@ -6,10 +6,12 @@
 // its length and digest (see StreamDigestKind). Dropped connections are retried with backoff; integrity and
 // validation failures are final. At most `maxStreams` transfers run at once; the rest wait in the queue.
 import fs from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import {
+  GatewayProblem,
   ReceiveStatus,
   STREAM_OVERLAP_BYTES,
   type PrepareReceiveRequest,
@@ -36,9 +38,35 @@ interface Running {
 
 const MAX_IDLE_ATTEMPTS = 20;
 
+/** Records that the stream went out up to `pos` (progress and the rate's samples). */
+function advance(r: TransferRecord, run: Running, pos: number): void {
+  if (pos <= r.bytesSent) return;
+  r.bytesSent = pos;
+  const now = Date.now();
+  run.samples.push({ t: now, bytes: pos });
+  while (run.samples.length > 2 && run.samples[0]!.t < now - 5000) run.samples.shift();
+}
+
+/** The first line a connection carries (the receiver's answer on an upgraded data request). */
+function firstLine(sock: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    sock.on('data', (d: Buffer) => {
+      text += d.toString('utf8');
+      const nl = text.indexOf('\n');
+      if (nl >= 0) resolve(text.slice(0, nl));
+    });
+    sock.on('error', reject);
+    sock.on('close', () => reject(new Error('the receiver closed the stream without an answer')));
+    sock.resume();
+  });
+}
+
 export class Sender {
   private readonly records = new Map<string, TransferRecord>();
   private readonly running = new Map<string, Running>();
+  /** Peers that answered an upgraded data request as a plain one (an older agent, a proxy): sent chunked. */
+  private readonly noUpgrade = new Set<string>();
   private readonly dir: string;
   private stopped = false;
 
@@ -266,74 +294,19 @@ export class Sender {
           r.resumedFrom = offset;
           this.log.info({ transferId: r.transferId, offset }, 'resuming stream');
         }
-        const sent = await this.driver.send(p, r.snapshotId, r.baseSnapshotId ?? undefined, offset);
-        const { stream, totalBytes } = sent;
-        if (totalBytes !== null) r.bytesTotal = totalBytes;
-        // A stream regenerated from before the offset (btrfs, zfs) re-sends its last bytes before it: the overlap.
-        const from = sent.startsAt < offset ? Math.max(sent.startsAt, offset - STREAM_OVERLAP_BYTES) : offset;
-        let pos = sent.startsAt; // where the next byte read from the driver is in the stream
-        let sentPos = from; // where the next byte handed to the network is
         r.bytesSent = offset;
-        const progress = (n: number): void => {
-          sentPos += n;
-          if (sentPos <= r.bytesSent) return;
-          r.bytesSent = sentPos;
-          const now = Date.now();
-          run.samples.push({ t: now, bytes: sentPos });
-          while (run.samples.length > 2 && run.samples[0]!.t < now - 5000) run.samples.shift();
-        };
-        const paced = r.bandwidthLimit > 0;
-        // Unpaced, one Transform skips what comes before `from` and records progress (each stage costs per chunk);
-        // paced, progress is recorded after the Throttle, so that it reports what went out.
-        const skipper = new Transform({
-          highWaterMark: 1024 * 1024,
-          transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
-            const start = pos;
-            pos += chunk.length;
-            if (pos <= from) {
-              cb();
-              return;
-            }
-            const out = start >= from ? chunk : chunk.subarray(from - start);
-            if (!paced) progress(out.length);
-            cb(null, out);
-          },
-        });
-        let body: Readable = stream.pipe(skipper);
-        if (paced) {
-          const throttle = new Throttle(r.bandwidthLimit);
-          const counter = new Transform({
-            transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
-              progress(chunk.length);
-              cb(null, chunk);
-            },
-          });
-          body = skipper.pipe(throttle).pipe(counter);
-          throttle.on('error', (err) => body.destroy(err));
-        }
-        stream.on('error', (err) => body.destroy(err));
-        skipper.on('error', (err) => body.destroy(err));
-        const persistTimer = setInterval(() => void this.persist(r).catch(() => undefined), 2000);
-        try {
-          await peer.stream(
-            `/receives/${encodeURIComponent(r.transferId)}/data?offset=${from}`,
-            body,
-            run.abort.signal,
-          );
-        } finally {
-          clearInterval(persistTimer);
-          stream.destroy();
-        }
-        if (pos < offset) throw new PeerHttpError(422, 'the stream is shorter than what the receiver already has');
-        r.bytesTotal = pos;
-        r.bytesSent = pos;
+        const sent =
+          (offset === 0 && r.bandwidthLimit === 0 && (await this.sendUpgraded(r, run, peer, p))) ||
+          (await this.sendChunked(r, run, peer, p, offset));
+        r.bytesTotal = sent.totalBytes;
+        r.bytesSent = sent.totalBytes;
         const done = ReceiveStatus.parse(
           await peer.json(
             'POST',
             `/receives/${encodeURIComponent(r.transferId)}/complete`,
             sent.digest === undefined
-              ? { totalBytes: pos, digest: 'native' }
-              : { totalBytes: pos, sha256: sent.digest, digest: 'records-sha256' },
+              ? { totalBytes: sent.totalBytes, digest: 'native' }
+              : { totalBytes: sent.totalBytes, sha256: sent.digest, digest: 'records-sha256' },
             run.abort.signal,
           ),
         );
@@ -363,6 +336,136 @@ export class Sender {
         await this.persist(r).catch(() => undefined);
         await sleep(wait);
       }
+    }
+  }
+
+  /** Sends the stream from `offset` as the body of a chunked data request (any driver, any offset, paced or not). */
+  private async sendChunked(
+    r: TransferRecord,
+    run: Running,
+    peer: PeerClient,
+    p: PortionRef,
+    offset: number,
+  ): Promise<{ totalBytes: number; digest: string | undefined }> {
+    const sent = await this.driver.send(p, r.snapshotId, r.baseSnapshotId ?? undefined, offset);
+    const { stream, totalBytes } = sent;
+    if (totalBytes !== null) r.bytesTotal = totalBytes;
+    // A stream regenerated from before the offset (btrfs, zfs) re-sends its last bytes before it: the overlap.
+    const from = sent.startsAt < offset ? Math.max(sent.startsAt, offset - STREAM_OVERLAP_BYTES) : offset;
+    let pos = sent.startsAt; // where the next byte read from the driver is in the stream
+    let sentPos = from; // where the next byte handed to the network is
+    const progress = (n: number): void => {
+      sentPos += n;
+      advance(r, run, sentPos);
+    };
+    const paced = r.bandwidthLimit > 0;
+    // Unpaced, one Transform skips what comes before `from` and records progress (each stage costs per chunk);
+    // paced, progress is recorded after the Throttle, so that it reports what went out.
+    const skipper = new Transform({
+      highWaterMark: 1024 * 1024,
+      transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
+        const start = pos;
+        pos += chunk.length;
+        if (pos <= from) {
+          cb();
+          return;
+        }
+        const out = start >= from ? chunk : chunk.subarray(from - start);
+        if (!paced) progress(out.length);
+        cb(null, out);
+      },
+    });
+    let body: Readable = stream.pipe(skipper);
+    if (paced) {
+      const throttle = new Throttle(r.bandwidthLimit);
+      const counter = new Transform({
+        transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
+          progress(chunk.length);
+          cb(null, chunk);
+        },
+      });
+      body = skipper.pipe(throttle).pipe(counter);
+      throttle.on('error', (err) => body.destroy(err));
+    }
+    stream.on('error', (err) => body.destroy(err));
+    skipper.on('error', (err) => body.destroy(err));
+    const persistTimer = setInterval(() => void this.persist(r).catch(() => undefined), 2000);
+    try {
+      await peer.stream(`/receives/${encodeURIComponent(r.transferId)}/data?offset=${from}`, body, run.abort.signal);
+    } finally {
+      clearInterval(persistTimer);
+      stream.destroy();
+    }
+    if (pos < offset) throw new PeerHttpError(422, 'the stream is shorter than what the receiver already has');
+    return { totalBytes: pos, digest: sent.digest };
+  }
+
+  /**
+   * Sends a whole stream through a data request upgraded to a raw stream: the driver's tool (`btrfs send`) writes
+   * straight into the connection, so no byte goes through this process. Resolves undefined when the driver has no
+   * such tool, the link is TLS, or the receiver does not offer the upgrade (the caller sends it chunked). The length
+   * is the receiver's count of a connection the sender half-closed after the tool exited 0, and `receive` checks the
+   * stream's own checksums; progress is the receiver's, asked every second.
+   */
+  private async sendUpgraded(
+    r: TransferRecord,
+    run: Running,
+    peer: PeerClient,
+    p: PortionRef,
+  ): Promise<{ totalBytes: number; digest: undefined } | undefined> {
+    if (!this.driver.sendInto || this.noUpgrade.has(r.target.url) || !r.target.url.startsWith('http:'))
+      return undefined;
+    const path = `/receives/${encodeURIComponent(r.transferId)}`;
+    const sock = await peer.upgrade(`${path}/data?offset=0`, run.abort.signal);
+    if (!sock) {
+      this.noUpgrade.add(r.target.url);
+      return undefined;
+    }
+    const child = this.driver.sendInto(p, r.snapshotId, r.baseSnapshotId ?? undefined, sock);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((res) => {
+      child.on('error', (err) => {
+        stderr += err.message;
+        res(null);
+      });
+      // 'exit', not 'close': 'close' would wait for the connection, which this side ends only after the exit
+      child.on('exit', (code) => res(code));
+    });
+    const onAbort = (): void => {
+      child.kill('SIGKILL');
+      sock.destroy();
+    };
+    run.abort.signal.addEventListener('abort', onAbort, { once: true });
+    const poll = setInterval(() => {
+      void peer
+        .json('GET', path, undefined, run.abort.signal)
+        .then((st) => advance(r, run, ReceiveStatus.parse(st).receivedBytes))
+        .catch(() => undefined);
+    }, 1000);
+    const persistTimer = setInterval(() => void this.persist(r).catch(() => undefined), 2000);
+    try {
+      const code = await exited;
+      if (code !== 0) {
+        throw new Error(`${this.driver.name} send failed (exit ${code}): ${stderr.trim() || 'no message'}`);
+      }
+      // Read only now: spawning stopped this process reading a connection it shares with the tool.
+      const answer = firstLine(sock);
+      sock.end(); // the whole stream is written: half-close, the receiver answers
+      const msg = JSON.parse(await answer) as { status?: unknown; problem?: unknown };
+      if (msg.problem) {
+        const problem = GatewayProblem.parse(msg.problem);
+        throw new PeerHttpError(problem.status, problem.detail ?? problem.title);
+      }
+      const totalBytes = ReceiveStatus.parse(msg.status).receivedBytes;
+      this.log.info({ transferId: r.transferId, bytes: totalBytes }, 'stream written by the tool into the connection');
+      return { totalBytes, digest: undefined };
+    } finally {
+      clearInterval(poll);
+      clearInterval(persistTimer);
+      run.abort.signal.removeEventListener('abort', onAbort);
+      child.kill('SIGKILL');
+      sock.destroy();
     }
   }
 }

@@ -2,9 +2,10 @@
 // snapshots/<share>/<portion>/<id>/data; streams are `btrfs send [-p base]`, applied with `btrfs receive`, which
 // creates <id>/data (btrfs refuses to move a read-only subvolume, so it is received in place and stays unlisted
 // until the snapshot store writes its meta.json on commit). The data root must be on one btrfs filesystem.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
@@ -90,11 +91,19 @@ export class BtrfsDriver implements SnapshotDriver {
     }
   }
 
-  async send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream> {
+  private sendArgv(p: PortionRef, id: string, baseId: string | undefined): string[] {
     const argv = ['send', '-q'];
     if (baseId) argv.push('-p', this.layout.snapshotData(p, baseId));
     argv.push(this.layout.snapshotData(p, id));
-    const child = spawn(this.btrfs, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    return argv;
+  }
+
+  sendInto(p: PortionRef, id: string, baseId: string | undefined, out: Socket): ChildProcess {
+    return spawn(this.btrfs, this.sendArgv(p, id, baseId), { stdio: ['ignore', out, 'pipe'] });
+  }
+
+  async send(p: PortionRef, id: string, baseId: string | undefined): Promise<SendStream> {
+    const child = spawn(this.btrfs, this.sendArgv(p, id, baseId), { stdio: ['ignore', 'pipe', 'pipe'] });
     const out = new PassThrough({ highWaterMark: 1024 * 1024 });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

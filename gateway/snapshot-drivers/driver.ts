@@ -1,5 +1,7 @@
 // One interface for the ways an FSVM can take, send and receive snapshots of a share portion. The snapshot store
 // (gateway/snapshots.ts) keeps the catalog (meta.json: id, dates, origin) and the locking; a driver only moves data.
+import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 
@@ -63,6 +65,12 @@ export interface SnapshotDriver {
   rollback(p: PortionRef, id: string, opts?: { reuseUnchanged?: boolean }): Promise<void>;
   /** The stream of snapshot `id`, incremental from `baseId` when given (from byte `offset` on where it can). */
   send(p: PortionRef, id: string, baseId: string | undefined, offset?: number): Promise<SendStream>;
+  /**
+   * Starts the snapshot tool with its output going straight into `out` (a connection), from the start of the stream:
+   * no copy through this process. Drivers whose stream is a tool's output (btrfs) have it; the caller waits for the
+   * exit code (0: the whole stream was written).
+   */
+  sendInto?(p: PortionRef, id: string, baseId: string | undefined, out: Socket): ChildProcess;
   /**
    * True when `receiveStream` verifies the content itself (returning the digest `send` announced), supports
    * `resumeFrom`/`checkpointer`, and so lets a receive resume after a restart of the receiving agent.

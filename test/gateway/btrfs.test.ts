@@ -117,6 +117,9 @@ describe('btrfs driver between two agents', () => {
     const t2 = await finished(a, 't2');
     expect(t2.state).toBe('succeeded');
     expect(t2.bytesSent).toBeLessThan(200_000);
+    // unpaced and from 0: btrfs send wrote into the upgraded connection itself (t1, paced, went chunked)
+    expect(a.output()).toMatch(/"transferId":"t2"[^\n]*stream written by the tool into the connection/);
+    expect(a.output()).not.toMatch(/"transferId":"t1"[^\n]*stream written by the tool/);
     await b.client.commitReceive('t2');
     expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
     expect((await b.client.listSnapshots('eng')).map((s) => s.id)).toEqual(['s1', 's2']);

@@ -212,7 +212,8 @@ export function mountBtrfs(sizeMiB = 200): { mount: string; cleanup: () => void 
 
 /**
  * A proxy in front of an agent that flips one bit of the first data request's body at byte `at` (a corruption in
- * flight that TCP did not catch). `flipped()` says whether it happened.
+ * flight that TCP did not catch). `flipped()` says whether it happened. Like an HTTP proxy without upgrade support it
+ * does not forward the hop-by-hop `connection`/`upgrade` headers, so a sender streams its data request chunked.
  */
 export async function flippingProxy(
   targetPort: number,
@@ -221,8 +222,9 @@ export async function flippingProxy(
   const port = await freePort();
   let flipped = false;
   const proxy = http.createServer((req, res) => {
+    const { connection: _c, upgrade: _u, ...headers } = req.headers;
     const up = http.request(
-      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers },
       (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
