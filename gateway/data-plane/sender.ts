@@ -421,6 +421,8 @@ export class Sender {
       this.noUpgrade.add(r.target.url);
       return undefined;
     }
+    // A reset shows in the tool's exit code or in the missing answer; unlistened, it would end the agent.
+    sock.on('error', () => undefined);
     const child = this.driver.sendInto(p, r.snapshotId, r.baseSnapshotId ?? undefined, sock);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -4,7 +4,7 @@
 // validation and errors are those of `PUT /v1/receives/:id/data`; a refused upgrade gets an ordinary problem answer.
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { NotFoundError, ValidationError } from '../../domain/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { DATA_STREAM_PROTOCOL, GATEWAY_API_PREFIX, ReceiveDataQuery, TransferId } from '../../domain/gateway-contract';
 import { parse, problemOf, type Gateway } from '../app';
 import { UnauthenticatedError } from '../errors';
@@ -33,6 +33,8 @@ function refuse(socket: Socket, err: unknown): void {
 }
 
 async function serve(gw: Gateway, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  // The HTTP server no longer listens on an upgraded socket: a reset shows in the read (or is of no more use).
+  socket.on('error', () => undefined);
   let id: string;
   let offset: number;
   try {
@@ -46,6 +48,9 @@ async function serve(gw: Gateway, req: IncomingMessage, socket: Socket, head: Bu
     if (caller?.kind !== 'peer') throw new UnauthenticatedError();
     id = parse(TransferId, decodeURIComponent(m[1]!), 'transferId');
     offset = parse(ReceiveDataQuery, Object.fromEntries(new URLSearchParams(m[2] ?? '')), 'query').offset;
+    // refused before the switch when it can be (the offset is checked by the write, and answered on the stream)
+    const st = gw.receiver.get(id);
+    if (st.state !== 'receiving') throw new ConflictError(`receive ${id} is ${st.state}, not receiving`);
   } catch (err) {
     refuse(socket, err);
     return;

@@ -5,6 +5,8 @@
 // without them the test fails.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { TransferStatus } from '../../domain/gateway-contract';
@@ -239,6 +241,28 @@ describe('btrfs driver between two agents', () => {
       error: expect.stringMatching(/differs from the bytes already received before offset 300000/),
     });
     expect(fs.existsSync(path.join(snapDirB, 's1'))).toBe(false);
+
+    // an upgraded data request is authenticated and validated like any other: nothing is switched on a refusal
+    const tryUpgrade = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(`${b.url}/v1/receives/t-up/data?offset=0`, {
+          method: 'PUT',
+          headers: { connection: 'upgrade', 'content-length': '0', 'x-gateway-node': 'node-a', ...headers },
+        });
+        req.on('upgrade', (_res, socket: Socket) => {
+          socket.destroy();
+          resolve(101);
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await tryUpgrade({ upgrade: 'fsdr-stream/1', authorization: 'Bearer wrong-token-0123456789' })).toBe(401);
+    expect(await tryUpgrade({ upgrade: 'websocket', authorization: `Bearer ${PAIR}` })).toBe(400);
+    expect(await tryUpgrade({ upgrade: 'fsdr-stream/1', authorization: `Bearer ${PAIR}` })).toBe(404); // no receive t-up
 
     // without a spool nothing of a btrfs receive survives a restart of the receiving agent: it starts again from 0
     // (and still completes)
