@@ -182,27 +182,21 @@ function compileAgent(): string {
 }
 let compiledAgent: string | undefined;
 
-function agent(
-  name: string,
-  dir: string,
-  driver: 'portable' | 'btrfs',
-  peers: string[],
-  env: Record<string, string> = {},
-) {
+function agent(name: string, dir: string, driver: 'portable' | 'btrfs', peer: string) {
   return startAgent({
     nodeId: `bench-${name}`,
     dataRoot: path.join(dir, name),
     driver,
-    peers: Object.fromEntries(peers.map((p) => [p, PAIR])),
+    peers: { [peer]: PAIR },
     nodeArgs,
     entry: (compiledAgent ??= compileAgent()),
-    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...env },
+    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
   });
 }
 
 async function agents(root: string, driver: 'portable' | 'btrfs', rootB = root): Promise<[Agent, Agent]> {
-  const a = await agent('a', root, driver, ['bench-b']);
-  const b = await agent('b', rootB, driver, ['bench-a']);
+  const a = await agent('a', root, driver, 'bench-b');
+  const b = await agent('b', rootB, driver, 'bench-a');
   await a.client.createShare('bench');
   await b.client.createShare('bench', { accessMode: 'read_only' });
   return [a, b];

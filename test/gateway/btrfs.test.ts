@@ -48,7 +48,8 @@ describe('btrfs driver between two agents', () => {
     }
   });
 
-  it('replicates base and incremental, resumes after kill -9, rolls back', async () => {
+  /** Two agents, each with its data root on its own loop-mounted btrfs image; `env` configures the receiver (b). */
+  async function pair(env: Record<string, string> = {}): Promise<{ fsB: { mount: string }; a: Agent; b: Agent }> {
     const fsA = mountBtrfs(256);
     cleanups.push(fsA.cleanup);
     const fsB = mountBtrfs(256);
@@ -65,8 +66,14 @@ describe('btrfs driver between two agents', () => {
       dataRoot: path.join(fsB.mount, 'gw'),
       driver: 'btrfs',
       peers: { 'node-a': PAIR },
+      env,
     });
     cleanups.push(() => b.kill9());
+    return { fsB, a, b };
+  }
+
+  it('replicates base and incremental, resumes after kill -9, rolls back', async () => {
+    const { fsB, a, b } = await pair();
     expect((await a.client.health()).driver).toBe('btrfs');
 
     await a.client.createShare('eng');
@@ -166,25 +173,7 @@ describe('btrfs driver between two agents', () => {
   });
 
   it('rejects a corrupted stream and a resumed stream that differs; without a spool a restarted receiver starts from 0', async () => {
-    const fsA = mountBtrfs(256);
-    cleanups.push(fsA.cleanup);
-    const fsB = mountBtrfs(256);
-    cleanups.push(fsB.cleanup);
-    const a = await startAgent({
-      nodeId: 'node-a',
-      dataRoot: path.join(fsA.mount, 'gw'),
-      driver: 'btrfs',
-      peers: { 'node-b': PAIR },
-    });
-    cleanups.push(() => a.kill9());
-    const b = await startAgent({
-      nodeId: 'node-b',
-      dataRoot: path.join(fsB.mount, 'gw'),
-      driver: 'btrfs',
-      peers: { 'node-a': PAIR },
-      env: { GATEWAY_RECEIVE_SPOOL: 'off' },
-    });
-    cleanups.push(() => b.kill9());
+    const { a, b } = await pair({ GATEWAY_RECEIVE_SPOOL: 'off' });
     await a.client.createShare('eng');
     await b.client.createShare('eng', { accessMode: 'read_only' });
     const live = path.join(a.dataRoot, 'shares/eng');
