@@ -61,7 +61,7 @@ async function serve(gw: Gateway, req: IncomingMessage, socket: Socket, head: Bu
   if (head.length) socket.unshift(head);
   let answer: object;
   try {
-    answer = { status: await gw.receiver.write(id, offset, socket) };
+    answer = { status: await gw.receiver.writeUpgraded(id, offset, socket) };
   } catch (err) {
     const problem = problemOf(err);
     if (problem.status >= 500 && problem.status !== 507)

@@ -142,6 +142,27 @@ export class BtrfsDriver implements SnapshotDriver {
     return { sizeBytes: await treeSize(data) };
   }
 
+  async receiveFrom(
+    p: PortionRef,
+    id: string,
+    _baseId: string | undefined,
+    fifo: string,
+  ): Promise<{ sizeBytes: number }> {
+    const dir = this.layout.snapshotDir(p, id);
+    const data = this.layout.snapshotData(p, id);
+    await this.deleteSubvolume(data);
+    try {
+      // -e: stop at the stream's end command (the FIFO stays open between the sender's connections); the receive
+      // dies with the agent (a restarted agent deletes what it applied and starts a new one)
+      await run(['setpriv', '--pdeathsig', 'KILL', this.btrfs, 'receive', '-q', '-e', '-f', fifo, dir]);
+    } catch (err) {
+      await this.deleteSubvolume(data);
+      throw err;
+    }
+    if (!(await isSubvolume(data))) throw new Error('btrfs receive did not create the expected subvolume');
+    return { sizeBytes: await treeSize(data) };
+  }
+
   async receive(
     p: PortionRef,
     id: string,

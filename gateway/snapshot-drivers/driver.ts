@@ -85,6 +85,13 @@ export interface SnapshotDriver {
     opts?: ReceiveOptions,
   ): Promise<{ sizeBytes: number }>;
   /**
+   * Applies the stream read from `fifo`, which several processes write one after another (see
+   * data-plane/tool-input.ts): the tool stops at the stream's end command, not at an end of file, and dies with the
+   * agent. Drivers whose receive is a tool that can do so (btrfs) have it; the receiver then relays upgraded
+   * connections without reading their bytes.
+   */
+  receiveFrom?(p: PortionRef, id: string, baseId: string | undefined, fifo: string): Promise<{ sizeBytes: number }>;
+  /**
    * Applies the stream while it arrives, into the snapshot's still unlisted directory (the receiver checks the
    * digest before it keeps the result and deletes it otherwise). This is how the receiver applies every stream.
    */

@@ -13,6 +13,7 @@ import type { TransferStatus } from '../../domain/gateway-contract';
 import { PeerClient } from '../../gateway/data-plane/peer';
 import {
   flippingProxy,
+  stallingProxy,
   mountBtrfs,
   randomBytesDeterministic,
   startAgent,
@@ -253,12 +254,38 @@ describe('btrfs driver between two agents', () => {
     expect(await tryUpgrade({ upgrade: 'websocket', authorization: `Bearer ${PAIR}` })).toBe(400);
     expect(await tryUpgrade({ upgrade: 'fsdr-stream/1', authorization: `Bearer ${PAIR}` })).toBe(404); // no receive t-up
 
+    // an upgraded connection cut mid-stream: the receiving agent never saw its bytes (dd copied them into the
+    // tool's input), so it continues at dd's count and cannot check the splice; the tree is still exact
+    const cutting = await stallingProxy(b.port, 3 * MiB);
+    cleanups.push(() => cutting.close());
+    await a.client.startTransfer({
+      transferId: 't-cut',
+      share: 'eng',
+      snapshotId: 's1',
+      target: { ...target, url: cutting.url },
+    });
+    await waitFor(
+      async () =>
+        cutting.stalled() && (await b.client.getReceive('t-cut')).receivedBytes > 2 * MiB ? true : undefined,
+      'stalled relay',
+    );
+    cutting.cut();
+    const cut = await finished(a, 't-cut');
+    expect(cut).toMatchObject({ state: 'succeeded', resumes: 1 });
+    expect(cut.resumedFrom).toBeGreaterThan(2 * MiB);
+    expect(b.output()).toMatch(/"transferId":"t-cut"[^\n]*connection relayed into the tool unread/);
+    expect(b.output()).toMatch(/"transferId":"t-cut"[^\n]*splice not checked/);
+    await b.client.commitReceive('t-cut');
+    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
+
     // without a spool nothing of a btrfs receive survives a restart of the receiving agent: it starts again from 0
     // (and still completes)
+    writeFiles(live, { 'small.txt': 'changed\n' });
+    await a.client.createSnapshot('eng', { snapshotId: 's2' });
     await a.client.startTransfer({
       transferId: 't-nospool',
       share: 'eng',
-      snapshotId: 's1',
+      snapshotId: 's2',
       target,
       bandwidthLimit: 4 * MiB,
     });
@@ -266,7 +293,7 @@ describe('btrfs driver between two agents', () => {
       async () => ((await b.client.getReceive('t-nospool')).receivedBytes > 2 * MiB ? true : undefined),
       'progress',
     );
-    expect(fs.existsSync(path.join(b.dataRoot, 'incoming/t-nospool'))).toBe(false);
+    expect(fs.existsSync(path.join(b.dataRoot, 'incoming/t-nospool/stream'))).toBe(false);
     await b.kill9();
     await b.restart();
     const t = await finished(a, 't-nospool');
@@ -274,6 +301,67 @@ describe('btrfs driver between two agents', () => {
     expect(t.resumes).toBeGreaterThanOrEqual(1);
     await b.client.commitReceive('t-nospool');
     expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
+    await a.stop();
+  });
+
+  it('relays an upgraded connection unread; a cut one resumes with the splice checked against the spool, and so does a killed receiver', async () => {
+    const { a, b } = await pair();
+    await a.client.createShare('eng');
+    await b.client.createShare('eng', { accessMode: 'read_only' });
+    const live = path.join(a.dataRoot, 'shares/eng');
+    const files: Record<string, Buffer | string> = { 'big.bin': randomBytesDeterministic(12 * MiB, 31) };
+    for (let i = 0; i < 40; i++) files[`d${i % 4}/f${i}.txt`] = `relay ${i}\n`.repeat(i + 1);
+    writeFiles(live, files);
+    await a.client.createSnapshot('eng', { snapshotId: 's1' });
+
+    // cut mid-stream: the sender regenerates the stream, re-sends the bytes before the receiver's offset, and the
+    // receiver compares them with the end of its spool
+    const cutting = await stallingProxy(b.port, 5 * MiB);
+    cleanups.push(() => cutting.close());
+    const target = { url: cutting.url, nodeId: 'node-b', share: 'eng' };
+    await a.client.startTransfer({ transferId: 'r1', share: 'eng', snapshotId: 's1', target });
+    await waitFor(
+      async () => (cutting.stalled() && (await b.client.getReceive('r1')).receivedBytes > 4 * MiB ? true : undefined),
+      'stalled relay',
+    );
+    cutting.cut();
+    const r1 = await finished(a, 'r1');
+    expect(r1).toMatchObject({ state: 'succeeded', resumes: 1 });
+    expect(r1.resumedFrom).toBeGreaterThan(4 * MiB);
+    expect(b.output()).toMatch(/"transferId":"r1"[^\n]*connection relayed into the tool unread/);
+    expect(b.output()).not.toMatch(/splice not checked/);
+    await b.client.commitReceive('r1');
+    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
+
+    // the receiving agent killed with -9 mid-relay: dd, tail and btrfs receive die with it; the restarted agent
+    // replays its spool into a fresh receive and the sender continues at the spool's end
+    writeFiles(live, { 'big2.bin': randomBytesDeterministic(12 * MiB, 32) });
+    await a.client.createSnapshot('eng', { snapshotId: 's2' });
+    const stalling = await stallingProxy(b.port, 5 * MiB);
+    cleanups.push(() => stalling.close());
+    await a.client.startTransfer({
+      transferId: 'r2',
+      share: 'eng',
+      snapshotId: 's2',
+      baseSnapshotId: 's1',
+      target: { ...target, url: stalling.url },
+    });
+    await waitFor(
+      async () => (stalling.stalled() && (await b.client.getReceive('r2')).receivedBytes > 4 * MiB ? true : undefined),
+      'stalled relay',
+    );
+    await new Promise((r) => setTimeout(r, 1200)); // a checkpoint of the spool's length
+    await b.kill9();
+    await b.restart();
+    expect((await b.client.getReceive('r2')).receivedBytes).toBeGreaterThan(4 * MiB);
+    const r2 = await finished(a, 'r2');
+    expect(r2.state).toBe('succeeded');
+    expect(r2.resumedFrom).toBeGreaterThan(4 * MiB);
+    expect(b.output()).toMatch(/"transferId":"r2"[^\n]*spooled stream replayed/);
+    await b.client.commitReceive('r2');
+    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
+    // nothing of the relay outlives the receive
+    expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/incoming\/r[12]/);
     await a.stop();
   });
 });

@@ -4,6 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -247,5 +248,58 @@ export async function flippingProxy(
     url: `http://127.0.0.1:${port}`,
     flipped: () => flipped,
     close: () => new Promise<void>((r) => proxy.close(() => r())),
+  };
+}
+
+/**
+ * A TCP proxy to `targetPort` (upgrades pass through) that holds back the first connection once `after` bytes went
+ * from the client to the target: `stalled()` says when, `cut()` then closes both of its sides. Later connections
+ * pass untouched.
+ */
+export async function stallingProxy(
+  targetPort: number,
+  after: number,
+): Promise<{ url: string; stalled: () => boolean; cut: () => void; close: () => Promise<void> }> {
+  const port = await freePort();
+  let held: { client: net.Socket; target: net.Socket } | undefined;
+  let used = false;
+  const sockets = new Set<net.Socket>();
+  const proxy = net.createServer((client) => {
+    const target = net.connect(targetPort, '127.0.0.1');
+    for (const s of [client, target]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    target.on('close', () => client.destroy());
+    client.on('close', () => target.destroy());
+    target.pipe(client);
+    const watch = !used;
+    let seen = 0;
+    client.on('data', (chunk: Buffer) => {
+      if (watch && !used && seen + chunk.length > after) {
+        used = true;
+        held = { client, target };
+        target.write(chunk.subarray(0, after - seen));
+        client.pause();
+        return;
+      }
+      seen += chunk.length;
+      if (held?.client !== client) target.write(chunk);
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stalled: () => held !== undefined,
+    cut: () => {
+      held?.client.destroy();
+      held?.target.destroy();
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        proxy.close(() => r());
+      }),
   };
 }
