@@ -1,16 +1,17 @@
 // The input of a snapshot tool's receive (`btrfs receive -e -f <fifo>`) fed without the agent relaying its bytes.
 //
 // The tool reads a FIFO in incoming/<id>/. An upgraded data connection is handed to `dd bs=1M`, which copies it into
-// the FIFO (spool off) or appends it to the spool (spool on), where `tail -f` follows it into the FIFO: either way no
-// byte of the stream passes through this process, which costs about as much CPU per GiB as the tool itself. Bytes of
-// ordinary (chunked) data requests are written here, to the same place. The agent keeps the FIFO open for writing
+// the FIFO (spool off) or appends it to the spool (spool on): no byte of it passes through this process's JavaScript
+// (relaying a socket in 64 KiB reads cost the agent about as much CPU per GiB as the tool itself). With the spool, a
+// follower here copies the spool into the FIFO in 4 MiB reads and writes, done by the thread pool. Bytes of ordinary
+// (chunked) data requests are written here, to the same place. The agent keeps the FIFO open for writing
 // for the whole receive, so that the tool never sees an end of file between two connections of the sender; the tool
 // stops at the stream's end command (`-e`), and the FIFO is closed when the sender declared the stream whole.
 //
 // With the spool, everything in it is a prefix of the stream: a restarted agent starts a fresh tool on the FIFO and
-// `tail -f` replays the spool from its first byte, so the sender continues at the spool's length. The helpers are
-// started with a parent-death signal (`setpriv --pdeathsig KILL`): when the agent dies they die with it, and the
-// restarted agent never finds a `receive` still writing into the snapshot it is about to delete.
+// the follower replays the spool from its first byte, so the sender continues at the spool's length (no checkpoint
+// to record). The helpers are started with a parent-death signal (`setpriv --pdeathsig KILL`): when the agent dies
+// they die with it, and the restarted agent never finds a `receive` still writing into the snapshot it deletes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fsSync from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
@@ -21,6 +22,10 @@ import { run } from '../util';
 
 /** How often the offset follows a `dd` that is copying (for the sender's progress). */
 const PROGRESS_MS = 500;
+/** The follower's reads of the spool. */
+const FOLLOW_BYTES = 4 * 1024 * 1024;
+/** How long the follower waits when it has caught up with the spool. */
+const FOLLOW_WAIT_MS = 10;
 
 /** Runs a helper that dies with the agent. */
 function helper(argv: string[], stdio: Parameters<typeof spawn>[2]['stdio']): ChildProcess {
@@ -76,7 +81,11 @@ export class ToolInput {
   offset = 0;
   readonly result: Promise<ToolOutcome>;
   private settled: ToolOutcome | undefined;
-  private follower: ChildProcess | undefined;
+  /** spool on: copies the spool into the FIFO; `fed` is how far. */
+  private follower: Promise<void> | undefined;
+  private fed = 0;
+  private following = true;
+  private ending = false;
   private relaying: ChildProcess | undefined;
   /** spool off: the last bytes written here, while they are known (a `dd` copy is not seen by the agent). */
   private tail: { chunks: Buffer[]; bytes: number } | undefined = { chunks: [], bytes: 0 };
@@ -126,12 +135,34 @@ export class ToolInput {
       input.spoolFile = await fs.open(spool, 'a+');
       input.offset = (await input.spoolFile.stat()).size;
       input.tail = undefined;
-      input.follower = helper(['tail', '-c', '+1', '-s', '0.1', '-f', spool], ['ignore', input.fifo.fd, 'ignore']);
-      input.follower.on('error', () => undefined);
-      // the tool is gone (done or failed): nothing reads what tail would write
-      void input.result.then(() => input.follower?.kill('SIGKILL'));
+      // the tool is gone (done or failed): nothing reads what the follower would write
+      void input.result.then(() => (input.following = false));
+      input.follower = input.follow(spool).catch(() => undefined);
     }
     return input;
+  }
+
+  /** Copies the spool into the FIFO as it grows, until the stream is whole (or the tool is gone). */
+  private async follow(spool: string): Promise<void> {
+    const reader = await fs.open(spool, 'r');
+    const buf = Buffer.allocUnsafe(FOLLOW_BYTES);
+    try {
+      while (this.following) {
+        const { bytesRead } = await reader.read(buf, 0, buf.length, this.fed);
+        if (bytesRead === 0) {
+          if (this.ending && this.fed >= this.offset) return;
+          await new Promise((res) => setTimeout(res, FOLLOW_WAIT_MS));
+          continue;
+        }
+        let done = 0;
+        while (done < bytesRead && this.following) {
+          done += (await this.fifo.write(buf, done, bytesRead - done)).bytesWritten;
+        }
+        this.fed += bytesRead;
+      }
+    } finally {
+      await reader.close();
+    }
   }
 
   /** Writes bytes of an ordinary data request. */
@@ -223,16 +254,9 @@ export class ToolInput {
 
   /** The sender declared the stream whole: let the tool read it to its end, then close the FIFO. */
   async finish(): Promise<ToolOutcome> {
-    if (this.follower) {
-      // tail -f never ends by itself: wait until it has passed on the whole spool (or the tool ended)
-      const follower = this.follower;
-      while (!this.settled) {
-        const n = await written(follower.pid);
-        if (n === undefined || n >= this.offset) break;
-        await new Promise((res) => setTimeout(res, 20));
-      }
-      follower.kill('SIGKILL');
-    }
+    // the follower stops once it has passed on the whole spool (or the tool ended)
+    this.ending = true;
+    await this.follower;
     await this.close();
     return this.result;
   }
@@ -246,7 +270,8 @@ export class ToolInput {
   /** Stops everything (the receive failed or was cancelled); the tool, reading an early end, fails. */
   async destroy(): Promise<void> {
     this.relaying?.kill('SIGKILL');
-    this.follower?.kill('SIGKILL');
+    this.following = false;
+    await this.follower;
     await this.close();
     await this.result;
   }
