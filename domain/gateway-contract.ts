@@ -114,8 +114,11 @@ export const GatewaySnapshot = z.object({
   expiresAt: IsoTime.nullable(),
   /** 'local': taken here; 'received': replicated from a peer. */
   origin: z.enum(['local', 'received']),
-  /** Logical size of the portion in the snapshot (sum of regular file sizes). */
-  sizeBytes: z.number().int().nonnegative(),
+  /**
+   * Logical size of the portion in the snapshot (sum of regular file sizes); null while the agent is still measuring
+   * it (btrfs: a walk of the snapshot's tree, done in the background once the snapshot is taken or received).
+   */
+  sizeBytes: z.number().int().nonnegative().nullable(),
 });
 export type GatewaySnapshot = z.infer<typeof GatewaySnapshot>;
 
@@ -211,6 +214,8 @@ export const PrepareReceiveRequest = z
     driver: SnapshotDriverName,
     createdAt: IsoTime,
     expiresAt: IsoTime.nullable().optional(),
+    /** The snapshot's size on the sender when known: a receiver whose copy is exact (btrfs) takes it as its own. */
+    sizeBytes: z.number().int().nonnegative().nullable().optional(),
   })
   .strict();
 export type PrepareReceiveRequest = z.infer<typeof PrepareReceiveRequest>;

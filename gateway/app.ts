@@ -89,7 +89,7 @@ export class Gateway {
     this.layout = new Layout(config.dataRoot);
     this.driver = driver ?? createDriver(config, this.layout);
     this.registry = new ShareRegistry(this.layout.state);
-    this.store = new SnapshotStore(this.layout, this.driver);
+    this.store = new SnapshotStore(this.layout, this.driver, log.child({ part: 'snapshots' }));
     this.receiver = new Receiver(this.layout, this.driver, this.store, this.registry, log.child({ part: 'receiver' }), {
       spool: config.receiveSpool,
     });
@@ -123,6 +123,7 @@ export class Gateway {
     await this.receiver.load();
     const removed = await this.store.cleanupPartial(this.allPortions());
     if (removed.length) this.log.warn({ removed }, 'removed incomplete snapshots left by a crash');
+    await this.store.measureMissing(this.allPortions());
     if (this.samba) await this.applySamba();
     await this.sender.load();
   }

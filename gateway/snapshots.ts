@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import type { SnapshotDriver } from './snapshot-drivers/driver';
 import type { Layout, PortionRef } from './layout';
-import { KeyedMutex, exists, readJson, writeFileAtomic } from './util';
+import type { Logger } from '../infra/logger';
+import { KeyedMutex, errorMessage, exists, readJson, treeSize, writeFileAtomic } from './util';
 
 export interface SnapshotMeta {
   id: string;
@@ -14,7 +15,8 @@ export interface SnapshotMeta {
   createdAt: string;
   expiresAt: string | null;
   origin: 'local' | 'received';
-  sizeBytes: number;
+  /** null until measured (see measure()). */
+  sizeBytes: number | null;
   completedAt: string;
 }
 
@@ -28,7 +30,30 @@ export class SnapshotStore {
   constructor(
     private readonly layout: Layout,
     private readonly driver: SnapshotDriver,
+    private readonly log?: Logger,
   ) {}
+
+  /**
+   * Measures a snapshot whose size is not known yet (btrfs: walking a tree of fresh, uncached inodes took 0.14-0.58 s
+   * for 10k files, longer than taking the snapshot) in the background, and records it in its meta.json.
+   */
+  measure(p: PortionRef, id: string): void {
+    void (async () => {
+      const size = await treeSize(this.layout.snapshotData(p, id));
+      await this.withLock(p, async () => {
+        const meta = await this.get(p, id);
+        if (!meta || meta.sizeBytes !== null) return;
+        await writeFileAtomic(this.layout.snapshotMeta(p, id), JSON.stringify({ ...meta, sizeBytes: size }, null, 2));
+      });
+    })().catch((err: unknown) =>
+      this.log?.warn({ share: p.share, portion: p.portion, snapshot: id, err: errorMessage(err) }, 'size not measured'),
+    );
+  }
+
+  /** Measures the snapshots whose size was not recorded before a restart. */
+  async measureMissing(portions: PortionRef[]): Promise<void> {
+    for (const p of portions) for (const m of await this.list(p)) if (m.sizeBytes === null) this.measure(p, m.id);
+  }
 
   static receivingKey(p: PortionRef, id: string): string {
     return `${key(p)}\0${id}`;
@@ -89,6 +114,7 @@ export class SnapshotStore {
           completedAt: new Date().toISOString(),
         };
         await writeFileAtomic(this.layout.snapshotMeta(p, id), JSON.stringify(meta, null, 2));
+        if (sizeBytes === null) this.measure(p, id);
         return meta;
       } catch (err) {
         await this.driver.deleteSnapshot(p, id).catch(() => undefined);
@@ -100,6 +126,7 @@ export class SnapshotStore {
   /** Publishes a snapshot whose data the receiver has applied: from now on it is listed and usable. */
   async publish(meta: SnapshotMeta): Promise<void> {
     await writeFileAtomic(this.layout.snapshotMeta(meta, meta.id), JSON.stringify(meta, null, 2));
+    if (meta.sizeBytes === null) this.measure(meta, meta.id);
   }
 
   /** Deletes a snapshot (idempotent: false when it did not exist). */

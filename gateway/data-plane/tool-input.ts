@@ -65,7 +65,7 @@ export function readBuffered(socket: Socket): Buffer | null {
   return buffered;
 }
 
-export type ToolOutcome = { sizeBytes: number } | Error;
+export type ToolOutcome = { sizeBytes: number | null } | Error;
 
 export interface ToolInputOptions {
   /** incoming/<id>: the FIFO and the spool live there (created, 0700). */
@@ -73,7 +73,7 @@ export interface ToolInputOptions {
   /** Keep the stream in a spool so that a restarted agent can resume (GATEWAY_RECEIVE_SPOOL). */
   spool: boolean;
   /** Starts the tool on the FIFO; resolves when it has applied the whole stream. */
-  receive: (fifo: string) => Promise<{ sizeBytes: number }>;
+  receive: (fifo: string) => Promise<{ sizeBytes: number | null }>;
 }
 
 export class ToolInput {

@@ -53,8 +53,11 @@ export interface SnapshotDriver {
   /** Creates the live data of a portion (idempotent). */
   createPortion(p: PortionRef): Promise<void>;
   deletePortion(p: PortionRef): Promise<void>;
-  /** Takes a read-only snapshot of the live data into the snapshot's directory (which exists, without meta.json). */
-  createSnapshot(p: PortionRef, id: string, previousId: string | undefined): Promise<{ sizeBytes: number }>;
+  /**
+   * Takes a read-only snapshot of the live data into the snapshot's directory (which exists, without meta.json).
+   * `sizeBytes` null: the snapshot store measures it in the background.
+   */
+  createSnapshot(p: PortionRef, id: string, previousId: string | undefined): Promise<{ sizeBytes: number | null }>;
   /** Removes the snapshot's data (complete or partial) and its directory. Idempotent. */
   deleteSnapshot(p: PortionRef, id: string): Promise<void>;
   /**
@@ -90,7 +93,7 @@ export interface SnapshotDriver {
    * agent. Drivers whose receive is a tool that can do so (btrfs) have it; the receiver then relays upgraded
    * connections without reading their bytes.
    */
-  receiveFrom?(p: PortionRef, id: string, baseId: string | undefined, fifo: string): Promise<{ sizeBytes: number }>;
+  receiveFrom?(p: PortionRef, id: string, baseId: string | undefined, fifo: string): Promise<{ sizeBytes: null }>;
   /**
    * Applies the stream while it arrives, into the snapshot's still unlisted directory (the receiver checks the
    * digest before it keeps the result and deletes it otherwise). This is how the receiver applies every stream.

@@ -109,6 +109,12 @@ describe('btrfs driver between two agents', () => {
     expect(t1).toMatchObject({ state: 'succeeded', resumes: 1 });
     expect(t1.resumedFrom).toBeGreaterThan(3 * MiB);
     await b.client.commitReceive('t1');
+    // sizes are measured in the background (a walk of the new subvolume); the receiver takes the sender's
+    const size = Object.values(files).reduce((n, c) => n + Buffer.byteLength(c), 0);
+    const sizeOf = async (agent: typeof a) =>
+      (await agent.client.listSnapshots('eng')).find((s) => s.id === 's1')?.sizeBytes ?? undefined;
+    expect(await waitFor(() => sizeOf(a), 'size of s1')).toBe(size);
+    expect(await waitFor(() => sizeOf(b), 'size of s1 on b')).toBe(size);
     const snapB1 = path.join(b.dataRoot, 'snapshots/eng/_root/s1/data');
     expect(treeDigest(snapB1)).toEqual(treeDigest(path.join(a.dataRoot, 'snapshots/eng/_root/s1/data')));
     expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(snapB1));
