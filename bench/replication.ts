@@ -182,15 +182,21 @@ function compileAgent(): string {
 }
 let compiledAgent: string | undefined;
 
-function agent(name: string, dir: string, driver: 'portable' | 'btrfs', peer: string) {
+function agent(
+  name: string,
+  dir: string,
+  driver: 'portable' | 'btrfs',
+  peer: string,
+  o: { nodeId?: string; env?: Record<string, string> } = {},
+) {
   return startAgent({
-    nodeId: `bench-${name}`,
+    nodeId: o.nodeId ?? `bench-${name}`,
     dataRoot: path.join(dir, name),
     driver,
     peers: { [peer]: PAIR },
     nodeArgs,
     entry: (compiledAgent ??= compileAgent()),
-    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...o.env },
   });
 }
 
@@ -386,24 +392,56 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       await bb.client.commitReceive('t-btrfs');
       let bChanged = 0;
       let bWire = 0;
-      let bXferS = 0;
       const bIncrSamples: number[] = [];
+      const bXferSamples: number[] = [];
+      // the tool's own floor: raw `btrfs send -p | btrfs receive` of the same change, between the same images
+      const snapData = (id: string) => path.join(ba.dataRoot, `snapshots/bench/_root/${id}/data`);
+      const rawInto = (i: number) => {
+        const dir = path.join(mB, `raw-incr${i}`);
+        fs.mkdirSync(dir);
+        return dir;
+      };
+      execSync(`btrfs send -q '${snapData('s1')}' | btrfs receive -q '${rawInto(1)}'`, { stdio: 'pipe' });
+      const rawIncrSamples: number[] = [];
       for (let i = 0; i < reps; i++) {
         const [snap, base] = [`s${i + 2}`, `s${i + 1}`];
         bChanged = change(bl, smallFiles, i);
         execSync('sync');
         const bSnapS = await timedAsync(() => ba.client.createSnapshot('bench', { snapshotId: snap }));
         const bIncr = await replicate(ba, bb, `t-btrfs-incr${i}`, snap, base);
-        bXferS = agentSeconds(bIncr);
+        const bXferS = agentSeconds(bIncr);
         bWire = bIncr.bytesSent;
         const bCommitS = await timedAsync(() => bb.client.commitReceive(`t-btrfs-incr${i}`));
         bIncrSamples.push(bSnapS + bXferS + bCommitS);
+        bXferSamples.push(bXferS);
+        const target = rawInto(i + 2);
+        execSync('sync');
+        rawIncrSamples.push(
+          timed(() =>
+            execSync(`btrfs send -q -p '${snapData(base)}' '${snapData(snap)}' | btrfs receive -q '${target}'`, {
+              stdio: 'pipe',
+            }),
+          ),
+        );
         ctx.log(
           `btrfs incremental ${i + 1}: changed ${(bChanged / MiB).toFixed(1)} MiB, wire ${(bWire / MiB).toFixed(1)} MiB, ` +
-            `snapshot ${bSnapS.toFixed(2)} + transfer ${bXferS.toFixed(2)} + commit ${bCommitS.toFixed(2)} = ${bIncrSamples[i]!.toFixed(2)} s`,
+            `snapshot ${bSnapS.toFixed(2)} + transfer ${bXferS.toFixed(2)} + commit ${bCommitS.toFixed(2)} = ${bIncrSamples[i]!.toFixed(2)} s; ` +
+            `raw send -p | receive ${rawIncrSamples[i]!.toFixed(2)} s`,
         );
       }
       const bIncrS = median(bIncrSamples);
+      // the same base copies into a receiver with GATEWAY_RECEIVE_SPOOL=off (no resume after a restart of the
+      // receiving agent; no second write of the stream): a second receiver known to the sender by the same node id
+      const bc = await agent('c', mB, 'btrfs', 'bench-a', {
+        nodeId: 'bench-b',
+        env: { GATEWAY_RECEIVE_SPOOL: 'off' },
+      });
+      cleanups.push(() => bc.stop());
+      const noSpoolSamples: number[] = [];
+      for (let i = 0; i < reps; i++) noSpoolSamples.push(await afterDelete(extraBase(ba, bc, `nospool${i}`)));
+      await bc.stop();
+      const noSpoolS = median(noSpoolSamples);
+      ctx.log(`btrfs, receiver without a spool: ${noSpoolS.toFixed(2)} s (${list(noSpoolSamples)})`);
       const bSame = execSync(`diff -r '${bl}' '${path.join(bb.dataRoot, 'shares/bench')}' && echo same`, {
         maxBuffer: 64 * MiB,
       })
@@ -416,10 +454,14 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
         btrfs_ratio: +(rawBtrfsS / oursS).toFixed(3),
         btrfs_ratio_samples: oursSamples.map((x, i) => +(rawSamples[i]! / x).toFixed(3)),
         btrfs_ratio_vs_synced: +(median(rawSyncSamples) / oursS).toFixed(3),
+        btrfs_no_spool_s: +noSpoolS.toFixed(3),
+        btrfs_ratio_no_spool: +(rawBtrfsS / noSpoolS).toFixed(3),
         btrfs_incr_changed_bytes: bChanged,
         btrfs_incr_wire_bytes: bWire,
         btrfs_incr_s: +bIncrS.toFixed(3),
-        btrfs_incr_transfer_s: +bXferS.toFixed(3),
+        btrfs_incr_transfer_s: +median(bXferSamples).toFixed(3),
+        btrfs_incr_raw_s: +median(rawIncrSamples).toFixed(3),
+        btrfs_incr_raw_vs_rsync: +(median(rawIncrSamples) / (figures.rsync_incr_s as number)).toFixed(3),
         btrfs_incr_vs_rsync: +(bIncrS / (figures.rsync_incr_s as number)).toFixed(3),
         btrfs_replica_identical: bSame.endsWith('same'),
         btrfs_sender_peak_rss_mb: peakRssMb(ba.proc.pid),
