@@ -353,6 +353,12 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       execSync('sync');
       await ba.client.createSnapshot('bench', { snapshotId: 's1' });
       const snapPath = path.join(ba.dataRoot, 'snapshots/bench/_root/s1/data');
+      // waits until deleted subvolumes are cleaned up (their space back), so that every sample starts alike; the
+      // commit wakes the cleaner at once instead of at its next 30 s interval
+      const cleaned = (mnt: string): void => {
+        execFileSync('btrfs', ['filesystem', 'sync', mnt], { stdio: 'pipe' });
+        execFileSync('btrfs', ['subvolume', 'sync', mnt], { stdio: 'pipe' });
+      };
       const rawSyncSamples: number[] = [];
       const rawOnce = (i: number): number => {
         const rawTarget = path.join(mB, `raw${i}`);
@@ -364,12 +370,12 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
         // the receiver syncs once before it reports a snapshot received; raw send | receive does not
         rawSyncSamples.push(t + timed(() => execFileSync('sync', ['-f', rawTarget])));
         execFileSync('btrfs', ['subvolume', 'delete', path.join(rawTarget, 'data')], { stdio: 'pipe' });
-        execFileSync('btrfs', ['subvolume', 'sync', mB], { stdio: 'pipe' });
+        cleaned(mB);
         return t;
       };
       const afterDelete = async <T>(p: Promise<T>): Promise<T> => {
         const v = await p;
-        execFileSync('btrfs', ['subvolume', 'sync', mB], { stdio: 'pipe' });
+        cleaned(mB);
         return v;
       };
       execSync('sync');
