@@ -1,6 +1,7 @@
 // The receiving side of the data plane. The stream is applied while it arrives, straight into the snapshot's still
-// unlisted directory (btrfs/zfs: piped into `btrfs receive`/`zfs receive`; portable: the agent's applier): each byte
-// is written once, where it belongs, with no staged copy. When the sender declares the stream whole, its length and
+// unlisted directory (btrfs: `btrfs receive` reads a FIFO that upgraded connections are relayed into by `dd`, unread
+// by this process, see tool-input.ts; zfs: piped into `zfs receive`; portable: the agent's applier): each byte is
+// written once, where it belongs, with no staged copy. When the sender declares the stream whole, its length and
 // digest are checked; only then is the result kept (state `received`). Commit publishes it (meta.json) and brings the
 // live share to it. Any failure (checksum, disk full, bad stream) removes what was applied: nothing half-received is
 // ever visible.
@@ -11,7 +12,7 @@
 // 1 s, and when a request ends or breaks: see portable-apply.ts). btrfs and zfs cannot continue a killed `receive`,
 // so (GATEWAY_RECEIVE_SPOOL=on, the default) their stream is also spooled to incoming/<id>/stream as it arrives (one
 // sequential append, into the page cache); a restarted agent deletes the partial subvolume, replays the spool into a
-// fresh `receive` and the sender continues from the last checkpoint, not from 0. Without the spool a restarted
+// fresh `receive` and the sender continues from the last checkpoint (btrfs: from the spool's end), not from 0. Without the spool a restarted
 // receiver starts such a stream again from 0 (the spool costs a second write of every byte, and its disk space).
 //
 // Integrity. btrfs/zfs streams carry their own checksums, which `receive` verifies as it applies each command; the
@@ -19,8 +20,8 @@
 // the receiver's offset: it re-sends the last bytes before that offset (up to STREAM_OVERLAP_BYTES), which the
 // receiver compares with what it has, so a stream that does not regenerate identically is refused at the splice.
 //
-// Durability. Nothing is synced while data arrives (like tar); the filesystem is synced once (syncfs) when the
-// stream is whole and verified, before the receive is recorded as `received`. A checkpoint is exact after a kill -9
+// Durability. What was applied is synced in the background while data arrives (see backgroundSync), and the
+// filesystem once more (syncfs) when the stream is whole and verified, before the receive is recorded as `received`. A checkpoint is exact after a kill -9
 // of the agent (what was written is in the page cache); after a crash of the whole node (the boot id changed) the
 // page cache is gone, so a checkpoint is not trusted: the receive starts again from 0.
 import fsSync from 'node:fs';
@@ -289,6 +290,7 @@ export class Receiver {
   }
 
   private status(r: ReceiveRecord): ReceiveStatus {
+    const live = this.live.get(r.transferId);
     return {
       transferId: r.transferId,
       share: r.share,
@@ -296,7 +298,7 @@ export class Receiver {
       snapshotId: r.snapshotId,
       baseSnapshotId: r.baseSnapshotId,
       state: r.state,
-      receivedBytes: ((l) => (l ? offsetOf(l) : r.durableOffset))(this.live.get(r.transferId)),
+      receivedBytes: live ? offsetOf(live) : r.durableOffset,
       error: r.error,
     };
   }

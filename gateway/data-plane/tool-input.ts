@@ -243,9 +243,12 @@ export class ToolInput {
     }
   }
 
-  /** Stops a relay under way (the sender's connection is being replaced, or the agent stops). */
+  /**
+   * Stops a relay under way (the sender's connection is being replaced, or the agent stops). SIGINT, not SIGKILL:
+   * dd then prints its count before it exits, so the receive continues where it is instead of failing.
+   */
   interrupt(): void {
-    this.relaying?.kill('SIGKILL');
+    this.relaying?.kill('SIGINT');
   }
 
   private get spoolPath(): string {
