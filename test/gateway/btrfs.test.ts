@@ -238,6 +238,37 @@ describe('btrfs driver between two agents', () => {
     });
     expect(fs.existsSync(path.join(snapDirB, 's1'))).toBe(false);
 
+    // a new request of the sender replaces a relayed connection the receiver still holds: dd is interrupted, reports
+    // its count, and the receive continues exactly there (a wrong count would break btrfs receive or the tree)
+    await peer.json('PUT', '/receives/t-takeover', {
+      share: 'eng',
+      portion: '',
+      snapshotId: 's1',
+      driver: 'btrfs',
+      createdAt: new Date().toISOString(),
+    });
+    const held = await peer.upgrade('/receives/t-takeover/data?offset=0', signal);
+    expect(held).toBeDefined();
+    const cutAt = 3 * MiB + 12_345;
+    held!.write(stream.subarray(0, cutAt));
+    await waitFor(
+      async () => ((await b.client.getReceive('t-takeover')).receivedBytes >= cutAt - 1 ? true : undefined),
+      'relayed bytes',
+    );
+    // the receiver answers where it continues: exactly what went through dd
+    await expect(
+      peer.stream('/receives/t-takeover/data?offset=0', Readable.from([stream.subarray(0, 10)]), signal),
+    ).rejects.toThrow(new RegExp(`continues at offset ${cutAt}, not 0`));
+    held!.destroy();
+    await peer.stream(`/receives/t-takeover/data?offset=${cutAt}`, Readable.from([stream.subarray(cutAt)]), signal);
+    await peer.json('POST', '/receives/t-takeover/complete', { totalBytes: stream.length, digest: 'native' });
+    expect((await b.client.getReceive('t-takeover')).state).toBe('received');
+    expect(treeDigest(path.join(snapDirB, 's1/data'))).toEqual(
+      treeDigest(path.join(a.dataRoot, 'snapshots/eng/_root/s1/data')),
+    );
+    await peer.json('DELETE', '/receives/t-takeover', undefined, signal);
+    expect(fs.existsSync(path.join(snapDirB, 's1'))).toBe(false);
+
     // an upgraded data request is authenticated and validated like any other: nothing is switched on a refusal
     const tryUpgrade = (headers: Record<string, string>) =>
       new Promise<number>((resolve, reject) => {
