@@ -190,6 +190,8 @@ export class Receiver {
   /** Data requests being written; stop() lets them record their checkpoint before the agent exits. */
   private readonly writing = new Set<Promise<unknown>>();
   private readonly dir: string;
+  /** The background sync under way (see backgroundSync). */
+  private syncing: Promise<unknown> | undefined;
 
   constructor(
     private readonly layout: Layout,
@@ -387,15 +389,14 @@ export class Receiver {
   private backgroundSync(r: ReceiveRecord, l: Live): void {
     const dir = this.layout.snapshotDir({ share: r.share, portion: r.portion }, r.snapshotId);
     let synced = offsetOf(l);
-    let running = false;
     l.syncer = setInterval(() => {
       const at = offsetOf(l);
-      if (running || at === synced) return;
+      // one sync of the filesystem at a time serves every receive under way (they share the data root)
+      if (this.syncing || at === synced) return;
       synced = at;
-      running = true;
-      void run(['sync', '-f', dir])
+      this.syncing = run(['sync', '-f', dir])
         .catch(() => undefined)
-        .finally(() => (running = false));
+        .finally(() => (this.syncing = undefined));
     }, SYNC_MS);
     l.syncer.unref();
   }
