@@ -122,23 +122,36 @@ export class BtrfsDriver implements SnapshotDriver {
     return { stream: out, totalBytes: null, startsAt: 0 };
   }
 
+  /**
+   * Runs a `btrfs receive` into the snapshot's directory (`apply` gets that directory): whatever a failed receive
+   * left is deleted, and the subvolume it must create (<id>/data) is checked. Returns that subvolume's path.
+   */
+  private async receiveInto(
+    p: PortionRef,
+    id: string,
+    apply: (dir: string) => Promise<unknown>,
+    missing = 'btrfs receive did not create the expected subvolume',
+  ): Promise<string> {
+    const data = this.layout.snapshotData(p, id);
+    await this.deleteSubvolume(data);
+    try {
+      await apply(this.layout.snapshotDir(p, id));
+    } catch (err) {
+      await this.deleteSubvolume(data);
+      throw err;
+    }
+    if (!(await isSubvolume(data))) throw new Error(missing);
+    return data;
+  }
+
   async receiveStream(
     p: PortionRef,
     id: string,
     _baseId: string | undefined,
     stream: Readable,
   ): Promise<{ sizeBytes: number }> {
-    const dir = this.layout.snapshotDir(p, id);
-    const data = this.layout.snapshotData(p, id);
-    await this.deleteSubvolume(data);
-    try {
-      // the stream goes straight into btrfs receive: one write per byte, as with a raw send | receive
-      await runWithInput([this.btrfs, 'receive', '-q', dir], stream);
-    } catch (err) {
-      await this.deleteSubvolume(data);
-      throw err;
-    }
-    if (!(await isSubvolume(data))) throw new Error('btrfs receive did not create the expected subvolume');
+    // the stream goes straight into btrfs receive: one write per byte, as with a raw send | receive
+    const data = await this.receiveInto(p, id, (dir) => runWithInput([this.btrfs, 'receive', '-q', dir], stream));
     return { sizeBytes: await treeSize(data) };
   }
 
@@ -148,18 +161,11 @@ export class BtrfsDriver implements SnapshotDriver {
     _baseId: string | undefined,
     fifo: string,
   ): Promise<{ sizeBytes: null }> {
-    const dir = this.layout.snapshotDir(p, id);
-    const data = this.layout.snapshotData(p, id);
-    await this.deleteSubvolume(data);
-    try {
-      // -e: stop at the stream's end command (the FIFO stays open between the sender's connections); the receive
-      // dies with the agent (a restarted agent deletes what it applied and starts a new one)
-      await run(['setpriv', '--pdeathsig', 'KILL', this.btrfs, 'receive', '-q', '-e', '-f', fifo, dir]);
-    } catch (err) {
-      await this.deleteSubvolume(data);
-      throw err;
-    }
-    if (!(await isSubvolume(data))) throw new Error('btrfs receive did not create the expected subvolume');
+    // -e: stop at the stream's end command (the FIFO stays open between the sender's connections); the receive
+    // dies with the agent (a restarted agent deletes what it applied and starts a new one)
+    await this.receiveInto(p, id, (dir) =>
+      run(['setpriv', '--pdeathsig', 'KILL', this.btrfs, 'receive', '-q', '-e', '-f', fifo, dir]),
+    );
     return { sizeBytes: null }; // the sender's, or measured in the background
   }
 
@@ -169,20 +175,12 @@ export class BtrfsDriver implements SnapshotDriver {
     _baseId: string | undefined,
     streamFile: string,
   ): Promise<{ sizeBytes: number }> {
-    const dir = this.layout.snapshotDir(p, id);
-    const data = this.layout.snapshotData(p, id);
-    await this.deleteSubvolume(data);
-    try {
-      await run([this.btrfs, 'receive', '-q', '-f', streamFile, dir]);
-    } catch (err) {
-      await this.deleteSubvolume(data);
-      throw err;
-    }
-    if (!(await isSubvolume(data))) {
-      throw new Error(
-        'btrfs receive did not create the expected subvolume (was the stream sent from a snapshot named data?)',
-      );
-    }
+    const data = await this.receiveInto(
+      p,
+      id,
+      (dir) => run([this.btrfs, 'receive', '-q', '-f', streamFile, dir]),
+      'btrfs receive did not create the expected subvolume (was the stream sent from a snapshot named data?)',
+    );
     return { sizeBytes: await treeSize(data) };
   }
 }
