@@ -49,6 +49,27 @@ describe('btrfs driver between two agents', () => {
     }
   });
 
+  /**
+   * Starts a transfer into b's share `eng` through a proxy that holds it back after `at` bytes; returns the proxy once
+   * the receiver has taken all but the last MiB of them.
+   */
+  async function stalledTransfer(
+    a: Agent,
+    b: Agent,
+    t: { transferId: string; snapshotId: string; baseSnapshotId?: string },
+    at: number,
+  ): Promise<Awaited<ReturnType<typeof stallingProxy>>> {
+    const proxy = await stallingProxy(b.port, at);
+    cleanups.push(() => proxy.close());
+    await a.client.startTransfer({ ...t, share: 'eng', target: { url: proxy.url, nodeId: 'node-b', share: 'eng' } });
+    await waitFor(
+      async () =>
+        proxy.stalled() && (await b.client.getReceive(t.transferId)).receivedBytes > at - MiB ? true : undefined,
+      'stalled relay',
+    );
+    return proxy;
+  }
+
   /** Two agents, each with its data root on its own loop-mounted btrfs image; `env` configures the receiver (b). */
   async function pair(env: Record<string, string> = {}): Promise<{ fsB: { mount: string }; a: Agent; b: Agent }> {
     const fsA = mountBtrfs(256);
@@ -293,19 +314,7 @@ describe('btrfs driver between two agents', () => {
 
     // an upgraded connection cut mid-stream: the receiving agent never saw its bytes (dd copied them into the
     // tool's input), so it continues at dd's count and cannot check the splice; the tree is still exact
-    const cutting = await stallingProxy(b.port, 3 * MiB);
-    cleanups.push(() => cutting.close());
-    await a.client.startTransfer({
-      transferId: 't-cut',
-      share: 'eng',
-      snapshotId: 's1',
-      target: { ...target, url: cutting.url },
-    });
-    await waitFor(
-      async () =>
-        cutting.stalled() && (await b.client.getReceive('t-cut')).receivedBytes > 2 * MiB ? true : undefined,
-      'stalled relay',
-    );
+    const cutting = await stalledTransfer(a, b, { transferId: 't-cut', snapshotId: 's1' }, 3 * MiB);
     cutting.cut();
     const cut = await finished(a, 't-cut');
     expect(cut).toMatchObject({ state: 'succeeded', resumes: 1 });
@@ -353,14 +362,7 @@ describe('btrfs driver between two agents', () => {
 
     // cut mid-stream: the sender regenerates the stream, re-sends the bytes before the receiver's offset, and the
     // receiver compares them with the end of its spool
-    const cutting = await stallingProxy(b.port, 5 * MiB);
-    cleanups.push(() => cutting.close());
-    const target = { url: cutting.url, nodeId: 'node-b', share: 'eng' };
-    await a.client.startTransfer({ transferId: 'r1', share: 'eng', snapshotId: 's1', target });
-    await waitFor(
-      async () => (cutting.stalled() && (await b.client.getReceive('r1')).receivedBytes > 4 * MiB ? true : undefined),
-      'stalled relay',
-    );
+    const cutting = await stalledTransfer(a, b, { transferId: 'r1', snapshotId: 's1' }, 5 * MiB);
     cutting.cut();
     const r1 = await finished(a, 'r1');
     expect(r1).toMatchObject({ state: 'succeeded', resumes: 1 });
@@ -374,19 +376,7 @@ describe('btrfs driver between two agents', () => {
     // replays its spool into a fresh receive and the sender continues at the spool's end
     writeFiles(live, { 'big2.bin': randomBytesDeterministic(12 * MiB, 32) });
     await a.client.createSnapshot('eng', { snapshotId: 's2' });
-    const stalling = await stallingProxy(b.port, 5 * MiB);
-    cleanups.push(() => stalling.close());
-    await a.client.startTransfer({
-      transferId: 'r2',
-      share: 'eng',
-      snapshotId: 's2',
-      baseSnapshotId: 's1',
-      target: { ...target, url: stalling.url },
-    });
-    await waitFor(
-      async () => (stalling.stalled() && (await b.client.getReceive('r2')).receivedBytes > 4 * MiB ? true : undefined),
-      'stalled relay',
-    );
+    await stalledTransfer(a, b, { transferId: 'r2', snapshotId: 's2', baseSnapshotId: 's1' }, 5 * MiB);
     await b.kill9();
     await b.restart();
     expect((await b.client.getReceive('r2')).receivedBytes).toBeGreaterThan(4 * MiB);
