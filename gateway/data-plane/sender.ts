@@ -279,7 +279,7 @@ export class Sender {
           driver: this.driver.name,
           createdAt: snap.createdAt,
           expiresAt: snap.expiresAt,
-          ...(snap.sizeBytes !== null ? { sizeBytes: snap.sizeBytes } : {}),
+          sizeBytes: snap.sizeBytes,
         };
         const st = ReceiveStatus.parse(
           await peer.json('PUT', `/receives/${encodeURIComponent(r.transferId)}`, prep, run.abort.signal),
