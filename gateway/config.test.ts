@@ -24,9 +24,9 @@ describe('gateway config', () => {
       driver: 'portable',
       bandwidthLimit: 0,
       maxStreams: 4,
-      receiveSpool: true,
+      receiveSpool: 'auto',
     });
-    expect(loadGatewayConfig({ ...base, GATEWAY_RECEIVE_SPOOL: 'off' }).receiveSpool).toBe(false);
+    expect(loadGatewayConfig({ ...base, GATEWAY_RECEIVE_SPOOL: 'off' }).receiveSpool).toBe('off');
     expect([...c.peerTokens.keys()]).toEqual(['fsvm-2', 'fsvm-3']);
     expect(loadGatewayConfig({ ...base, GATEWAY_BANDWIDTH_LIMIT: '50M', GATEWAY_LISTEN: '[::1]:7600' })).toMatchObject({
       bandwidthLimit: 50 * 1024 * 1024,

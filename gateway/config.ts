@@ -5,6 +5,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { NodeId, SnapshotDriverName } from '../domain/gateway-contract';
 
+export const RECEIVE_SPOOL_SETTINGS = ['on', 'off', 'auto'] as const;
+export type ReceiveSpoolSetting = (typeof RECEIVE_SPOOL_SETTINGS)[number];
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const optionalString = z
@@ -48,10 +51,11 @@ const envSchema = z.object({
   GATEWAY_BANDWIDTH_LIMIT: byteRate.default(0),
   GATEWAY_MAX_STREAMS: z.coerce.number().int().min(1).max(64).default(4),
   /**
-   * btrfs/zfs receives: also spool the stream, so that a restarted agent resumes from its checkpoint instead of 0
-   * (costs a second write of every byte and the stream's size in free space while it runs).
+   * btrfs/zfs receives: also spool the stream, so that a restarted agent resumes from it instead of 0 (costs a second
+   * write of every byte and the stream's size in free space while it runs). `auto`: only where the receiving tool
+   * cannot outlive the agent to be taken over by the restarted one (zfs; btrfs can).
    */
-  GATEWAY_RECEIVE_SPOOL: z.enum(['on', 'off']).default('on'),
+  GATEWAY_RECEIVE_SPOOL: z.enum(RECEIVE_SPOOL_SETTINGS).default('auto'),
   /** zfs driver: the dataset under which shares live, e.g. tank/fsdr */
   GATEWAY_ZFS_DATASET: optionalString,
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -70,8 +74,8 @@ export interface GatewayConfig {
   smb?: { includeFile: string; pidFile?: string };
   bandwidthLimit: number;
   maxStreams: number;
-  /** btrfs/zfs receives spool their stream (resume after a restart of the receiving agent). */
-  receiveSpool: boolean;
+  /** btrfs/zfs receives spool their stream (resume after a restart of the receiving agent; see the variable). */
+  receiveSpool: ReceiveSpoolSetting;
   zfsDataset?: string;
   log: { level: (typeof LOG_LEVELS)[number]; format: 'json' | 'pretty' };
 }
@@ -166,7 +170,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
       : undefined,
     bandwidthLimit: e.GATEWAY_BANDWIDTH_LIMIT,
     maxStreams: e.GATEWAY_MAX_STREAMS,
-    receiveSpool: e.GATEWAY_RECEIVE_SPOOL === 'on',
+    receiveSpool: e.GATEWAY_RECEIVE_SPOOL,
     zfsDataset: e.GATEWAY_ZFS_DATASET,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') },
   };

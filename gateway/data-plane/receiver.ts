@@ -37,13 +37,14 @@ import {
   type StreamDigestKind,
 } from '../../domain/gateway-contract';
 import type { Logger } from '../../infra/logger';
+import type { ReceiveSpoolSetting } from '../config';
 import { InsufficientStorageError, isDiskFull } from '../errors';
 import type { Layout, PortionRef } from '../layout';
 import type { ShareRegistry } from '../shares/registry';
 import { StreamIntegrityError, type ApplyCheckpoint, type SnapshotDriver } from '../snapshot-drivers/driver';
 import { SnapshotStore } from '../snapshots';
 import { errorMessage, readJson, run, writeFileAtomic } from '../util';
-import { readBuffered, RelayCountLostError, ToolInput } from './tool-input';
+import { readBuffered, RelayCountLostError, ToolInput, type ToolInputOptions } from './tool-input';
 
 /** Checkpoint (the portable applier's state, or the spool's length) after this many bytes or this much time. */
 const CHECKPOINT_BYTES = 32 * 1024 * 1024;
@@ -199,14 +200,23 @@ export class Receiver {
     private readonly store: SnapshotStore,
     private readonly registry: ShareRegistry,
     private readonly log: Logger,
-    private readonly opts: { spool: boolean } = { spool: true },
+    private readonly opts: { spool: ReceiveSpoolSetting } = { spool: 'auto' },
   ) {
     this.dir = path.join(layout.state, 'receives');
   }
 
-  /** btrfs/zfs receives write a spool that lets a restarted agent resume (see the top). */
+  /**
+   * btrfs/zfs receives write a spool that lets a restarted agent resume (see the top); `auto`: only when the
+   * driver's tool cannot outlive the agent to be adopted (zfs).
+   */
   private get spools(): boolean {
-    return !this.driver.resumableReceive && this.opts.spool;
+    if (this.driver.resumableReceive) return false;
+    return this.opts.spool === 'on' || (this.opts.spool === 'auto' && !('adoptReceive' in this.driver));
+  }
+
+  /** btrfs without a spool: the tool and its copies outlive the agent, and a restarted agent adopts them. */
+  private get adopts(): boolean {
+    return 'receiveFrom' in this.driver && 'adoptReceive' in this.driver && !this.spools;
   }
 
   private async persist(r: ReceiveRecord): Promise<void> {
@@ -221,6 +231,7 @@ export class Receiver {
   async load(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
     const boot = await bootId();
+    const adopted: ReceiveRecord[] = [];
     for (const f of await fs.readdir(this.dir)) {
       if (!f.endsWith('.json')) continue;
       const r = await readJson<ReceiveRecord>(path.join(this.dir, f));
@@ -237,24 +248,33 @@ export class Receiver {
       const spooled = await this.spoolLength(r.transferId);
       // a tool's input replays its whole spool; the spool of a stream fed by this process, up to its checkpoint
       if (this.driver.receiveFrom && spooled > 0) r.durableOffset = spooled;
+      const adoptable = this.adopts && ToolInput.adoptable(this.layout.incomingDir(r.transferId));
       const resumable =
         r.bootId === boot &&
         (this.driver.resumableReceive
           ? Boolean(r.checkpoint?.state)
-          : r.durableOffset > 0 && spooled >= r.durableOffset);
+          : adoptable || (r.durableOffset > 0 && spooled >= r.durableOffset));
+      if (resumable && adoptable) adopted.push(r);
       if (!resumable) {
-        if (r.durableOffset > 0 || r.checkpoint) {
+        if (r.durableOffset > 0 || r.checkpoint || adoptable) {
           this.log.warn(
             { transferId: r.transferId, offset: r.durableOffset },
             'the node restarted since the last checkpoint: receive starts again from 0',
           );
         }
-        await this.driver.deleteSnapshot({ share: r.share, portion: r.portion }, r.snapshotId).catch(() => undefined);
+        // (what a tool left running is stopped first: it would go on writing into what is deleted)
         await this.removeSpool(r.transferId);
+        await this.driver.deleteSnapshot({ share: r.share, portion: r.portion }, r.snapshotId).catch(() => undefined);
         r.durableOffset = 0;
         r.checkpoint = null;
         await this.persist(r);
       }
+    }
+    // adopted at once: a relayed connection may still be copying, and its progress is the sender's
+    for (const r of adopted) {
+      await this.liveState(r).catch((err: unknown) =>
+        this.log.error({ transferId: r.transferId, err: errorMessage(err) }, 'could not take over the receive'),
+      );
     }
   }
 
@@ -370,6 +390,7 @@ export class Receiver {
     return (await fs.stat(this.spoolPath(id)).catch(() => undefined))?.size ?? 0;
   }
 
+  /** Removes a receive's spool and the records of its processes (stopping those still running). */
   private async removeSpool(id: string, l?: Live): Promise<void> {
     const spool = l?.spool;
     if (spool) {
@@ -377,6 +398,7 @@ export class Receiver {
       // What is still queued for the spool is not needed any more: the receive is over.
       if (!spool.out.closed) await new Promise<void>((res) => spool.out.once('close', () => res()).destroy());
     }
+    await ToolInput.stopRecorded(this.layout.incomingDir(id));
     await fs.rm(this.layout.incomingDir(id), { recursive: true, force: true }).catch(() => undefined);
   }
 
@@ -418,28 +440,54 @@ export class Receiver {
     return started;
   }
 
+  /** The tool's input of a driver with `receiveFrom`: adopted from the previous run of the agent, or started. */
+  private async startInput(r: ReceiveRecord, p: PortionRef): Promise<ToolInput> {
+    const receiveFrom = this.driver.receiveFrom!.bind(this.driver);
+    const dir = this.layout.incomingDir(r.transferId);
+    const o: ToolInputOptions = {
+      dir,
+      spool: this.spools,
+      receive: (fifo, launch) => receiveFrom(p, r.snapshotId, r.baseSnapshotId ?? undefined, fifo, launch),
+      adopt: (ended) => this.driver.adoptReceive!(p, r.snapshotId, ended),
+    };
+    if (this.adopts) {
+      const adopted = await ToolInput.adopt(o).catch((err: unknown) => {
+        if (!(err instanceof RelayCountLostError)) throw err;
+        this.log.warn({ transferId: r.transferId, err: errorMessage(err) }, 'receive starts again from 0');
+        return undefined;
+      });
+      if (adopted) {
+        this.log.info(
+          { transferId: r.transferId, offset: adopted.offset },
+          'receive taken over from the previous run of the agent; it continues',
+        );
+        return adopted;
+      }
+    }
+    await ToolInput.stopRecorded(dir);
+    await this.driver.deleteSnapshot(p, r.snapshotId).catch(() => undefined);
+    await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
+    // a spool left by the previous run of the agent (load() kept it) is replayed by the input itself
+    const input = await ToolInput.start(o);
+    if (input.offset > 0) {
+      this.log.info({ transferId: r.transferId, offset: input.offset }, 'spooled stream replayed; receive continues');
+    }
+    return input;
+  }
+
   private async startLive(r: ReceiveRecord): Promise<Live> {
     const p: PortionRef = { share: r.share, portion: r.portion };
-    const resumeFrom = this.driver.resumableReceive && r.checkpoint?.state ? r.checkpoint : undefined;
-    const offset = resumeFrom ? resumeFrom.offset : 0;
-    if (!resumeFrom) await this.driver.deleteSnapshot(p, r.snapshotId).catch(() => undefined);
-    await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
-    const receiveFrom = this.driver.receiveFrom?.bind(this.driver);
-    if (receiveFrom) {
-      // a spool left by the previous run of the agent (load() kept it) is replayed by the input itself
-      const input = await ToolInput.start({
-        dir: this.layout.incomingDir(r.transferId),
-        spool: this.spools,
-        receive: (fifo) => receiveFrom(p, r.snapshotId, r.baseSnapshotId ?? undefined, fifo),
-      });
-      if (input.offset > 0) {
-        this.log.info({ transferId: r.transferId, offset: input.offset }, 'spooled stream replayed; receive continues');
-      }
+    if (this.driver.receiveFrom) {
+      const input = await this.startInput(r, p);
       const l: Live = { offset: input.offset, input, result: input.result, checkpointer: {} };
       this.live.set(r.transferId, l);
       this.backgroundSync(r, l);
       return l;
     }
+    const resumeFrom = this.driver.resumableReceive && r.checkpoint?.state ? r.checkpoint : undefined;
+    const offset = resumeFrom ? resumeFrom.offset : 0;
+    if (!resumeFrom) await this.driver.deleteSnapshot(p, r.snapshotId).catch(() => undefined);
+    await fs.mkdir(this.layout.snapshotDir(p, r.snapshotId), { recursive: true });
     const feed = new PassThrough({ highWaterMark: FEED_BUFFER });
     const checkpointer: Live['checkpointer'] = {};
     const result = this.driver
@@ -659,7 +707,10 @@ export class Receiver {
       prev.stop();
       await prev.done;
     }
-    return this.liveState(r);
+    const l = await this.liveState(r);
+    // a connection a previous run of the agent left being copied: replaced too
+    await l.input?.settle().catch((err: unknown) => this.failWith(r, err));
+    return l;
   }
 
   private async writeTracked(id: string, offset: number, body: Readable): Promise<ReceiveStatus> {
@@ -692,6 +743,7 @@ export class Receiver {
         }
         sinceCheckpoint += b.length;
         if (l.input) {
+          // spool off: into a `dd` of this request's own (see endWrites)
           await l.input.write(b);
         } else if (l.feed) {
           keepTail(l, b);
@@ -713,15 +765,21 @@ export class Receiver {
           await this.checkpoint(r, l);
         }
       }
+      await l.input?.endWrites();
       const early = await Promise.race([failed, Promise.resolve(undefined)]);
       if (early) throw early;
       if (overlap > 0) throw new ConflictError(`receive ${id}: the request ended inside the bytes it re-sends`);
       await this.checkpoint(r, l);
       return this.status(r);
     } catch (err) {
+      // what was written up to the break goes on into the tool; its count is the offset
+      const lost = await l.input?.endWrites().then(
+        () => undefined,
+        (e: unknown) => (e instanceof RelayCountLostError ? e : undefined),
+      );
       const applied = await Promise.race([failed, Promise.resolve(undefined)]);
-      const cause = applied ?? err;
-      if (applied || err instanceof StreamIntegrityError || isDiskFull(err)) {
+      const cause = applied ?? lost ?? err;
+      if (applied || lost || err instanceof StreamIntegrityError || isDiskFull(err)) {
         await this.failWith(r, cause);
       }
       // A dropped connection: the application stays alive and the sender continues at its offset.

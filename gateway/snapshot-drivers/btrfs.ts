@@ -160,13 +160,24 @@ export class BtrfsDriver implements SnapshotDriver {
     id: string,
     _baseId: string | undefined,
     fifo: string,
+    launch: (argv: string[]) => Promise<void>,
   ): Promise<{ sizeBytes: null }> {
-    // -e: stop at the stream's end command (the FIFO stays open between the sender's connections); the receive
-    // dies with the agent (a restarted agent deletes what it applied and starts a new one)
-    await this.receiveInto(p, id, (dir) =>
-      run(['setpriv', '--pdeathsig', 'KILL', this.btrfs, 'receive', '-q', '-e', '-f', fifo, dir]),
-    );
+    // -e: stop at the stream's end command (the FIFO stays open between the sender's connections)
+    await this.receiveInto(p, id, (dir) => launch([this.btrfs, 'receive', '-q', '-e', '-f', fifo, dir]));
     return { sizeBytes: null }; // the sender's, or measured in the background
+  }
+
+  async adoptReceive(p: PortionRef, id: string, ended: Promise<string>): Promise<{ sizeBytes: null }> {
+    const messages = await ended;
+    const data = this.layout.snapshotData(p, id);
+    // `btrfs receive` makes the subvolume read-only (after setting its received UUID) only once it applied the end
+    // of the stream: a receive killed or failed before leaves it writable
+    const ro = (await isSubvolume(data))
+      ? (await run([this.btrfs, 'property', 'get', '-ts', data, 'ro'])).stdout.trim()
+      : '';
+    if (ro === 'ro=true') return { sizeBytes: null };
+    await this.deleteSubvolume(data);
+    throw new Error(`btrfs receive ended before the end of the stream: ${messages.trim() || 'no message'}`);
   }
 
   async receive(

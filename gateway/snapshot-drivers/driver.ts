@@ -89,11 +89,22 @@ export interface SnapshotDriver {
   ): Promise<{ sizeBytes: number }>;
   /**
    * Applies the stream read from `fifo`, which several processes write one after another (see
-   * data-plane/tool-input.ts): the tool stops at the stream's end command, not at an end of file, and dies with the
-   * agent. Drivers whose receive is a tool that can do so (btrfs) have it; the receiver then relays upgraded
-   * connections without reading their bytes.
+   * data-plane/tool-input.ts): the tool stops at the stream's end command, not at an end of file. `launch` runs its
+   * command line (the receiver decides whether it dies with the agent or outlives it). Drivers whose receive is a
+   * tool that can do so (btrfs) have it; the receiver then relays upgraded connections without reading their bytes.
    */
-  receiveFrom?(p: PortionRef, id: string, baseId: string | undefined, fifo: string): Promise<{ sizeBytes: null }>;
+  receiveFrom?(
+    p: PortionRef,
+    id: string,
+    baseId: string | undefined,
+    fifo: string,
+    launch: (argv: string[]) => Promise<void>,
+  ): Promise<{ sizeBytes: null }>;
+  /**
+   * A receive whose tool (see receiveFrom) outlived the previous run of the agent: once `ended` resolved (with the
+   * tool's messages), resolves if the tool applied the whole stream; otherwise deletes what it applied and throws.
+   */
+  adoptReceive?(p: PortionRef, id: string, ended: Promise<string>): Promise<{ sizeBytes: null }>;
   /**
    * Applies the stream while it arrives, into the snapshot's still unlisted directory (the receiver checks the
    * digest before it keeps the result and deletes it otherwise). This is how the receiver applies every stream.

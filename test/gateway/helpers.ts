@@ -31,7 +31,7 @@ export function testConfig(dataRoot: string, over: Partial<GatewayConfig> = {}):
     peerTokens: new Map([['node-b', 'pair-token-abcdefghijkl']]),
     bandwidthLimit: 0,
     maxStreams: 4,
-    receiveSpool: true,
+    receiveSpool: 'auto',
     log: { level: 'silent', format: 'json' },
     ...over,
   };

@@ -33,7 +33,7 @@ export async function startRealGateway(
       peerTokens: new Map(),
       bandwidthLimit: 0,
       maxStreams: 2,
-      receiveSpool: true,
+      receiveSpool: 'auto',
       log: { level: 'silent', format: 'json' },
     },
     pino({ level: 'silent' }),
