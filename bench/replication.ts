@@ -337,8 +337,9 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
 
     // ---- btrfs driver vs raw btrfs send | receive ---------------------------------------------------------------
     if (withBtrfs) {
-      // b holds s1 and s2 (and the spool while it receives) and one more copy at a time (deleted after each sample)
-      const imgBytes = Math.max(768 * MiB, Math.ceil(sizeMiB * 4.5) * MiB);
+      // b holds s1 to s4, the raw incrementals, one more copy at a time (deleted after each sample) and, with the
+      // spool, the stream
+      const imgBytes = Math.max(768 * MiB, Math.ceil(sizeMiB * 5.5) * MiB);
       const mA = mountImage(work, 'btrfs-a', imgBytes);
       cleanups.push(() => void execFileSync('umount', [mA]));
       const mB = mountImage(work, 'btrfs-b', imgBytes);

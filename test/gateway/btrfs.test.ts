@@ -170,9 +170,8 @@ describe('btrfs driver between two agents', () => {
     expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
     expect((await b.client.listSnapshots('eng')).map((s) => s.id)).toEqual(['s1', 's2']);
 
-    // a kill -9 of the receiving agent mid-transfer: a killed btrfs receive cannot continue, but the stream was
-    // spooled as it arrived: the restarted agent replays the spool into a fresh receive and the sender continues
-    // from the receiver's last checkpoint, not from 0
+    // a kill -9 of the receiving agent mid-transfer: its `btrfs receive` goes on (no spool, the default), the
+    // restarted agent takes it over and the sender continues where it is, not from 0
     writeFiles(live, { 'big2.bin': randomBytesDeterministic(8 * MiB, 12) });
     await a.client.createSnapshot('eng', { snapshotId: 's3' });
     await a.client.startTransfer({
@@ -195,7 +194,7 @@ describe('btrfs driver between two agents', () => {
     const t3 = await finished(a, 't3');
     expect(t3.state).toBe('succeeded');
     expect(t3.resumedFrom).toBeGreaterThanOrEqual(kept);
-    expect(fs.existsSync(path.join(b.dataRoot, 'incoming/t3'))).toBe(false); // the spool is gone once received
+    expect(fs.existsSync(path.join(b.dataRoot, 'incoming/t3'))).toBe(false); // its records are gone once received
     await b.client.commitReceive('t3');
     expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
     await b.client.deleteSnapshot('eng', 's3');
