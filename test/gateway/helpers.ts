@@ -10,6 +10,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { GatewayClient } from '../../gateway/client';
 import type { GatewayConfig } from '../../gateway/config';
+import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags';
 import { freePort } from '../helpers/ports';
 
 export const REPO = path.resolve(__dirname, '../..');
@@ -83,7 +84,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   };
   let out = '';
   const entry = o.entry ? [o.entry] : ['--import', 'tsx', 'gateway/main.ts'];
-  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), ...entry], {
+  const proc = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), ...entry], {
     cwd: REPO,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
