@@ -9,11 +9,13 @@
 // Resume. While the receiving agent runs, the application stays alive between requests: after a dropped connection
 // or a restart of the sender, the sender continues exactly where the receiver's application is (its offset). After a
 // restart of the receiving agent: the portable driver continues from its last checkpoint (written every 32 MiB or
-// 1 s, and when a request ends or breaks: see portable-apply.ts). btrfs and zfs cannot continue a killed `receive`,
-// so (GATEWAY_RECEIVE_SPOOL=on, the default) their stream is also spooled to incoming/<id>/stream as it arrives (one
-// sequential append, into the page cache); a restarted agent deletes the partial subvolume, replays the spool into a
-// fresh `receive` and the sender continues from the last checkpoint (btrfs: from the spool's end), not from 0. Without the spool a restarted
-// receiver starts such a stream again from 0 (the spool costs a second write of every byte, and its disk space).
+// 1 s, and when a request ends or breaks: see portable-apply.ts). btrfs and zfs cannot continue a killed `receive`.
+// btrfs without a spool (the default): its `receive` is not killed, it outlives the agent, and the restarted agent
+// takes it over (see tool-input.ts). With GATEWAY_RECEIVE_SPOOL=on (the default for zfs) the stream is also spooled
+// to incoming/<id>/stream as it arrives (one sequential append, into the page cache); a restarted agent deletes the
+// partial subvolume, replays the spool into a fresh `receive` and the sender continues from the last checkpoint
+// (btrfs: from the spool's end), not from 0. zfs without the spool starts such a stream again from 0 (the spool costs
+// a second write of every byte, and its disk space).
 //
 // Integrity. btrfs/zfs streams carry their own checksums, which `receive` verifies as it applies each command; the
 // agent checks the length. The sender regenerates such a stream from its start after an interruption and skips to
