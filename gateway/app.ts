@@ -129,6 +129,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.store.close();
     await Promise.all([this.sender.stop(), this.receiver.stop()]);
   }
 
@@ -356,6 +357,13 @@ export function createGatewayApp(gw: Gateway): express.Express {
   const control = need('control');
   const peer = need('peer');
   const any = need('control', 'peer');
+
+  // Replication at work: a request that changes something, or a sender asking for a receive's progress (every
+  // second while its tool streams). Snapshot sizes wait for quiet (see SnapshotStore.measure); listings do not count.
+  r.use((req, _res, next) => {
+    if (req.method !== 'GET' || req.path.startsWith('/receives/')) gw.store.touch();
+    next();
+  });
 
   const shareParam = (req: Request): string => parse(ShareName, req.params.share, 'share');
   const portionQuery = (req: Request): string => parse(PortionRefSchema, req.query.portion ?? '', 'portion');

@@ -125,7 +125,19 @@ export class KeyedMutex {
  * Sum of the sizes of the regular files under `dir` (0 if it does not exist). Synchronous lstat/readdir calls (a
  * thread-pool round trip per file costs several times the call), yielding to the event loop every 500 entries.
  */
-export async function treeSize(dir: string): Promise<number> {
+/** A walk was stopped by its caller, who gave way to more urgent work. */
+export class WalkStoppedError extends Error {
+  constructor() {
+    super('walk stopped');
+    this.name = 'WalkStoppedError';
+  }
+}
+
+/**
+ * The bytes of the regular files under `dir` (a walk, giving the event loop a turn every 200 entries). `stop` is asked
+ * at each turn; true ends the walk with a WalkStoppedError.
+ */
+export async function treeSize(dir: string, stop?: () => boolean): Promise<number> {
   let total = 0;
   let n = 0;
   const stack = [dir];
@@ -138,7 +150,10 @@ export async function treeSize(dir: string): Promise<number> {
       continue;
     }
     for (const e of entries) {
-      if (++n % 500 === 0) await new Promise((r) => setImmediate(r));
+      if (++n % 200 === 0) {
+        await new Promise((r) => setImmediate(r));
+        if (stop?.()) throw new WalkStoppedError();
+      }
       const p = path.join(d, e.name);
       if (e.isDirectory()) stack.push(p);
       else if (e.isFile()) total += fsSync.lstatSync(p).size;

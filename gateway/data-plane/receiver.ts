@@ -744,6 +744,7 @@ export class Receiver {
           b = b.subarray(n);
         }
         sinceCheckpoint += b.length;
+        this.store.touch();
         if (l.input) {
           // spool off: into a `dd` of this request's own (see endWrites)
           await l.input.write(b);

@@ -358,6 +358,7 @@ export class Sender {
     const progress = (n: number): void => {
       sentPos += n;
       advance(r, run, sentPos);
+      this.store.touch();
     };
     const paced = r.bandwidthLimit > 0;
     // Unpaced, one Transform skips what comes before `from` and records progress (each stage costs per chunk);
@@ -443,7 +444,10 @@ export class Sender {
     const poll = setInterval(() => {
       void peer
         .json('GET', path, undefined, run.abort.signal)
-        .then((st) => advance(r, run, ReceiveStatus.parse(st).receivedBytes))
+        .then((st) => {
+          advance(r, run, ReceiveStatus.parse(st).receivedBytes);
+          this.store.touch();
+        })
         .catch(() => undefined);
     }, 1000);
     const persistTimer = setInterval(() => void this.persist(r).catch(() => undefined), 2000);
