@@ -232,6 +232,13 @@ export class Receiver {
    */
   async load(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
+    const strays = await ToolInput.sweepStrays(this.layout.incoming);
+    if (strays.length) {
+      this.log.warn(
+        { transferIds: strays.map((d) => path.basename(d)) },
+        'killed processes of the previous run that their receive had not recorded: those receives start again from 0',
+      );
+    }
     const boot = await bootId();
     const adopted: ReceiveRecord[] = [];
     for (const f of await fs.readdir(this.dir)) {

@@ -241,6 +241,39 @@ export class ToolInput {
     for (const p of procs) await ended(p);
   }
 
+  /**
+   * Kills the processes working for receives under `incoming` (a receive's FIFO in their command line: the tool's
+   * `-f <fifo>`, a copy's `of=<fifo>`) that their receive did not record in tool.json or relay.json: a tool or copy
+   * started in the instant before the agent was killed with -9 could record it, and it would wait on its FIFO, or
+   * write into it, unseen. What such a process did to its receive is unknown, so the receive is not taken over: its
+   * recorded processes are stopped too and its tool record removed (it starts again from 0). Run at start, before
+   * anything is launched; returns the receive directories concerned.
+   */
+  static async sweepStrays(incoming: string): Promise<string[]> {
+    const under = `${incoming}${path.sep}`;
+    const found = new Map<string, ProcId[]>();
+    for (const name of await fs.readdir('/proc')) {
+      if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+      const argv = (await fs.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      const fifo = argv
+        .map((a) => (a.startsWith('of=') ? a.slice(3) : a))
+        .find((a) => a.startsWith(under) && path.basename(a) === path.basename(ToolInput.fifoPath(incoming)));
+      const proc = fifo ? procIdOf(Number(name)) : undefined;
+      if (!fifo || !proc) continue;
+      const dir = path.dirname(fifo);
+      const recorded = [readState<ProcId>(path.join(dir, TOOL)), readState<RelayRecord>(path.join(dir, RELAY))];
+      if (recorded.some((r) => r?.pid === proc.pid && r.startTime === proc.startTime)) continue;
+      found.set(dir, [...(found.get(dir) ?? []), proc]);
+    }
+    for (const [dir, procs] of found) {
+      for (const p of procs) signal(p, 'SIGKILL');
+      for (const p of procs) await ended(p);
+      await ToolInput.stopRecorded(dir);
+      await fs.rm(path.join(dir, TOOL), { force: true });
+    }
+    return [...found.keys()];
+  }
+
   /** Starts the tool; with the spool, what it already holds is replayed first and `offset` is its length. */
   static async start(o: ToolInputOptions): Promise<ToolInput> {
     await fs.mkdir(o.dir, { recursive: true, mode: 0o700 });

@@ -381,6 +381,33 @@ describe('btrfs driver between two agents', () => {
     expect(b.output()).toMatch(/"transferId":"t-adopt"[^\n]*receive taken over from the previous run of the agent/);
     await b.client.commitReceive('t-adopt');
     expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
+
+    // killed with -9 in the instant after the tool started and before the agent recorded it (its tool.json removed
+    // here to stand for that): the restarted agent finds the unrecorded tool by its FIFO and kills it, and the
+    // receive, whose state nobody knows, starts again from 0
+    writeFiles(live, { 'small.txt': 'stray\n', 'big3.bin': randomBytesDeterministic(6 * MiB, 23) });
+    await a.client.createSnapshot('eng', { snapshotId: 's4' });
+    await a.client.startTransfer({
+      transferId: 't-stray',
+      share: 'eng',
+      snapshotId: 's4',
+      baseSnapshotId: 's3',
+      target,
+      bandwidthLimit: 4 * MiB,
+    });
+    await waitFor(
+      async () => ((await b.client.getReceive('t-stray')).receivedBytes > 1 * MiB ? true : undefined),
+      'progress',
+    );
+    await b.kill9();
+    fs.rmSync(path.join(b.dataRoot, 'incoming/t-stray/tool.json'));
+    expect(helpersOf('t-stray')).toMatch(/btrfs receive/);
+    await b.restart();
+    expect(b.output()).toMatch(/"transferIds":\["t-stray"\][^\n]*killed processes of the previous run/);
+    const stray = await finished(a, 't-stray');
+    expect(stray).toMatchObject({ state: 'succeeded', resumedFrom: 0 });
+    await b.client.commitReceive('t-stray');
+    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
     // nothing of the receives outlives them
     expect(helpersOf('t-')).toBe('');
     await a.stop();
