@@ -58,6 +58,15 @@ export async function readManifest(file: string): Promise<Entry[]> {
     .map((l) => JSON.parse(l) as Entry);
 }
 
+/**
+ * A manifest mtime (µs) as the seconds Node's utimes calls take. At today's dates a double's steps are 0.24 µs, and
+ * libuv truncates to nanoseconds: without the half microsecond, a time on a whole millisecond (ext4's coarse clock
+ * gives many) could land 1 µs early, and the replica's file was then older than its source.
+ */
+export function utimeOf(us: number): number {
+  return (us + 0.5) / 1e6;
+}
+
 export function parentOf(p: string): string {
   const i = p.lastIndexOf('/');
   return i < 0 ? '' : p.slice(0, i);

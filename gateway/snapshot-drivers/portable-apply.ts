@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import { safeRelative, type Layout, type PortionRef } from '../layout';
 import { writeAll } from '../util';
 import { StreamIntegrityError, type ApplyCheckpoint } from './driver';
-import { parentOf, readManifest, writeManifest, type Entry } from './manifest';
+import { parentOf, readManifest, utimeOf, writeManifest, type Entry } from './manifest';
 import { MAGIC, StreamReader, chainNext, chainStart, type StreamRecord } from './portable-stream';
 
 type FileRecord = Extract<StreamRecord, { op: 'file' }>;
@@ -197,7 +197,7 @@ export class PortableApplier {
         if (e.p) fsCb.mkdirSync(dst);
       } else if (e.t === 'l') {
         fsCb.symlinkSync(e.l ?? '', dst);
-        fsCb.lutimesSync(dst, e.mt / 1e6, e.mt / 1e6);
+        fsCb.lutimesSync(dst, utimeOf(e.mt), utimeOf(e.mt));
       } else {
         try {
           fsCb.linkSync(safeRelative(this.baseData, e.p), dst);
@@ -261,7 +261,7 @@ export class PortableApplier {
         if (parts.length === 1) fsCb.writeSync(fd, parts[0]!);
         else if (parts.length > 1) fsCb.writevSync(fd, parts);
         fsCb.fchmodSync(fd, r.m);
-        fsCb.futimesSync(fd, r.mt / 1e6, r.mt / 1e6);
+        fsCb.futimesSync(fd, utimeOf(r.mt), utimeOf(r.mt));
       } finally {
         fsCb.closeSync(fd);
       }
@@ -282,7 +282,7 @@ export class PortableApplier {
       const dst = safeRelative(data, r.p);
       await removeIfExists(dst);
       await fs.symlink(r.l, dst);
-      await fs.lutimes(dst, r.mt / 1e6, r.mt / 1e6);
+      await fs.lutimes(dst, utimeOf(r.mt), utimeOf(r.mt));
     } else {
       throw new StreamIntegrityError('unknown stream record');
     }
@@ -357,7 +357,7 @@ export class PortableApplier {
       if (len) await flush();
       if (hash.digest('hex') !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
       await fh.chmod(r.m);
-      await fh.utimes(r.mt / 1e6, r.mt / 1e6);
+      await fh.utimes(utimeOf(r.mt), utimeOf(r.mt));
     } finally {
       await fh.close();
     }
@@ -372,5 +372,5 @@ export class PortableApplier {
 
 async function setAttrs(p: string, m: number, mt: number): Promise<void> {
   await fs.chmod(p, m);
-  await fs.utimes(p, mt / 1e6, mt / 1e6);
+  await fs.utimes(p, utimeOf(mt), utimeOf(mt));
 }

@@ -172,3 +172,17 @@ describe('portable snapshot driver', () => {
     await expect(receive(dst, 'x', undefined, hostile([root]))).rejects.toBeInstanceOf(StreamIntegrityError);
   });
 });
+
+describe('mtimes', () => {
+  it('are set to the exact microsecond, whole milliseconds included', () => {
+    const { utimeOf } = jest.requireActual<typeof import('./manifest')>('./manifest');
+    const f = path.join(tmpDir('mtime'), 'f');
+    fs.writeFileSync(f, 'x');
+    const base = Math.floor(Date.now() / 1000) * 1_000_000;
+    for (let i = 0; i < 2000; i++) {
+      const us = base + i * 1000; // whole milliseconds, as ext4's coarse clock gives
+      fs.utimesSync(f, utimeOf(us), utimeOf(us));
+      expect(fs.statSync(f, { bigint: true }).mtimeNs / 1000n).toBe(BigInt(us));
+    }
+  });
+});

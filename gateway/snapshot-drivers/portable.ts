@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 import { exists } from '../util';
 import { type ReceiveOptions, type SendStream, type SnapshotDriver } from './driver';
-import { readManifest, writeManifest, type Entry } from './manifest';
+import { readManifest, utimeOf, writeManifest, type Entry } from './manifest';
 import { PortableApplier } from './portable-apply';
 import { generateStream, planStream, recordsDigest, streamLength } from './portable-stream';
 
@@ -50,7 +50,7 @@ async function copyWithHash(src: string, dst: string, mode: number, size: number
 
 function setAttrsSync(p: string, m: number, mt: number): void {
   fsCb.chmodSync(p, m);
-  fsCb.utimesSync(p, mt / 1e6, mt / 1e6);
+  fsCb.utimesSync(p, utimeOf(mt), utimeOf(mt));
 }
 
 /** Lets the event loop breathe every so many synchronous calls (API requests stay answered during a long walk). */
@@ -127,7 +127,7 @@ export class PortableDriver implements SnapshotDriver {
       } else if (st.isSymbolicLink()) {
         const l = fsCb.readlinkSync(abs);
         fsCb.symlinkSync(l, dst);
-        fsCb.lutimesSync(dst, mt / 1e6, mt / 1e6);
+        fsCb.lutimesSync(dst, utimeOf(mt), utimeOf(mt));
         entries.push({ p: rel, t: 'l', m, mt, s: 0, l });
       } else if (st.isFile()) {
         const src = `${st.ino}:${st.ctimeNs}`;
@@ -189,7 +189,7 @@ export class PortableDriver implements SnapshotDriver {
         if (e.t === 'd') fsCb.mkdirSync(dst);
         else if (e.t === 'l') {
           fsCb.symlinkSync(e.l ?? '', dst);
-          fsCb.lutimesSync(dst, e.mt / 1e6, e.mt / 1e6);
+          fsCb.lutimesSync(dst, utimeOf(e.mt), utimeOf(e.mt));
         } else {
           const r = reusable.get(e.p);
           if (r && r.s === e.s && r.m === e.m && Math.abs(r.mt - e.mt) <= 2) {
