@@ -498,7 +498,44 @@ export class ToolInput {
     void done.catch(() => undefined);
     const copy: Copy = { proc, child, start, done, ...(child.stdin ? { stdin: child.stdin } : {}) };
     this.copy = copy;
+    void this.result.then(() => this.drainFor(copy));
     return copy;
+  }
+
+  /**
+   * The tool ended (at the stream's end command, or failing) while a copy still runs: nothing reads the FIFO any more,
+   * and a `dd` that had not opened it yet would wait for a reader forever. This happens when the whole stream came
+   * with the upgrade request (written by a first copy) and the relay of the connection's rest (nothing) starts as the
+   * tool finishes. Opens the FIFO for reading, discarding what arrives, until the copy ended.
+   */
+  private async drainFor(copy: Copy): Promise<void> {
+    let over = false;
+    void copy.done.then(
+      () => (over = true),
+      () => (over = true),
+    );
+    await new Promise((res) => setImmediate(res));
+    if (over) return;
+    let fd: number;
+    try {
+      fd = fsSync.openSync(ToolInput.fifoPath(this.o.dir), fsSync.constants.O_RDONLY | fsSync.constants.O_NONBLOCK);
+    } catch {
+      return;
+    }
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    try {
+      while (!over) {
+        let n = 0;
+        try {
+          n = fsSync.readSync(fd, buf);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        }
+        if (n === 0) await new Promise((res) => setTimeout(res, 10));
+      }
+    } finally {
+      fsSync.closeSync(fd);
+    }
   }
 
   /** A copy ended: its count gives the new offset, recorded for a restarted agent (offset, no relay.json). */
