@@ -2,7 +2,7 @@
 // the FSVM is quiet: a walk of 10k fresh inodes made an incremental 0.15-0.2 s slower when it ran alongside.
 import fs from 'node:fs';
 import path from 'node:path';
-import { tmpDir, writeFiles } from '../test/gateway/helpers';
+import { tmpDir, waitFor, writeFiles } from '../test/gateway/helpers';
 import { Layout, type PortionRef } from './layout';
 import type { SnapshotDriver } from './snapshot-drivers/driver';
 import { PortableDriver } from './snapshot-drivers/portable';
@@ -41,6 +41,8 @@ describe('snapshot sizes', () => {
   });
 
   const sizeOf = async (id: string) => (await store.get(P, id))?.sizeBytes;
+  const measured = (id: string) =>
+    waitFor(async () => (await sizeOf(id)) ?? undefined, `size of ${id}`, 20 * QUIET_MS, 20);
 
   it('are measured once the FSVM has been quiet, not while replication keeps it busy', async () => {
     expect((await store.create(P, 's1', null)).sizeBytes).toBeNull();
@@ -51,13 +53,8 @@ describe('snapshot sizes', () => {
     }
     expect(await sizeOf('s1')).toBeNull();
     const quietFrom = Date.now();
-    for (;;) {
-      if ((await sizeOf('s1')) !== null) break;
-      if (Date.now() - quietFrom > 20 * QUIET_MS) throw new Error('size never measured');
-      await sleep(20);
-    }
+    expect(await measured('s1')).toBe(1234);
     expect(Date.now() - quietFrom).toBeGreaterThanOrEqual(QUIET_MS - 50);
-    expect(await sizeOf('s1')).toBe(1234);
   });
 
   it('are measured after a restart for the snapshots that were not', async () => {
@@ -67,9 +64,7 @@ describe('snapshot sizes', () => {
     const again = new SnapshotStore(new Layout(root), unsizedDriver(root), undefined, QUIET_MS);
     try {
       await again.measureMissing([P]);
-      const deadline = Date.now() + 20 * QUIET_MS;
-      while ((await sizeOf('s1')) === null && Date.now() < deadline) await sleep(20);
-      expect(await sizeOf('s1')).toBe(1234);
+      expect(await measured('s1')).toBe(1234);
     } finally {
       again.close();
     }

@@ -251,13 +251,14 @@ export class ToolInput {
    */
   static async sweepStrays(incoming: string): Promise<string[]> {
     const under = `${incoming}${path.sep}`;
+    const fifoName = path.basename(ToolInput.fifoPath(incoming));
     const found = new Map<string, ProcId[]>();
     for (const name of await fs.readdir('/proc')) {
       if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
       const argv = (await fs.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).split('\0');
       const fifo = argv
         .map((a) => (a.startsWith('of=') ? a.slice(3) : a))
-        .find((a) => a.startsWith(under) && path.basename(a) === path.basename(ToolInput.fifoPath(incoming)));
+        .find((a) => a.startsWith(under) && path.basename(a) === fifoName);
       const proc = fifo ? procIdOf(Number(name)) : undefined;
       if (!fifo || !proc) continue;
       const dir = path.dirname(fifo);

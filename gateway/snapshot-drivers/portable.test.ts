@@ -8,6 +8,7 @@ import { tmpDir, treeDigest, writeFiles, randomBytesDeterministic } from '../../
 import { Layout } from '../layout';
 import { StreamIntegrityError, type ApplyCheckpoint } from './driver';
 import { PortableDriver } from './portable';
+import { utimeOf } from './manifest';
 import { MAGIC } from './portable-stream';
 
 const P = { share: 'eng', portion: '' };
@@ -175,7 +176,6 @@ describe('portable snapshot driver', () => {
 
 describe('mtimes', () => {
   it('are set to the exact microsecond, whole milliseconds included', () => {
-    const { utimeOf } = jest.requireActual<typeof import('./manifest')>('./manifest');
     const f = path.join(tmpDir('mtime'), 'f');
     fs.writeFileSync(f, 'x');
     const base = Math.floor(Date.now() / 1000) * 1_000_000;

@@ -79,6 +79,25 @@ describe('btrfs driver between two agents', () => {
     return proxy;
   }
 
+  /** Starts a transfer into b's share `eng` paced at 4 MiB/s (chunked requests); returns once b has more than `past`. */
+  async function pacedTransfer(
+    a: Agent,
+    b: Agent,
+    t: { transferId: string; snapshotId: string; baseSnapshotId?: string },
+    past: number,
+  ): Promise<void> {
+    await a.client.startTransfer({
+      ...t,
+      share: 'eng',
+      target: { url: b.url, nodeId: 'node-b', share: 'eng' },
+      bandwidthLimit: 4 * MiB,
+    });
+    await waitFor(
+      async () => ((await b.client.getReceive(t.transferId)).receivedBytes > past ? true : undefined),
+      'progress',
+    );
+  }
+
   /** Two agents, each with its data root on its own loop-mounted btrfs image; `env` configures the receiver (b). */
   async function pair(env: Record<string, string> = {}): Promise<{ fsB: { mount: string }; a: Agent; b: Agent }> {
     const fsA = mountBtrfs(256);
@@ -174,19 +193,8 @@ describe('btrfs driver between two agents', () => {
     // restarted agent takes it over and the sender continues where it is, not from 0
     writeFiles(live, { 'big2.bin': randomBytesDeterministic(8 * MiB, 12) });
     await a.client.createSnapshot('eng', { snapshotId: 's3' });
-    await a.client.startTransfer({
-      transferId: 't3',
-      share: 'eng',
-      snapshotId: 's3',
-      baseSnapshotId: 's2',
-      target: { url: b.url, nodeId: 'node-b', share: 'eng' },
-      bandwidthLimit: 4 * MiB,
-    });
-    await waitFor(
-      // past the first checkpoint (every second; 4 MiB/s)
-      async () => ((await b.client.getReceive('t3')).receivedBytes > 5 * MiB ? true : undefined),
-      'progress',
-    );
+    // past the first checkpoint (every second; 4 MiB/s)
+    await pacedTransfer(a, b, { transferId: 't3', snapshotId: 's3', baseSnapshotId: 's2' }, 5 * MiB);
     await b.kill9();
     await b.restart();
     const kept = (await b.client.getReceive('t3')).receivedBytes;
@@ -337,17 +345,7 @@ describe('btrfs driver between two agents', () => {
     // restarted agent takes the receive over: the sender continues at that count, not from 0
     writeFiles(live, { 'small.txt': 'changed\n' });
     await a.client.createSnapshot('eng', { snapshotId: 's2' });
-    await a.client.startTransfer({
-      transferId: 't-nospool',
-      share: 'eng',
-      snapshotId: 's2',
-      target,
-      bandwidthLimit: 4 * MiB,
-    });
-    await waitFor(
-      async () => ((await b.client.getReceive('t-nospool')).receivedBytes > 2 * MiB ? true : undefined),
-      'progress',
-    );
+    await pacedTransfer(a, b, { transferId: 't-nospool', snapshotId: 's2' }, 2 * MiB);
     expect(fs.existsSync(path.join(b.dataRoot, 'incoming/t-nospool/stream'))).toBe(false);
     await b.kill9();
     expect(helpersOf('t-nospool')).toMatch(/btrfs receive/);
@@ -387,18 +385,7 @@ describe('btrfs driver between two agents', () => {
     // receive, whose state nobody knows, starts again from 0
     writeFiles(live, { 'small.txt': 'stray\n', 'big3.bin': randomBytesDeterministic(6 * MiB, 23) });
     await a.client.createSnapshot('eng', { snapshotId: 's4' });
-    await a.client.startTransfer({
-      transferId: 't-stray',
-      share: 'eng',
-      snapshotId: 's4',
-      baseSnapshotId: 's3',
-      target,
-      bandwidthLimit: 4 * MiB,
-    });
-    await waitFor(
-      async () => ((await b.client.getReceive('t-stray')).receivedBytes > 1 * MiB ? true : undefined),
-      'progress',
-    );
+    await pacedTransfer(a, b, { transferId: 't-stray', snapshotId: 's4', baseSnapshotId: 's3' }, 1 * MiB);
     await b.kill9();
     fs.rmSync(path.join(b.dataRoot, 'incoming/t-stray/tool.json'));
     expect(helpersOf('t-stray')).toMatch(/btrfs receive/);
