@@ -217,6 +217,9 @@ export class Gateway {
     return this.locks.run('shares', async () => {
       const s = this.requireShare(name);
       const rec = { ...s, accessMode: mode };
+      if (mode === 'read_write' && this.driver.liveBecomesWritable) {
+        for (const portion of s.portions) await this.driver.liveBecomesWritable({ share: name, portion });
+      }
       if (s.accessMode !== mode) await this.registry.put(rec);
       await this.applySamba();
       if (s.accessMode !== mode) this.log.info({ share: name, from: s.accessMode, to: mode }, 'access mode changed');

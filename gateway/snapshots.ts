@@ -138,7 +138,8 @@ export class SnapshotStore {
   async list(p: PortionRef): Promise<SnapshotMeta[]> {
     let names: string[];
     try {
-      names = await fs.readdir(this.layout.portionSnapshots(p));
+      // snapshot ids never start with a dot: dot names are a driver's (the portable content store and marker)
+      names = (await fs.readdir(this.layout.portionSnapshots(p))).filter((n) => !n.startsWith('.'));
     } catch {
       return [];
     }
@@ -222,6 +223,7 @@ export class SnapshotStore {
         continue;
       }
       for (const n of names) {
+        if (n.startsWith('.')) continue; // not a snapshot (see list)
         if (this.receiving.has(SnapshotStore.receivingKey(p, n))) continue;
         if (await exists(this.layout.snapshotMeta(p, n))) continue;
         await this.driver.deleteSnapshot(p, n).catch(() => undefined);

@@ -889,7 +889,13 @@ export class Receiver {
         completedAt: new Date().toISOString(),
       });
       this.store.receiving.delete(SnapshotStore.receivingKey(p, r.snapshotId));
-      if (opts.updateLive) await this.driver.rollback(p, r.snapshotId, { reuseUnchanged: true });
+      if (opts.updateLive) {
+        const writable = this.registry.get(r.share)?.accessMode === 'read_write';
+        await this.driver.rollback(p, r.snapshotId, {
+          reuseUnchanged: true,
+          ...(writable ? {} : { readOnlyReplica: { base: r.baseSnapshotId } }),
+        });
+      }
     });
     r.state = 'committed';
     await this.persist(r);

@@ -43,6 +43,20 @@ export interface ReceiveOptions {
   checkpointer?: { checkpoint?: () => Promise<ApplyCheckpoint> };
 }
 
+export interface RollbackOptions {
+  /**
+   * Used when a received snapshot is committed onto a read-only replica: a driver may keep live files whose type,
+   * size, mode and mtime match the snapshot instead of copying them again (rsync's quick check).
+   */
+  reuseUnchanged?: boolean;
+  /**
+   * The commit of a received snapshot onto a share clients cannot write. `base`: the receive's base, which the live
+   * data equals if it was last brought there by such a commit and has not been writable since; a driver that knows
+   * this may apply only the differences in place (files replaced one by one, each atomically).
+   */
+  readOnlyReplica?: { base: string | null };
+}
+
 export interface SnapshotDriver {
   readonly name: DriverName;
   readonly layout: Layout;
@@ -61,11 +75,12 @@ export interface SnapshotDriver {
   /** Removes the snapshot's data (complete or partial) and its directory. Idempotent. */
   deleteSnapshot(p: PortionRef, id: string): Promise<void>;
   /**
-   * Makes the live data equal to the snapshot, atomically for clients (swap), keeping the snapshot. With
-   * `reuseUnchanged` (used when a received snapshot is committed onto a read-only replica) a driver may keep live
-   * files whose type, size, mode and mtime match the snapshot instead of copying them again (rsync's quick check).
+   * Makes the live data equal to the snapshot, keeping the snapshot: atomically for clients (a swap), except for a
+   * driver's in-place commit onto a read-only replica (see RollbackOptions).
    */
-  rollback(p: PortionRef, id: string, opts?: { reuseUnchanged?: boolean }): Promise<void>;
+  rollback(p: PortionRef, id: string, opts?: RollbackOptions): Promise<void>;
+  /** The portion's share becomes writable for clients (before Samba is told): its live data may change from now on. */
+  liveBecomesWritable?(p: PortionRef): Promise<void>;
   /** The stream of snapshot `id`, incremental from `baseId` when given (from byte `offset` on where it can). */
   send(p: PortionRef, id: string, baseId: string | undefined, offset?: number): Promise<SendStream>;
   /**

@@ -16,46 +16,46 @@ export interface Entry {
   src?: string;
 }
 
-/** Component-wise comparison: parents before children, siblings by name. */
+const SLASH = 0x2f;
+
+/**
+ * Component-wise comparison: parents before children, siblings by name (UTF-16 code units, as Array.sort orders a
+ * directory's names). The same as comparing the strings with "/" ranked below every other character.
+ */
 export function comparePaths(a: string, b: string): number {
   if (a === b) return 0;
-  if (a === '') return -1;
-  if (b === '') return 1;
-  const pa = a.split('/');
-  const pb = b.split('/');
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const x = pa[i]!;
-    const y = pb[i]!;
-    if (x !== y) return x < y ? -1 : 1;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === SLASH) return -1;
+    if (y === SLASH) return 1;
+    return x - y;
   }
-  return pa.length - pb.length;
+  return a.length - b.length;
 }
 
-export async function writeManifest(file: string, entries: Iterable<Entry>): Promise<void> {
-  const sorted = [...entries].sort((a, b) => comparePaths(a.p, b.p));
-  const fh = await fs.open(file, 'w', 0o600);
-  try {
-    let buf: string[] = [];
-    for (const e of sorted) {
-      buf.push(JSON.stringify(e));
-      if (buf.length >= 2000) {
-        await fh.write(buf.join('\n') + '\n');
-        buf = [];
-      }
+/**
+ * Writes a manifest in canonical order (a walk's order needs no sort). No fsync: whoever makes the snapshot durable
+ * syncs the filesystem once for all its files (the receiver before it records a receive; createSnapshot).
+ */
+export async function writeManifest(file: string, entries: Entry[]): Promise<void> {
+  let sorted = entries;
+  for (let i = 1; i < entries.length; i++) {
+    if (comparePaths(entries[i - 1]!.p, entries[i]!.p) > 0) {
+      sorted = [...entries].sort((a, b) => comparePaths(a.p, b.p));
+      break;
     }
-    if (buf.length) await fh.write(buf.join('\n') + '\n');
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
+  const lines = sorted.map((e) => JSON.stringify(e));
+  await fs.writeFile(file, lines.length ? lines.join('\n') + '\n' : '', { mode: 0o600 });
 }
 
 export async function readManifest(file: string): Promise<Entry[]> {
-  const text = await fs.readFile(file, 'utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Entry);
+  const text = (await fs.readFile(file, 'utf8')).trimEnd();
+  // one parse of the whole file: several times faster than a parse per line
+  return text ? (JSON.parse(`[${text.replaceAll('\n', ',')}]`) as Entry[]) : [];
 }
 
 /**

@@ -1,6 +1,8 @@
-// Applies a portable stream into a snapshot directory while it arrives, with no staged copy of the stream: the bytes
-// are written once, where they belong. Every file's content is checked against the sha256 its record carries and the
-// record headers are chained (see portable-stream.ts), so the result is verified without a hash of the whole stream.
+// Applies a portable stream while it arrives, with no staged copy of the stream. The new snapshot is the base's
+// manifest changed by the records: only the contents that come over the wire are written (into the snapshot's staging
+// directory, as objects named by their sha256, published into the content store at the end; see object-store.ts).
+// Every content is checked against the sha256 its record carries and the record headers are chained (see
+// portable-stream.ts), so the result is verified without a hash of the whole stream.
 //
 // Resume: the applier can say, at any moment, how far it has durably got (`checkpoint()`): the stream offset of a
 // consistent point (the end of a record, or a byte inside a large file), the journal of the records applied before
@@ -9,17 +11,24 @@
 // to the checkpoint, re-reads it to rebuild its sha256, and continues from that offset. Whatever was applied after
 // the checkpoint is simply applied again (every operation tolerates finding its own earlier result).
 import { createHash, type Hash } from 'node:crypto';
-import fsCb, { constants as fsc } from 'node:fs';
+import fsCb from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { safeRelative, type Layout, type PortionRef } from '../layout';
+import type { Layout, PortionRef } from '../layout';
 import { writeAll } from '../util';
 import { StreamIntegrityError, type ApplyCheckpoint } from './driver';
-import { parentOf, readManifest, utimeOf, writeManifest, type Entry } from './manifest';
+import { parentOf, type Entry } from './manifest';
+import { checkHash, hashesOf, type ObjectStore } from './object-store';
 import { MAGIC, StreamReader, chainNext, chainStart, type StreamRecord } from './portable-stream';
 
 type FileRecord = Extract<StreamRecord, { op: 'file' }>;
+
+/** How the applier reads the base's manifest and writes the new one (the driver keeps recent ones parsed). */
+export interface ManifestAccess {
+  read(id: string): Promise<Entry[]>;
+  write(id: string, entries: Entry[]): Promise<void>;
+}
 
 /** What a checkpoint carries besides its offset (JSON, kept in the receive's record). */
 export interface PortableApplyState {
@@ -30,40 +39,29 @@ export interface PortableApplyState {
   partial: { rec: FileRecord; written: number } | null;
 }
 
-/** Files up to this size are written with synchronous calls (like tar): cheaper than thread-pool round trips. */
+/** Files up to this size are gathered in memory and written with synchronous calls (cheaper than thread-pool round trips). */
 const SYNC_WRITE_MAX = 256 * 1024;
 const WRITE_BATCH = 1024 * 1024;
-const { O_WRONLY, O_CREAT, O_EXCL } = fsc;
 
-async function removeIfExists(p: string): Promise<void> {
-  await fs.rm(p, { recursive: true, force: true });
-}
-
-async function linkOrCopy(from: string, to: string): Promise<void> {
-  try {
-    await fs.link(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EMLINK') throw err;
-    await fs.copyFile(from, to, fsc.COPYFILE_FICLONE);
-  }
-}
-
-/** Creates `dst` exclusively; debris of an earlier, interrupted application of the same record is replaced. */
-function createSync(dst: string): number {
-  try {
-    return fsCb.openSync(dst, O_WRONLY | O_CREAT | O_EXCL, 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    fsCb.rmSync(dst, { recursive: true, force: true });
-    return fsCb.openSync(dst, O_WRONLY | O_CREAT | O_EXCL, 0o600);
+/** Refuses a path that is not relative, plain parts separated by "/" (a manifest path becomes a file's path later). */
+function checkPath(rel: string): void {
+  if (typeof rel !== 'string') throw new StreamIntegrityError('stream entry without a path');
+  if (rel === '') return;
+  for (const part of rel.split('/')) {
+    if (part === '' || part === '.' || part === '..' || part.includes('\0'))
+      throw new StreamIntegrityError(`unsafe entry path ${JSON.stringify(rel)}`);
   }
 }
 
 /** The map of the tree being built, as a record changes it (the same on first application and on replay). */
 function applyToMap(map: Map<string, Entry>, r: StreamRecord, baseMap: Map<string, Entry>): void {
-  if (r.op === 'del') {
-    for (const k of [...map.keys()]) if (k === r.p || k.startsWith(`${r.p}/`)) map.delete(k);
-  } else if (r.op === 'dir') map.set(r.p, { p: r.p, t: 'd', m: r.m, mt: r.mt, s: 0 });
+  if (r.op === 'end') return;
+  // whatever replaces a directory (a del first, or not) takes everything below it away
+  if (map.get(r.p)?.t === 'd' && r.op !== 'dir') {
+    for (const k of [...map.keys()]) if (k.startsWith(`${r.p}/`)) map.delete(k);
+  }
+  if (r.op === 'del') map.delete(r.p);
+  else if (r.op === 'dir') map.set(r.p, { p: r.p, t: 'd', m: r.m, mt: r.mt, s: 0 });
   else if (r.op === 'file') map.set(r.p, { p: r.p, t: 'f', m: r.m, mt: r.mt, s: r.s, h: r.h });
   else if (r.op === 'copy') {
     const from = baseMap.get(r.from);
@@ -72,8 +70,7 @@ function applyToMap(map: Map<string, Entry>, r: StreamRecord, baseMap: Map<strin
 }
 
 export class PortableApplier {
-  private readonly data: string;
-  private readonly baseData: string;
+  private readonly staging: string;
   private readonly journal: string;
   private map = new Map<string, Entry>();
   private baseMap = new Map<string, Entry>();
@@ -87,12 +84,13 @@ export class PortableApplier {
 
   constructor(
     private readonly layout: Layout,
+    private readonly objects: ObjectStore,
+    private readonly manifests: ManifestAccess,
     private readonly p: PortionRef,
     private readonly id: string,
     private readonly baseId: string | undefined,
   ) {
-    this.data = layout.snapshotData(p, id);
-    this.baseData = baseId ? layout.snapshotData(p, baseId) : '';
+    this.staging = objects.stagingDir(p, id);
     this.journal = path.join(layout.snapshotDir(p, id), 'receive.journal');
   }
 
@@ -127,8 +125,11 @@ export class PortableApplier {
 
   /** Runs the application; `source` starts at `resume.offset` (0 for a fresh start). */
   async run(source: Readable, resume: ApplyCheckpoint | undefined): Promise<{ sizeBytes: number; digest: string }> {
-    const baseEntries = this.baseId ? await readManifest(this.layout.snapshotManifest(this.p, this.baseId)) : [];
+    if (this.baseId) await this.objects.migrate(this.p, this.baseId);
+    const baseEntries = this.baseId ? await this.manifests.read(this.baseId) : [];
     this.baseMap = new Map(baseEntries.map((e) => [e.p, e]));
+    // the new manifest will reference the base's contents: they must outlive a deletion of the base meanwhile
+    const unpin = this.objects.pin(this.p, hashesOf(baseEntries));
     const reader = new StreamReader(source);
     let offset: number;
     try {
@@ -140,10 +141,10 @@ export class PortableApplier {
           offset = await this.continueLargeFile(reader, st.partial.rec, st.partial.written, offset);
         }
       } else {
-        await removeIfExists(this.data);
+        await fs.rm(this.staging, { recursive: true, force: true });
         await fs.rm(this.journal, { force: true });
-        await fs.mkdir(this.data);
-        await this.cloneBase(baseEntries);
+        await fs.mkdir(this.staging, { recursive: true });
+        for (const e of baseEntries) this.map.set(e.p, e);
         const magic = await reader.readExact(MAGIC.length);
         if (!magic.equals(MAGIC)) throw new StreamIntegrityError('not a portable snapshot stream');
         offset = MAGIC.length;
@@ -170,43 +171,18 @@ export class PortableApplier {
         this.mark(offset, null);
       }
       if (!(await reader.atEnd())) throw new StreamIntegrityError('bytes after the end of the stream');
+      if (this.map.get('')?.t !== 'd') throw new StreamIntegrityError('stream has no root directory');
+      const entries = [...this.map.values()];
+      await this.manifests.write(this.id, entries);
+      await this.objects.publish(this.p, this.id);
+      await fs.rm(this.journal, { force: true });
+      return {
+        sizeBytes: entries.reduce((n, e) => n + (e.t === 'f' ? e.s : 0), 0),
+        digest: this.chain.toString('hex'),
+      };
     } finally {
       reader.close();
-    }
-    if (this.map.get('')?.t !== 'd') throw new StreamIntegrityError('stream has no root directory');
-    const entries = [...this.map.values()];
-    for (const e of [...entries].sort((a, b) => b.p.length - a.p.length)) {
-      if (e.t === 'd') await setAttrs(safeRelative(this.data, e.p), e.m, e.mt);
-    }
-    await writeManifest(this.layout.snapshotManifest(this.p, this.id), entries);
-    await fs.rm(this.journal, { force: true });
-    return {
-      sizeBytes: entries.reduce((n, e) => n + (e.t === 'f' ? e.s : 0), 0),
-      digest: this.chain.toString('hex'),
-    };
-  }
-
-  /** Start from a clone of the base: hard links to its (immutable) files. */
-  private async cloneBase(baseEntries: Entry[]): Promise<void> {
-    let n = 0;
-    for (const e of baseEntries) {
-      // synchronous calls (a thread-pool round trip per link costs more), with a breath for the event loop now and then
-      if (++n % 1000 === 0) await new Promise((r) => setImmediate(r));
-      const dst = safeRelative(this.data, e.p);
-      if (e.t === 'd') {
-        if (e.p) fsCb.mkdirSync(dst);
-      } else if (e.t === 'l') {
-        fsCb.symlinkSync(e.l ?? '', dst);
-        fsCb.lutimesSync(dst, utimeOf(e.mt), utimeOf(e.mt));
-      } else {
-        try {
-          fsCb.linkSync(safeRelative(this.baseData, e.p), dst);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EMLINK') throw err;
-          fsCb.copyFileSync(safeRelative(this.baseData, e.p), dst, fsc.COPYFILE_FICLONE);
-        }
-      }
-      this.map.set(e.p, e);
+      unpin();
     }
   }
 
@@ -228,61 +204,38 @@ export class PortableApplier {
   }
 
   private checkParent(rel: string): void {
+    checkPath(rel);
     if (rel === '') throw new StreamIntegrityError('stream entry for the root where a file was expected');
     if (this.map.get(parentOf(rel))?.t !== 'd')
       throw new StreamIntegrityError(`stream entry ${rel} has no parent directory`);
   }
 
+  /** Applies a record other than a large file's (the map of the tree changes after, see applyToMap). */
   private async applyRecord(reader: StreamReader, r: StreamRecord): Promise<void> {
-    const data = this.data;
-    if (r.op === 'del') {
-      this.checkParent(r.p);
-      await removeIfExists(safeRelative(data, r.p));
-    } else if (r.op === 'dir') {
-      if (r.p !== '') {
-        this.checkParent(r.p);
-        const dst = safeRelative(data, r.p);
-        if (this.map.get(r.p)?.t !== 'd') {
-          const st = fsCb.lstatSync(dst, { throwIfNoEntry: false });
-          if (st && !st.isDirectory()) await removeIfExists(dst);
-          if (!st?.isDirectory()) fsCb.mkdirSync(dst);
-        }
-      }
+    if (r.op === 'del' || r.op === 'symlink') this.checkParent(r.p);
+    else if (r.op === 'dir') {
+      checkPath(r.p);
+      if (r.p !== '') this.checkParent(r.p);
     } else if (r.op === 'file') {
-      // small files: the content is gathered in memory, checked, then written with synchronous calls
+      // the content is gathered in memory, checked, then written as a staged object (tmp + rename: never partial)
       this.checkParent(r.p);
-      const dst = safeRelative(data, r.p);
-      if (this.map.has(r.p)) await removeIfExists(dst);
+      const h = checkHash(r.h, `stream entry ${r.p}`);
       const parts: Buffer[] = [];
-      const h = await reader.pipe(r.s, async (chunk) => void parts.push(chunk), true);
-      if (h !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
-      const fd = createSync(dst);
+      const got = await reader.pipe(r.s, async (chunk) => void parts.push(chunk), true);
+      if (got !== h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
+      const tmp = path.join(this.staging, `${h}.tmp`);
+      const fd = fsCb.openSync(tmp, 'w', 0o444);
       try {
         if (parts.length === 1) fsCb.writeSync(fd, parts[0]!);
         else if (parts.length > 1) fsCb.writevSync(fd, parts);
-        fsCb.fchmodSync(fd, r.m);
-        fsCb.futimesSync(fd, utimeOf(r.mt), utimeOf(r.mt));
       } finally {
         fsCb.closeSync(fd);
       }
+      fsCb.renameSync(tmp, path.join(this.staging, h));
     } else if (r.op === 'copy') {
       this.checkParent(r.p);
       const from = this.baseMap.get(r.from);
       if (!from || from.t !== 'f') throw new StreamIntegrityError(`stream copies ${r.from}, not a file of the base`);
-      const dst = safeRelative(data, r.p);
-      await removeIfExists(dst);
-      const src = safeRelative(this.baseData, r.from);
-      if (from.m === r.m && from.mt === r.mt) await linkOrCopy(src, dst);
-      else {
-        await fs.copyFile(src, dst, fsc.COPYFILE_FICLONE);
-        await setAttrs(dst, r.m, r.mt);
-      }
-    } else if (r.op === 'symlink') {
-      this.checkParent(r.p);
-      const dst = safeRelative(data, r.p);
-      await removeIfExists(dst);
-      await fs.symlink(r.l, dst);
-      await fs.lutimes(dst, utimeOf(r.mt), utimeOf(r.mt));
     } else {
       throw new StreamIntegrityError('unknown stream record');
     }
@@ -291,11 +244,14 @@ export class PortableApplier {
   /** A large file from its first byte; returns the stream offset after it. */
   private async largeFile(reader: StreamReader, r: FileRecord, offset: number): Promise<number> {
     this.checkParent(r.p);
-    const dst = safeRelative(this.data, r.p);
-    if (this.map.has(r.p)) await removeIfExists(dst);
-    const fd = createSync(dst);
-    fsCb.closeSync(fd);
+    const dst = this.partPath(r);
+    fsCb.closeSync(fsCb.openSync(dst, 'w', 0o444));
     return this.writeLarge(reader, r, dst, 0, createHash('sha256'), offset);
+  }
+
+  /** Where a large file's content is written until it is complete and checked. */
+  private partPath(r: FileRecord): string {
+    return path.join(this.staging, `${checkHash(r.h, `stream entry ${r.p}`)}.part`);
   }
 
   /** After a restart inside a large file: keep its first `written` bytes, re-hash them, go on. */
@@ -305,7 +261,7 @@ export class PortableApplier {
     written: number,
     offset: number,
   ): Promise<number> {
-    const dst = safeRelative(this.data, r.p);
+    const dst = this.partPath(r);
     await fs.truncate(dst, written);
     const hash = createHash('sha256');
     const fh = await fs.open(dst, 'r');
@@ -356,11 +312,10 @@ export class PortableApplier {
       );
       if (len) await flush();
       if (hash.digest('hex') !== r.h) throw new StreamIntegrityError(`checksum mismatch for ${r.p}`);
-      await fh.chmod(r.m);
-      await fh.utimes(utimeOf(r.mt), utimeOf(r.mt));
     } finally {
       await fh.close();
     }
+    await fs.rename(dst, path.join(this.staging, r.h));
     this.records++;
     applyToMap(this.map, r, this.baseMap);
     this.pendingLines.push(JSON.stringify(r));
@@ -368,9 +323,4 @@ export class PortableApplier {
     this.mark(end, null);
     return end;
   }
-}
-
-async function setAttrs(p: string, m: number, mt: number): Promise<void> {
-  await fs.chmod(p, m);
-  await fs.utimes(p, utimeOf(mt), utimeOf(mt));
 }

@@ -14,7 +14,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { StreamIntegrityError } from './driver';
 import { comparePaths, parentOf, type Entry } from './manifest';
@@ -116,10 +115,11 @@ const SYNC_READ_MAX = 256 * 1024;
 const READER_HIGH = 2 * 1024 * 1024;
 
 /**
- * The stream's bytes from byte `from` on, batched into chunks of about 256 KiB to 1 MiB. Reads files one at a time;
- * records wholly before `from` are skipped without reading their files (a resume costs what is left to send).
+ * The stream's bytes from byte `from` on, batched into chunks of about 256 KiB to 1 MiB. Reads files (`contentPath`
+ * of their sha256) one at a time; records wholly before `from` are skipped without reading their files (a resume
+ * costs what is left to send).
  */
-export function generateStream(recs: StreamRecord[], dataDir: string, from = 0): Readable {
+export function generateStream(recs: StreamRecord[], contentPath: (h: string) => string, from = 0): Readable {
   async function* gen(): AsyncGenerator<Buffer> {
     let pending: Buffer[] = [];
     let pendingLen = 0;
@@ -150,11 +150,11 @@ export function generateStream(recs: StreamRecord[], dataDir: string, from = 0):
       push(h);
       if (r.op === 'file' && r.s > 0 && r.s <= SYNC_READ_MAX) {
         // small files: one synchronous read (the thread pool round trips cost more than the read)
-        const data = readFileSync(path.join(dataDir, ...r.p.split('/')));
+        const data = readFileSync(contentPath(r.h));
         if (data.length !== r.s) throw new StreamIntegrityError(`snapshot file ${r.p} does not have its manifest size`);
         push(data);
       } else if (r.op === 'file' && r.s > 0) {
-        const file = path.join(dataDir, ...r.p.split('/'));
+        const file = contentPath(r.h);
         const fh = await fs.open(file, 'r');
         try {
           let done = Math.max(0, from - pos); // a resume inside this file starts reading there

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { tmpDir, treeDigest, writeFiles, randomBytesDeterministic } from '../../test/gateway/helpers';
+import { snapshotDigest, tmpDir, treeDigest, writeFiles, randomBytesDeterministic } from '../../test/gateway/helpers';
 import { Layout } from '../layout';
 import { StreamIntegrityError, type ApplyCheckpoint } from './driver';
 import { PortableDriver } from './portable';
@@ -23,6 +23,17 @@ async function sendToFile(d: PortableDriver, id: string, base: string | undefine
   await pipeline(stream, fs.createWriteStream(file));
   expect(fs.statSync(file).size).toBe(totalBytes);
   return totalBytes!;
+}
+
+/** The snapshot's tree, read back from its manifest and the content store. */
+const snapDigest = (d: PortableDriver, id: string): Record<string, string> =>
+  snapshotDigest(d.layout.root, P.share, P.portion, id);
+
+/** The number of contents in the portion's store. */
+function objectCount(d: PortableDriver): number {
+  const dir = d.objects.dir(P);
+  if (!fs.existsSync(dir)) return 0;
+  return fs.readdirSync(dir).reduce((n, sub) => n + fs.readdirSync(path.join(dir, sub)).length, 0);
 }
 
 async function receive(d: PortableDriver, id: string, base: string | undefined, file: string): Promise<void> {
@@ -62,8 +73,8 @@ describe('portable snapshot driver', () => {
     const baseBytes = await sendToFile(src, 's1', undefined, f1);
     expect(baseBytes).toBeGreaterThan(big.length);
     await receive(dst, 's1', undefined, f1);
-    expect(treeDigest(dst.layout.snapshotData(P, 's1'))).toEqual(treeDigest(src.layout.snapshotData(P, 's1')));
-    expect(treeDigest(src.layout.snapshotData(P, 's1'))).toEqual(treeDigest(live));
+    expect(snapDigest(dst, 's1')).toEqual(snapDigest(src, 's1'));
+    expect(snapDigest(src, 's1')).toEqual(treeDigest(live));
 
     // the changes: modified, new, deleted dir, renamed big file, chmod only, retargeted symlink
     writeFiles(live, { 'docs/a.txt': 'alpha, edited', 'new/n.txt': 'fresh' });
@@ -73,20 +84,19 @@ describe('portable snapshot driver', () => {
     fs.rmSync(path.join(live, 'ln'));
     fs.symlinkSync('docs/b.txt', path.join(live, 'ln'));
     await snapshot(src, 's2', 's1');
-    // the unchanged file is shared with the previous snapshot, not copied
-    expect(fs.statSync(src.layout.snapshotData(P, 's2') + '/keep.txt').ino).toBe(
-      fs.statSync(src.layout.snapshotData(P, 's1') + '/keep.txt').ino,
-    );
+    // unchanged, renamed and chmod-ed files are not copied again: the store holds each content once
+    expect(snapDigest(src, 's2')).toEqual(treeDigest(live));
+    expect(objectCount(src)).toBe(8); // s1: a, b, x, big, exec, keep; s2 adds the edited a and n
     const f2 = path.join(dir, 's2.stream');
     const incr = await sendToFile(src, 's2', 's1', f2);
     expect(incr).toBeLessThan(4096); // the 2 MiB rename costs a record, not its content
     await receive(dst, 's2', 's1', f2);
-    expect(treeDigest(dst.layout.snapshotData(P, 's2'))).toEqual(treeDigest(live));
+    expect(snapDigest(dst, 's2')).toEqual(treeDigest(live));
     // the receiver's base is untouched
-    expect(treeDigest(dst.layout.snapshotData(P, 's1'))).toEqual(treeDigest(src.layout.snapshotData(P, 's1')));
+    expect(snapDigest(dst, 's1')).toEqual(snapDigest(src, 's1'));
     // rollback brings the live tree back, and is atomic for clients (a swap)
     await dst.rollback(P, 's1');
-    expect(treeDigest(dst.livePath(P))).toEqual(treeDigest(src.layout.snapshotData(P, 's1')));
+    expect(treeDigest(dst.livePath(P))).toEqual(snapDigest(src, 's1'));
   });
 
   it('sends from an offset, and resumes an application from its checkpoint (inside small and large files)', async () => {
@@ -129,7 +139,7 @@ describe('portable snapshot driver', () => {
       resumeFrom: cp!,
     });
     expect(res.digest).toBe(digest);
-    expect(treeDigest(dst.layout.snapshotData(P, 's1'))).toEqual(treeDigest(live));
+    expect(snapDigest(dst, 's1')).toEqual(treeDigest(live));
     expect(fs.existsSync(path.join(dst.layout.snapshotDir(P, 's1'), 'receive.journal'))).toBe(false);
   });
 
@@ -163,6 +173,7 @@ describe('portable snapshot driver', () => {
       [root, { op: 'symlink', p: 'l', l: '/etc', mt: 0 }, { op: 'file', p: 'l/passwd', s: 0, h: '', m: 0o644, mt: 0 }],
       [root, { op: 'dir', p: 'a/../../b', m: 0o755, mt: 0 }],
       [root, { op: 'file', p: '/abs', s: 0, h: '', m: 0o644, mt: 0 }],
+      [root, { op: 'file', p: 'f', s: 0, h: '../../../../escape', m: 0o644, mt: 0 }],
     ];
     for (const [i, c] of cases.entries()) {
       const id = `h${i}`;
@@ -171,6 +182,85 @@ describe('portable snapshot driver', () => {
     expect(fs.existsSync(path.join(dir, 'b/escape'))).toBe(false);
     expect(fs.existsSync(path.join(dir, 'escape'))).toBe(false);
     await expect(receive(dst, 'x', undefined, hostile([root]))).rejects.toBeInstanceOf(StreamIntegrityError);
+  });
+});
+
+describe('portable content store', () => {
+  let dir: string;
+  let src: PortableDriver;
+  let dst: PortableDriver;
+  beforeEach(async () => {
+    dir = tmpDir('portable-store');
+    src = new PortableDriver(new Layout(path.join(dir, 'a')));
+    dst = new PortableDriver(new Layout(path.join(dir, 'b')));
+    await src.createPortion(P);
+    await dst.createPortion(P);
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('deletes the contents only a deleted snapshot had, keeps those others still use, and ends empty', async () => {
+    const live = src.livePath(P);
+    writeFiles(live, { 'keep.txt': 'kept', 'gone.txt': 'only in s1', 'edit.txt': 'v1' });
+    await snapshot(src, 's1');
+    const v1 = treeDigest(live);
+    fs.rmSync(path.join(live, 'gone.txt'));
+    writeFiles(live, { 'edit.txt': 'v2', 'copy.txt': 'only in s1' });
+    await snapshot(src, 's2', 's1');
+    const v2 = treeDigest(live);
+    expect(objectCount(src)).toBe(4);
+    await src.deleteSnapshot(P, 's1');
+    // 'v1' went; 'only in s1' stays (copy.txt has it now), and s2 reads whole
+    expect(objectCount(src)).toBe(3);
+    expect(snapDigest(src, 's2')).toEqual(v2);
+    await src.deleteSnapshot(P, 's2');
+    expect(fs.readdirSync(src.layout.portionSnapshots(P))).toEqual([]);
+    expect(v1).not.toEqual(v2);
+  });
+
+  it('keeps the base contents a receive under way relies on when the base is deleted meanwhile', async () => {
+    const live = src.livePath(P);
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 50; i++) files[`f${i}.txt`] = `content ${i}`;
+    writeFiles(live, files);
+    await snapshot(src, 's1');
+    const f1 = path.join(dir, 's1.stream');
+    await sendToFile(src, 's1', undefined, f1);
+    await receive(dst, 's1', undefined, f1);
+    writeFiles(live, { 'f0.txt': 'changed' });
+    await snapshot(src, 's2', 's1');
+    const f2 = path.join(dir, 's2.stream');
+    await sendToFile(src, 's2', 's1', f2);
+    const whole = fs.readFileSync(f2);
+    fs.mkdirSync(dst.layout.snapshotDir(P, 's2'), { recursive: true });
+    const feed = new PassThrough();
+    const run = dst.receiveStream(P, 's2', 's1', feed);
+    feed.write(whole.subarray(0, 20));
+    await new Promise((r) => setTimeout(r, 50));
+    await dst.deleteSnapshot(P, 's1');
+    feed.end(whole.subarray(20));
+    await run;
+    expect(snapDigest(dst, 's2')).toEqual(treeDigest(live));
+  });
+
+  it('takes over snapshots of the earlier format (a tree of files under data/) on first use', async () => {
+    const live = src.livePath(P);
+    writeFiles(live, { 'a.txt': 'alpha', 'd/b.txt': 'bravo', 'same.txt': 'same' });
+    await snapshot(src, 's1');
+    const v1 = snapDigest(src, 's1');
+    // rewrite s1 as the earlier format had it: its files under data/, no content store
+    const data = src.layout.snapshotData(P, 's1');
+    fs.mkdirSync(path.join(data, 'd'), { recursive: true });
+    for (const [rel, text] of Object.entries({ 'a.txt': 'alpha', 'd/b.txt': 'bravo', 'same.txt': 'same' }))
+      fs.writeFileSync(path.join(data, rel), text);
+    fs.rmSync(src.objects.dir(P), { recursive: true });
+    expect(objectCount(src)).toBe(0);
+    writeFiles(live, { 'a.txt': 'alpha, edited' });
+    await snapshot(src, 's2', 's1');
+    expect(fs.existsSync(data)).toBe(false);
+    expect(snapDigest(src, 's1')).toEqual(v1);
+    expect(snapDigest(src, 's2')).toEqual(treeDigest(live));
+    await src.rollback(P, 's1');
+    expect(treeDigest(live)).toEqual(v1);
   });
 });
 

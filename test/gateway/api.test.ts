@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { Gateway, createGatewayApp } from '../../gateway/app';
-import { TOKEN, quietLog, testConfig, tmpDir, treeDigest, writeFiles } from './helpers';
+import { TOKEN, quietLog, testConfig, tmpDir, snapshotDigest, treeDigest, writeFiles } from './helpers';
 
 const auth = { authorization: `Bearer ${TOKEN}` };
 const pluck = (items: unknown, key: string): unknown[] => (items as Record<string, unknown>[]).map((i) => i[key]);
@@ -136,7 +136,7 @@ describe('gateway control API', () => {
     const v2 = treeDigest(alice);
 
     // the snapshot did not change with the live data
-    expect(treeDigest(path.join(root, 'snapshots/home/alice/set-1/data'))).toEqual(v1);
+    expect(snapshotDigest(root, 'home', 'alice', 'set-1')).toEqual(v1);
     const list = await request(app).get('/v1/shares/home/snapshots?portion=alice').set(auth).expect(200);
     expect(pluck(list.body.snapshots, 'id')).toEqual(['set-1', 'set-2']);
     const neg = await request(app).get('/v1/negotiation/home?portion=alice').set(auth).expect(200);

@@ -155,6 +155,31 @@ export function treeDigest(root: string): Record<string, string> {
   return out;
 }
 
+/**
+ * treeDigest of a snapshot as it was taken or received: its data/ tree (btrfs), or for the portable driver its
+ * manifest with every file read from the content store (so a missing or altered object shows).
+ */
+export function snapshotDigest(dataRoot: string, share: string, portion: string, id: string): Record<string, string> {
+  const dir = path.join(dataRoot, 'snapshots', share, portion || '_root');
+  if (fs.existsSync(path.join(dir, id, 'data'))) return treeDigest(path.join(dir, id, 'data'));
+  const out: Record<string, string> = {};
+  const lines = fs
+    .readFileSync(path.join(dir, id, 'manifest.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean);
+  for (const line of lines) {
+    const e = JSON.parse(line) as { p: string; t: string; m: number; mt: number; s: number; h?: string; l?: string };
+    if (e.t === 'd') out[e.p] = `d ${e.m.toString(8)}`;
+    else if (e.t === 'l') out[e.p] = `l ${e.l}`;
+    else {
+      const content = fs.readFileSync(path.join(dir, '.objects', e.h!.slice(0, 2), e.h!));
+      const h = createHash('sha256').update(content).digest('hex');
+      out[e.p] = `f ${e.m.toString(8)} ${Math.floor(e.mt / 1000)} ${content.length} ${h}`;
+    }
+  }
+  return out;
+}
+
 export function writeFiles(root: string, files: Record<string, string | Buffer>): void {
   for (const [rel, content] of Object.entries(files)) {
     const p = path.join(root, rel);

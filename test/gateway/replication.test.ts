@@ -10,6 +10,7 @@ import {
   randomBytesDeterministic,
   startAgent,
   tmpDir,
+  snapshotDigest,
   treeDigest,
   waitFor,
   writeFiles,
@@ -81,9 +82,7 @@ describe('data plane between agent processes', () => {
     await b.client.commitReceive('t-base');
     await b.client.commitReceive('t-base'); // idempotent
     expect((await b.client.listSnapshots('eng')).map((s) => [s.id, s.origin])).toEqual([['s1', 'received']]);
-    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(
-      treeDigest(path.join(a.dataRoot, 'snapshots/eng/_root/s1/data')),
-    );
+    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(snapshotDigest(a.dataRoot, 'eng', '', 's1'));
 
     // incremental: a small change to a large data set costs about the change on the wire
     writeFiles(live, { 'dir1/f1.txt': 'changed', 'new.txt': randomBytesDeterministic(100_000, 4) });
@@ -97,13 +96,27 @@ describe('data plane between agent processes', () => {
     const t2 = await finished(a, 't-incr');
     expect(t2.state).toBe('succeeded');
     expect(t2.bytesSent).toBeLessThan(120_000);
+    const replicaRoot = fs.statSync(path.join(b.dataRoot, 'shares/eng')).ino;
     await b.client.commitReceive('t-incr');
     expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
+    // the read-only replica was changed in place (only the differences), not rebuilt and swapped
+    expect(fs.statSync(path.join(b.dataRoot, 'shares/eng')).ino).toBe(replicaRoot);
     expect((await b.client.listSnapshots('eng')).map((s) => s.id)).toEqual(['s1', 's2']);
     // the same transfer id again is the same transfer; the same snapshot under a new id is refused by the receiver
     expect((await a.client.startTransfer(transfer('t-incr', b, 's2', 's1'))).state).toBe('succeeded');
     await a.client.startTransfer(transfer('t-again', b, 's2', 's1'));
     expect((await finished(a, 't-again')).error).toMatch(/already exists/);
+    // once the replica has been writable, its live tree is no longer trusted to equal s2: the next commit
+    // rebuilds it, and what a client wrote meanwhile is gone
+    await b.client.setAccess('eng', 'read_write');
+    writeFiles(path.join(b.dataRoot, 'shares/eng'), { 'written-on-replica.txt': 'x', 'dir1/f1.txt': 'changed too' });
+    await b.client.setAccess('eng', 'read_only');
+    writeFiles(live, { 'dir3/f3.txt': 'changed in s3' });
+    await a.client.createSnapshot('eng', { snapshotId: 's3' });
+    await a.client.startTransfer(transfer('t-s3', b, 's3', 's2'));
+    expect((await finished(a, 't-s3')).state).toBe('succeeded');
+    await b.client.commitReceive('t-s3');
+    expect(treeDigest(path.join(b.dataRoot, 'shares/eng'))).toEqual(treeDigest(live));
     // tokens never reach the logs
     for (const agent of [a, b]) {
       expect(agent.output()).toContain('transfer');
@@ -140,9 +153,7 @@ describe('data plane between agent processes', () => {
     expect(t.resumes).toBeGreaterThanOrEqual(2);
     expect(t.resumedFrom).toBeGreaterThan(3 * MiB);
     await b.client.commitReceive('t-kill');
-    expect(treeDigest(path.join(b.dataRoot, 'snapshots/eng/_root/s1/data'))).toEqual(
-      treeDigest(path.join(a.dataRoot, 'snapshots/eng/_root/s1/data')),
-    );
+    expect(snapshotDigest(b.dataRoot, 'eng', '', 's1')).toEqual(snapshotDigest(a.dataRoot, 'eng', '', 's1'));
   });
 
   it('runs streams in parallel, reports progress, and cancels one cleanly', async () => {
