@@ -19,6 +19,7 @@ import { StreamIntegrityError } from './driver';
 import { readManifest, type Entry } from './manifest';
 
 const HASH = /^[0-9a-f]{64}$/;
+const SHARD = /^[0-9a-f]{2}$/;
 const HASH_IN_MANIFEST = /"h":"([0-9a-f]{64})"/g;
 
 /** Refuses a hash that is not 64 hex digits: it becomes a file name. */
@@ -49,8 +50,19 @@ export class ObjectStore {
     return path.join(this.layout.snapshotDir(p, id), 'new-objects');
   }
 
-  staged(p: PortionRef, id: string, h: string): string {
-    return path.join(this.stagingDir(p, id), h);
+  /**
+   * Moves a complete, checked content (`file`, in the staging directory) to its staged name. Staged contents are
+   * sharded as in the store, so that a publish into a store without that shard (a base) moves whole directories.
+   */
+  stage(p: PortionRef, id: string, file: string, h: string): void {
+    const dst = path.join(this.stagingDir(p, id), h.slice(0, 2), h);
+    try {
+      fsCb.renameSync(file, dst);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !fsCb.existsSync(file)) throw err;
+      fsCb.mkdirSync(path.dirname(dst), { recursive: true });
+      fsCb.renameSync(file, dst);
+    }
   }
 
   /**
@@ -60,24 +72,26 @@ export class ObjectStore {
   async publish(p: PortionRef, id: string): Promise<void> {
     const staging = this.stagingDir(p, id);
     await this.mutex.run(key(p), async () => {
-      let names: string[];
+      let shards: string[];
       try {
-        names = fsCb.readdirSync(staging);
+        shards = fsCb.readdirSync(staging).filter((n) => SHARD.test(n)); // not a .tmp or .part left by a crash
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw err;
       }
-      const made = new Set<string>();
-      for (const h of names) {
-        if (!HASH.test(h)) continue; // a .part or .tmp left by an interrupted write: removed with the directory
-        const sub = path.join(this.dir(p), h.slice(0, 2));
-        if (!made.has(sub)) {
-          fsCb.mkdirSync(sub, { recursive: true });
-          made.add(sub);
+      fsCb.mkdirSync(this.dir(p), { recursive: true });
+      for (const shard of shards) {
+        const from = path.join(staging, shard);
+        const to = path.join(this.dir(p), shard);
+        if (!fsCb.existsSync(to)) {
+          fsCb.renameSync(from, to); // one rename for all its contents (10k files: ~1 s of renames saved)
+          continue;
         }
-        const dst = path.join(sub, h);
-        // an existing object is never replaced (a reader may have it open); publishes never overlap (the mutex)
-        if (!fsCb.existsSync(dst)) fsCb.renameSync(path.join(staging, h), dst);
+        for (const h of fsCb.readdirSync(from)) {
+          const dst = path.join(to, h);
+          // an existing object is never replaced (a reader may have it open); publishes never overlap (the mutex)
+          if (HASH.test(h) && !fsCb.existsSync(dst)) fsCb.renameSync(path.join(from, h), dst);
+        }
       }
       await fs.rm(staging, { recursive: true, force: true });
     });

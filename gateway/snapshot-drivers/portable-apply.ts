@@ -231,7 +231,7 @@ export class PortableApplier {
       } finally {
         fsCb.closeSync(fd);
       }
-      fsCb.renameSync(tmp, path.join(this.staging, h));
+      this.objects.stage(this.p, this.id, tmp, h);
     } else if (r.op === 'copy') {
       this.checkParent(r.p);
       const from = this.baseMap.get(r.from);
@@ -315,7 +315,7 @@ export class PortableApplier {
     } finally {
       await fh.close();
     }
-    await fs.rename(dst, path.join(this.staging, r.h));
+    this.objects.stage(this.p, this.id, dst, r.h);
     this.records++;
     applyToMap(this.map, r, this.baseMap);
     this.pendingLines.push(JSON.stringify(r));

@@ -69,13 +69,20 @@ const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
  * thousands of lstat/readdir calls of a few microseconds, where a thread-pool round trip each costs several times
  * more; callers yield to the event loop every few hundred entries.
  */
-function* walk(root: string, rel = ''): Generator<{ rel: string; abs: string; st: BigIntStats }> {
-  const abs = rel ? path.join(root, ...rel.split('/')) : root;
-  const st = fsCb.lstatSync(abs, { bigint: true });
-  yield { rel, abs, st };
-  if (!st.isDirectory()) return;
-  const names = fsCb.readdirSync(abs).sort();
-  for (const n of names) yield* walk(root, rel ? `${rel}/${n}` : n);
+function* walk(root: string): Generator<{ rel: string; abs: string; st: BigIntStats }> {
+  // a stack rather than recursion: each level of nested generators would pass every entry along once more
+  const stack: { rel: string; abs: string }[] = [{ rel: '', abs: root }];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const { rel, abs } = next;
+    const st = fsCb.lstatSync(abs, { bigint: true });
+    yield { rel, abs, st };
+    if (!st.isDirectory()) continue;
+    const names = fsCb.readdirSync(abs).sort();
+    for (let i = names.length - 1; i >= 0; i--) {
+      const n = names[i]!;
+      stack.push({ rel: rel ? `${rel}/${n}` : n, abs: `${abs}/${n}` });
+    }
+  }
 }
 
 async function removeIfExists(p: string): Promise<void> {
@@ -163,7 +170,7 @@ export class PortableDriver implements SnapshotDriver {
         } else {
           const tmp = path.join(staging, `.tmp-${n}`);
           const { h, s } = await copyWithHash(abs, tmp, Number(st.size));
-          fsCb.renameSync(tmp, this.objects.staged(p, id, h));
+          this.objects.stage(p, id, tmp, h);
           entries.push({ p: rel, t: 'f', m, mt, s, h, src });
           sizeBytes += s;
         }
