@@ -50,6 +50,18 @@ export class ObjectStore {
     return path.join(this.layout.snapshotDir(p, id), 'new-objects');
   }
 
+  /** Opens (creates or truncates) the staged file of content `h` for writing; returns its descriptor. */
+  openStaged(p: PortionRef, id: string, h: string): number {
+    const dst = path.join(this.stagingDir(p, id), h.slice(0, 2), h);
+    try {
+      return fsCb.openSync(dst, 'w', 0o444);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      fsCb.mkdirSync(path.dirname(dst), { recursive: true });
+      return fsCb.openSync(dst, 'w', 0o444);
+    }
+  }
+
   /**
    * Moves a complete, checked content (`file`, in the staging directory) to its staged name. Staged contents are
    * sharded as in the store, so that a publish into a store without that shard (a base) moves whole directories.
