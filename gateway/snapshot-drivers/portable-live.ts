@@ -36,8 +36,20 @@ export async function writeMarker(file: string, snapshot: string): Promise<void>
   await writeFileAtomic(file, JSON.stringify({ snapshot } satisfies LiveMarker));
 }
 
+/** Removes the marker durably (the directory is synced): a crash must not bring back a marker that was removed. */
 export async function removeMarker(file: string): Promise<void> {
-  await fs.rm(file, { force: true });
+  try {
+    await fs.unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  const dir = await fs.open(path.dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
 }
 
 function setAttrs(p: string, m: number, mt: number): void {

@@ -224,7 +224,11 @@ export class PortableDriver implements SnapshotDriver {
         this.objects.path(p, h),
       );
     } else await this.rebuildLive(p, id, opts.reuseUnchanged ?? false);
-    if (opts.readOnlyReplica) await writeMarker(marker, id);
+    if (opts.readOnlyReplica) {
+      // the tree's changes reach the disk before the marker says they are there
+      await run(['sync', '-f', this.livePath(p)]);
+      await writeMarker(marker, id);
+    }
   }
 
   /** The share is about to become writable for clients: its live tree will no longer equal a snapshot. */
