@@ -141,10 +141,7 @@ export class ObjectStore {
       if (!candidates.size) return;
       const keep = new Set<string>();
       for (const set of this.pins.get(key(p)) ?? []) for (const h of set) keep.add(h);
-      for (const n of names) {
-        const text = await fs.readFile(path.join(dir, n, 'manifest.jsonl'), 'utf8').catch(() => '');
-        for (const m of text.matchAll(HASH_IN_MANIFEST)) keep.add(m[1]!);
-      }
+      for (const n of names) for (const h of await hashesInManifest(path.join(dir, n, 'manifest.jsonl'))) keep.add(h);
       for (const h of candidates) if (!keep.has(h)) fsCb.rmSync(this.path(p, h), { force: true });
     });
   }
@@ -176,6 +173,18 @@ export class ObjectStore {
       await fs.rm(data, { recursive: true, force: true });
     });
   }
+}
+
+/**
+ * The content hashes a manifest file names, read from its text rather than parsed: a manifest cut short by a crash
+ * (it is synced with its snapshot, not on its own) still gives the hashes of its complete lines. None when missing.
+ */
+export async function hashesInManifest(file: string): Promise<Set<string>> {
+  const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return '';
+    throw err;
+  });
+  return new Set([...text.matchAll(HASH_IN_MANIFEST)].map((m) => m[1]!));
 }
 
 /** The hashes of a manifest's regular files. */

@@ -212,6 +212,14 @@ describe('portable content store', () => {
     // 'v1' went; 'only in s1' stays (copy.txt has it now), and s2 reads whole
     expect(objectCount(src)).toBe(3);
     expect(snapDigest(src, 's2')).toEqual(v2);
+    // a partial snapshot whose manifest a crash cut short is removed all the same, and s2 keeps its contents
+    const partial = src.layout.snapshotDir(P, 's3');
+    fs.mkdirSync(partial);
+    const text = fs.readFileSync(src.layout.snapshotManifest(P, 's2'), 'utf8');
+    fs.writeFileSync(path.join(partial, 'manifest.jsonl'), text.slice(0, text.length - 30));
+    await src.deleteSnapshot(P, 's3');
+    expect(fs.existsSync(partial)).toBe(false);
+    expect(snapDigest(src, 's2')).toEqual(v2);
     await src.deleteSnapshot(P, 's2');
     expect(fs.readdirSync(src.layout.portionSnapshots(P))).toEqual([]);
     expect(v1).not.toEqual(v2);

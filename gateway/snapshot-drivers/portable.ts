@@ -12,7 +12,7 @@ import type { Layout, PortionRef } from '../layout';
 import { exists, run } from '../util';
 import { type ReceiveOptions, type RollbackOptions, type SendStream, type SnapshotDriver } from './driver';
 import { readManifest, utimeOf, writeManifest, type Entry } from './manifest';
-import { ObjectStore, checkHash, hashesOf } from './object-store';
+import { ObjectStore, checkHash, hashesInManifest } from './object-store';
 import { PortableApplier } from './portable-apply';
 import { applyDifferences, readMarker, removeMarker, writeMarker } from './portable-live';
 import { generateStream, planStream, recordsDigest, streamLength } from './portable-stream';
@@ -186,12 +186,7 @@ export class PortableDriver implements SnapshotDriver {
 
   /** Removes the snapshot and the contents only it referenced (idempotent, also for a partial snapshot). */
   async deleteSnapshot(p: PortionRef, id: string): Promise<void> {
-    let only = new Set<string>();
-    try {
-      only = hashesOf(await this.manifest(p, id));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    const only = await hashesInManifest(this.layout.snapshotManifest(p, id));
     // the objects first: a crash before the directory is gone finds the manifest again at the next start
     await this.objects.collect(p, only, id);
     this.manifests.delete(this.layout.snapshotManifest(p, id));
