@@ -72,14 +72,18 @@ export async function runWithInput(argv: string[], input: Readable): Promise<voi
   if (code !== 0) throw new CommandError(argv, code, stderr);
 }
 
-/** Writes a file so that readers see the old or the new content, never a part (tmp + fsync + rename). */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
+/**
+ * Writes a file so that readers see the old or the new content, never a part (tmp + fsync + rename). `durable: false`
+ * skips the fsync: still atomic for readers and across a kill of the process (the page cache keeps it), not across
+ * a crash of the node, after which the file may hold its previous content.
+ */
+export async function writeFileAtomic(file: string, data: string, opts: { durable?: boolean } = {}): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await fs.open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (opts.durable !== false) await fh.sync();
   } finally {
     await fh.close();
   }

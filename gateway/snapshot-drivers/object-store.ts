@@ -68,6 +68,12 @@ export class ObjectStore {
    */
   stage(p: PortionRef, id: string, file: string, h: string): void {
     const dst = path.join(this.stagingDir(p, id), h.slice(0, 2), h);
+    if (fsCb.existsSync(dst)) {
+      // The same content twice in one snapshot: keep the first. A rename over it would also make ext4 allocate and
+      // start writing back the whole file at once (auto_da_alloc: ~100 ms for 80 MiB here).
+      fsCb.rmSync(file, { force: true });
+      return;
+    }
     try {
       fsCb.renameSync(file, dst);
     } catch (err) {
