@@ -166,6 +166,11 @@ export async function treeSize(dir: string, stop?: () => boolean): Promise<numbe
   return total;
 }
 
+/** A caught value as an Error (a thrown non-Error becomes one with its text). */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

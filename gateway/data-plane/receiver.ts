@@ -45,7 +45,7 @@ import type { Layout, PortionRef } from '../layout';
 import type { ShareRegistry } from '../shares/registry';
 import { StreamIntegrityError, type ApplyCheckpoint, type SnapshotDriver } from '../snapshot-drivers/driver';
 import { SnapshotStore } from '../snapshots';
-import { errorMessage, readJson, run, writeFileAtomic } from '../util';
+import { asError, errorMessage, readJson, run, writeFileAtomic } from '../util';
 import { readBuffered, RelayCountLostError, ToolInput, type ToolInputOptions } from './tool-input';
 
 /** Checkpoint (the portable applier's state, or the spool's length) after this many bytes or this much time. */
@@ -742,7 +742,7 @@ export class Receiver {
     // A checkpoint is recorded while data goes on arriving (the applier's checkpoint is a consistent point taken at
     // once, then written): one at a time, and its failure (disk full) fails the request at its next chunk.
     let recording: Promise<void> | undefined;
-    let recordError: unknown;
+    let recordError: Error | undefined;
     const failed = l.result.then((v) => (v instanceof Error ? v : undefined));
     try {
       for await (let b of chunksOf(body)) {
@@ -785,7 +785,7 @@ export class Receiver {
           sinceCheckpoint = 0;
           lastCheckpoint = Date.now();
           recording = this.checkpoint(r, l)
-            .catch((err: unknown) => void (recordError = err))
+            .catch((err: unknown) => void (recordError = asError(err)))
             .finally(() => (recording = undefined));
         }
       }

@@ -16,7 +16,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
-import { writeAll } from '../util';
+import { asError, writeAll } from '../util';
 import { StreamIntegrityError, type ApplyCheckpoint } from './driver';
 import { parentOf, type Entry } from './manifest';
 import { checkHash, hashesOf, type ObjectStore } from './object-store';
@@ -294,7 +294,7 @@ export class PortableApplier {
     // One batch is written while the next is read and hashed: the write (a thread-pool call, ~1-2 ms per MiB into
     // the page cache here) overlaps the hashing instead of alternating with it.
     let writing: Promise<void> = Promise.resolve();
-    let writeError: unknown; // kept here, not as a rejection nobody may be waiting for yet
+    let writeError: Error | undefined; // kept here, not as a rejection nobody may be waiting for yet
     try {
       let parts: Buffer[] = [];
       let len = 0;
@@ -307,7 +307,7 @@ export class PortableApplier {
         if (writeError) throw writeError;
         writing = writeAll(fh, batch, n, at).then(
           () => this.mark(contentStart + at + n, { rec: r, written: at + n }),
-          (err: unknown) => void (writeError = err),
+          (err: unknown) => void (writeError = asError(err)),
         );
       };
       await reader.pipe(
