@@ -208,13 +208,14 @@ async function agents(root: string, driver: 'portable' | 'btrfs', rootB = root):
   return [a, b];
 }
 
-function mountImage(dir: string, name: string, bytes: number): string {
+/** Makes a filesystem on a sparse image file under `dir` (btrfs unless told) and loop-mounts it; returns the mount. */
+function mountImage(dir: string, name: string, bytes: number, mkfs = ['mkfs.btrfs', '-q']): string {
   const img = path.join(dir, `${name}.img`);
   const mnt = path.join(dir, name);
   fs.mkdirSync(mnt, { recursive: true });
   fs.writeFileSync(img, '');
   fs.truncateSync(img, bytes);
-  execFileSync('mkfs.btrfs', ['-q', img], { stdio: 'pipe' });
+  execFileSync(mkfs[0]!, [...mkfs.slice(1), img], { stdio: 'pipe' });
   execFileSync('mount', ['-o', 'loop', img, mnt]);
   return mnt;
 }
@@ -229,22 +230,19 @@ function mountImage(dir: string, name: string, bytes: number): string {
  */
 function freshExt4(parent: string, bytes: number, cleanups: (() => void)[]): string | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const img = path.join(parent, 'portable-ext4.img');
-  const mnt = path.join(parent, 'portable-ext4');
+  let mnt: string;
   try {
-    fs.writeFileSync(img, '');
-    fs.truncateSync(img, bytes);
-    execFileSync('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0', img], { stdio: 'pipe' });
-    fs.mkdirSync(mnt);
-    execFileSync('mount', ['-o', 'loop', img, mnt]);
+    mnt = mountImage(parent, 'portable-ext4', bytes, [
+      'mkfs.ext4',
+      '-q',
+      '-F',
+      '-E',
+      'lazy_itable_init=0,lazy_journal_init=0',
+    ]);
   } catch {
-    fs.rmSync(img, { force: true });
-    return undefined;
+    return undefined; // the image is removed with the work directory
   }
-  cleanups.push(() => {
-    execFileSync('umount', [mnt]);
-    fs.rmSync(img, { force: true });
-  });
+  cleanups.push(() => void execFileSync('umount', [mnt]));
   return mnt;
 }
 

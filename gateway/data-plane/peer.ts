@@ -11,6 +11,7 @@ import {
   GatewayProblem,
   PEER_NODE_HEADER,
 } from '../../domain/gateway-contract';
+import { asError } from '../util';
 
 export interface PeerTarget {
   url: string;
@@ -137,7 +138,7 @@ export class PeerClient {
       req.on('error', reject);
       pipeline(body, req).catch((err: unknown) => {
         req.destroy();
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(asError(err));
       });
     });
   }

@@ -512,7 +512,7 @@ export class Receiver {
         ...(resumeFrom ? { resumeFrom } : {}),
         checkpointer,
       })
-      .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      .catch(asError);
     const l: Live = {
       offset,
       feed,

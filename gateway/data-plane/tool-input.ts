@@ -26,7 +26,7 @@ import type { Socket } from 'node:net';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { STREAM_OVERLAP_BYTES } from '../../domain/gateway-contract';
-import { run } from '../util';
+import { asError, run } from '../util';
 
 /** How often the offset follows a `dd` that is copying (for the sender's progress). */
 const PROGRESS_MS = 500;
@@ -293,17 +293,14 @@ export class ToolInput {
         if (started.input) started.input.tool = started.tool;
         return ToolInput.toolExit(child, argv, o.dir);
       };
-      const input = new ToolInput(
-        o,
-        o.receive(fifoPath, launch).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
-      );
+      const input = new ToolInput(o, o.receive(fifoPath, launch).catch(asError));
       started.input = input;
       input.tool ??= started.tool;
       return input;
     }
     const result = o
       .receive(fifoPath, (argv) => run(['setpriv', '--pdeathsig', 'KILL', ...argv]).then(() => undefined))
-      .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      .catch(asError);
     // Opening a FIFO for writing waits for its reader: if the tool exits without opening it, open it for reading
     // once to release the wait.
     let opened = false;
@@ -373,10 +370,7 @@ export class ToolInput {
     }
     const before = Number(readState<number>(path.join(o.dir, OFFSET)) ?? 0);
     const toolEnded = ended(tool).then(() => fs.readFile(path.join(o.dir, TOOL_LOG), 'utf8').catch(() => ''));
-    const input = new ToolInput(
-      o,
-      o.adopt(toolEnded).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
-    );
+    const input = new ToolInput(o, o.adopt(toolEnded).catch(asError));
     input.tool = tool;
     input.tail = undefined; // what came before is not known here: a splice cannot be checked
     input.offset = before;
