@@ -18,7 +18,7 @@ import { safeRelative } from '../layout';
 import { writeFileAtomic } from '../util';
 import { parentOf, utimeOf, type Entry } from './manifest';
 import { checkHash } from './object-store';
-import { planStream } from './portable-stream';
+import { planStream, type StreamRecord } from './portable-stream';
 
 export interface LiveMarker {
   snapshot: string;
@@ -73,44 +73,90 @@ async function replaceWith(dst: string, make: (tmp: string) => void | Promise<vo
 }
 
 /**
- * Changes `live` (equal to `base`) into `snap`. `contentPath` gives the object of a content hash. Directories keep
- * their snapshot modes and mtimes: those of every directory whose entries changed are set again at the end.
+ * Moves out of the live tree, into `holding`, the files whose content a `copy` record needs at another path while
+ * their own path goes away or gets another content (a renamed folder, a moved file): they are then renamed into
+ * place instead of copied from the content store. Returns where each such file (by its base path) now is. A file
+ * that cannot be moved (`holding` on another filesystem) is left alone: its content is copied from the store.
+ */
+function holdMovedFiles(
+  live: string,
+  plan: StreamRecord[],
+  baseMap: Map<string, Entry>,
+  snapMap: Map<string, Entry>,
+  holding: string,
+): Map<string, string> {
+  const held = new Map<string, string>();
+  for (const r of plan) {
+    if (r.op !== 'copy' || r.from === r.p || held.has(r.from)) continue;
+    const was = baseMap.get(r.from);
+    const stays = snapMap.get(r.from);
+    if (!was || (stays?.t === 'f' && stays.h === was.h)) continue; // the source is kept: its content is copied
+    if (held.size === 0) fsCb.mkdirSync(holding, { recursive: true });
+    const to = path.join(holding, String(held.size));
+    try {
+      fsCb.renameSync(safeRelative(live, r.from), to);
+      held.set(r.from, to);
+    } catch {
+      // left where it is (EXDEV: `holding` is on another filesystem); its content comes from the store
+    }
+  }
+  return held;
+}
+
+/**
+ * Changes `live` (equal to `base`) into `snap`. `contentPath` gives the object of a content hash; `holding` is a
+ * scratch directory on the live tree's filesystem, outside it (clients never see it). Directories keep their
+ * snapshot modes and mtimes: those of every directory whose entries changed are set again at the end.
  */
 export async function applyDifferences(
   live: string,
   base: Entry[],
   snap: Entry[],
   contentPath: (h: string) => string,
+  holding: string,
 ): Promise<number> {
   const snapMap = new Map(snap.map((e) => [e.p, e]));
+  const plan = planStream(snap, base);
   const touchedDirs = new Set<string>();
   let changed = 0;
-  for (const r of planStream(snap, base)) {
-    if (r.op === 'end') break;
-    changed++;
-    const dst = safeRelative(live, r.p);
-    if (r.p !== '') touchedDirs.add(parentOf(r.p));
-    if (r.op === 'del') {
-      await fs.rm(dst, { recursive: true, force: true });
-    } else if (r.op === 'dir') {
-      touchedDirs.add(r.p);
-      if (!fsCb.lstatSync(dst, { throwIfNoEntry: false })?.isDirectory()) fsCb.mkdirSync(dst);
-    } else if (r.op === 'symlink') {
-      await replaceWith(dst, (tmp) => {
-        fsCb.symlinkSync(r.l, tmp);
-        fsCb.lutimesSync(tmp, utimeOf(r.mt), utimeOf(r.mt));
-      });
-    } else if (r.op === 'copy' && r.from === r.p) {
-      setAttrs(dst, r.m, r.mt); // the same content: only its mode or mtime changed
-    } else {
-      const e = snapMap.get(r.p)!;
-      const src = contentPath(checkHash(e.h, `manifest entry ${e.p}`));
-      await replaceWith(dst, async (tmp) => {
-        if (e.s <= SYNC_COPY_MAX) fsCb.copyFileSync(src, tmp, fsc.COPYFILE_FICLONE);
-        else await fs.copyFile(src, tmp, fsc.COPYFILE_FICLONE);
-        setAttrs(tmp, r.m, r.mt);
-      });
+  // before the deletions, which would take a renamed folder's files away with the folder
+  const held = holdMovedFiles(live, plan, new Map(base.map((e) => [e.p, e])), snapMap, holding);
+  try {
+    for (const r of plan) {
+      if (r.op === 'end') break;
+      changed++;
+      const dst = safeRelative(live, r.p);
+      if (r.p !== '') touchedDirs.add(parentOf(r.p));
+      if (r.op === 'del') {
+        await fs.rm(dst, { recursive: true, force: true });
+      } else if (r.op === 'dir') {
+        touchedDirs.add(r.p);
+        if (!fsCb.lstatSync(dst, { throwIfNoEntry: false })?.isDirectory()) fsCb.mkdirSync(dst);
+      } else if (r.op === 'symlink') {
+        await replaceWith(dst, (tmp) => {
+          fsCb.symlinkSync(r.l, tmp);
+          fsCb.lutimesSync(tmp, utimeOf(r.mt), utimeOf(r.mt));
+        });
+      } else if (r.op === 'copy' && r.from === r.p) {
+        setAttrs(dst, r.m, r.mt); // the same content: only its mode or mtime changed
+      } else {
+        const e = snapMap.get(r.p)!;
+        let moved: string | undefined;
+        if (r.op === 'copy') {
+          moved = held.get(r.from);
+          held.delete(r.from); // a file moves once: another copy of its content comes from the store
+        }
+        const src = moved ?? contentPath(checkHash(e.h, `manifest entry ${e.p}`));
+        await replaceWith(dst, async (tmp) => {
+          if (moved) fsCb.renameSync(moved, tmp);
+          else if (e.s <= SYNC_COPY_MAX) fsCb.copyFileSync(src, tmp, fsc.COPYFILE_FICLONE);
+          else await fs.copyFile(src, tmp, fsc.COPYFILE_FICLONE);
+          setAttrs(tmp, r.m, r.mt);
+        });
+      }
     }
+  } finally {
+    fsCb.rmSync(holding, { recursive: true, force: true });
   }
   for (const d of [...touchedDirs].sort((a, b) => b.length - a.length)) {
     const e = snapMap.get(d);

@@ -143,6 +143,57 @@ describe('portable snapshot driver', () => {
     expect(fs.existsSync(path.join(dst.layout.snapshotDir(P, 's1'), 'receive.journal'))).toBe(false);
   });
 
+  it('takes and commits a renamed folder without reading or copying its data (moves on the replica)', async () => {
+    const live = src.livePath(P);
+    writeFiles(live, {
+      'projects/big.bin': randomBytesDeterministic(3 * 1024 * 1024, 31),
+      'projects/sub/note.txt': 'note',
+      'a.txt': 'alpha',
+      'b.txt': 'bravo',
+    });
+    await snapshot(src, 's1');
+    const f1 = path.join(dir, 's1.stream');
+    await sendToFile(src, 's1', undefined, f1);
+    await receive(dst, 's1', undefined, f1);
+    await dst.rollback(P, 's1', { readOnlyReplica: { base: undefined } });
+    const replica = dst.livePath(P);
+    const inode = (rel: string): number => fs.statSync(path.join(replica, rel)).ino;
+    const [bigIno, aIno, bIno] = [inode('projects/big.bin'), inode('a.txt'), inode('b.txt')];
+
+    // a folder renamed, two files swapped, a copy of a file that stays
+    fs.renameSync(path.join(live, 'projects'), path.join(live, 'projects-2026'));
+    fs.renameSync(path.join(live, 'a.txt'), path.join(live, 'tmp.txt'));
+    fs.renameSync(path.join(live, 'b.txt'), path.join(live, 'a.txt'));
+    fs.renameSync(path.join(live, 'tmp.txt'), path.join(live, 'b.txt'));
+    fs.copyFileSync(path.join(live, 'a.txt'), path.join(live, 'copy-of-a.txt'));
+    // the files the snapshot reads (a spy calls through): small ones with readFileSync, large ones with open
+    const fsp = jest.requireActual<typeof import('node:fs/promises')>('node:fs/promises');
+    const spies = [jest.spyOn(fs, 'readFileSync'), jest.spyOn(fsp, 'open')];
+    let opened: string[];
+    try {
+      await snapshot(src, 's2', 's1');
+    } finally {
+      opened = spies.flatMap((s) => s.mock.calls.map((c) => String(c[0])));
+      for (const s of spies) s.mockRestore();
+    }
+    expect(opened.some((f) => f.endsWith('copy-of-a.txt'))).toBe(true); // a new path is read: the spy sees reads
+    // the renamed folder's files were recognised by inode, not read again
+    expect(opened.filter((f) => f.includes('projects-2026'))).toEqual([]);
+    expect(snapDigest(src, 's2')).toEqual(treeDigest(live));
+
+    const f2 = path.join(dir, 's2.stream');
+    expect(await sendToFile(src, 's2', 's1', f2)).toBeLessThan(4096);
+    await receive(dst, 's2', 's1', f2);
+    await dst.rollback(P, 's2', { readOnlyReplica: { base: 's1' }, reuseUnchanged: true });
+    expect(treeDigest(replica)).toEqual(treeDigest(live));
+    // moved within the replica's tree, not copied from the content store: the same inodes at their new paths
+    expect(inode('projects-2026/big.bin')).toBe(bigIno);
+    expect([inode('a.txt'), inode('b.txt')]).toEqual([bIno, aIno]);
+    expect(inode('copy-of-a.txt')).not.toBe(inode('a.txt'));
+    // nothing left in the scratch directory
+    expect(fs.readdirSync(dst.layout.tmp).filter((n) => n.startsWith('commit-'))).toEqual([]);
+  });
+
   it('refuses a stream with a flipped content byte', async () => {
     writeFiles(src.livePath(P), { 'a.bin': randomBytesDeterministic(100_000, 2) });
     await snapshot(src, 's1');

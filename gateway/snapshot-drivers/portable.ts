@@ -146,7 +146,16 @@ export class PortableDriver implements SnapshotDriver {
   async createSnapshot(p: PortionRef, id: string, previousId: string | undefined): Promise<{ sizeBytes: number }> {
     const live = this.livePath(p);
     if (previousId) await this.objects.migrate(p, previousId);
-    const prev = previousId ? new Map((await this.manifest(p, previousId)).map((e) => [e.p, e])) : undefined;
+    const prevEntries = previousId ? await this.manifest(p, previousId) : [];
+    const prev = new Map(prevEntries.map((e) => [e.p, e]));
+    // A renamed directory moves its files without changing their inode or ctime: found by those, a folder renamed
+    // with gigabytes in it costs a lookup per file, not a read, hash and copy of its data. (A renamed file itself
+    // gets a new ctime on Linux and is read again; its content is then recognised by hash, and stored once.)
+    let prevBySrc: Map<string, Entry> | undefined;
+    const moved = (src: string): Entry | undefined => {
+      prevBySrc ??= new Map(prevEntries.filter((e) => e.t === 'f' && e.src).map((e) => [e.src!, e]));
+      return prevBySrc.get(src);
+    };
     const staging = this.objects.stagingDir(p, id);
     await removeIfExists(staging);
     await fs.mkdir(staging, { recursive: true });
@@ -163,13 +172,20 @@ export class PortableDriver implements SnapshotDriver {
         entries.push({ p: rel, t: 'l', m, mt, s: 0, l: fsCb.readlinkSync(abs) });
       } else if (st.isFile()) {
         const src = `${st.ino}:${st.ctimeNs}`;
-        const pe = prev?.get(rel);
-        if (pe && pe.t === 'f' && pe.src === src && pe.s === Number(st.size) && pe.mt === mt && pe.m === m) {
+        const size = Number(st.size);
+        const unchanged = (e: Entry | undefined): e is Entry =>
+          e?.t === 'f' && e.src === src && e.s === size && e.mt === mt && e.m === m;
+        const pe = prev.get(rel);
+        const me = unchanged(pe) ? undefined : moved(src);
+        if (unchanged(pe)) {
           entries.push(pe);
           sizeBytes += pe.s;
+        } else if (unchanged(me)) {
+          entries.push({ ...me, p: rel });
+          sizeBytes += me.s;
         } else {
           const tmp = path.join(staging, `.tmp-${n}`);
-          const { h, s } = await copyWithHash(abs, tmp, Number(st.size));
+          const { h, s } = await copyWithHash(abs, tmp, size);
           this.objects.stage(p, id, tmp, h);
           entries.push({ p: rel, t: 'f', m, mt, s, h, src });
           sizeBytes += s;
@@ -215,8 +231,12 @@ export class PortableDriver implements SnapshotDriver {
     await removeMarker(marker);
     const base = opts.readOnlyReplica?.base;
     if (base && liveAt?.snapshot === base && (await exists(this.livePath(p)))) {
-      await applyDifferences(this.livePath(p), await this.manifest(p, base), await this.manifest(p, id), (h) =>
-        this.objects.path(p, h),
+      await applyDifferences(
+        this.livePath(p),
+        await this.manifest(p, base),
+        await this.manifest(p, id),
+        (h) => this.objects.path(p, h),
+        path.join(this.layout.tmp, `commit-${randomBytes(6).toString('hex')}`),
       );
     } else await this.rebuildLive(p, id, opts.reuseUnchanged ?? false);
     if (opts.readOnlyReplica) {
