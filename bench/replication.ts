@@ -1,8 +1,9 @@
 // `npm run bench -- replication [--quick] [--size-mib N] [--small-files N] [--reps N] [--no-btrfs] [--dir /path]`
 // Generates a data set (default about 1 GiB: 10k small files plus a few large ones), replicates it between two agent
-// processes on loopback (portable driver: base, then incrementals of small changes), and compares with the
-// yardsticks run on the same data, disk and run: a tar-to-tar pipe (base), `rsync -a` (incremental) and raw
-// `btrfs send | btrfs receive` between two loop-mounted btrfs images (btrfs driver). Peak RSS of both agents is read
+// processes on loopback (portable driver: base, then incrementals of small changes, then the rename of the folder
+// that holds the large files), and compares with the yardsticks run on the same data, disk and run: a tar-to-tar
+// pipe (base), `rsync -a` (incremental, rename) and raw `btrfs send | btrfs receive` between two loop-mounted btrfs
+// images (btrfs driver). Peak RSS of both agents is read
 // from /proc (VmHWM). The last line (printed by bench/run.ts) is one JSON object with the figures. Base copies and
 // their yardsticks run --reps times (default 3, --quick 2), interleaved, as do the incrementals (a new change each
 // round) and rsync, and the figures are the medians: on a shared VM one pair of runs can differ by 2x either way.
@@ -336,6 +337,25 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
     }
     const incrS = median(incrSamples);
     const rsyncS = median(rsyncSamples);
+
+    // ---- portable driver: a folder renamed (the one with the large files) ----------------------------------------
+    // Ours recognises the files by inode and moves them on the replica; rsync -a, without --fuzzy, copies them again.
+    const renamed = [path.join(live, 'large'), path.join(live, 'large-renamed')] as const;
+    const renameBytes = fs.readdirSync(renamed[0]).reduce((n, f) => n + fs.statSync(path.join(renamed[0], f)).size, 0);
+    fs.renameSync(...renamed);
+    execSync('sync');
+    const rnSnap = `s${reps + 2}`;
+    const rnSnapS = await timedAsync(() => a.client.createSnapshot('bench', { snapshotId: rnSnap }));
+    const rn = await replicate(a, b, 't-rename', rnSnap, `s${reps + 1}`);
+    const rnCommitS = await timedAsync(() => b.client.commitReceive('t-rename'));
+    const renameS = rnSnapS + agentSeconds(rn) + rnCommitS;
+    execSync('sync');
+    const rsyncRenameS = timed(() => execFileSync('rsync', ['-a', '--delete', `${live}/`, `${rawDst}/`]));
+    ctx.log(
+      `folder of ${(renameBytes / MiB).toFixed(0)} MiB renamed: wire ${(rn.bytesSent / 1024).toFixed(0)} KiB, ` +
+        `snapshot ${rnSnapS.toFixed(2)} + transfer ${agentSeconds(rn).toFixed(2)} + commit ${rnCommitS.toFixed(2)} = ` +
+        `${renameS.toFixed(2)} s; rsync -a ${rsyncRenameS.toFixed(2)} s`,
+    );
     const same = execSync(`diff -r '${live}' '${path.join(b.dataRoot, 'shares/bench')}' && echo same`, {
       maxBuffer: 64 * MiB,
     })
@@ -360,6 +380,11 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       rsync_incr_s: +rsyncS.toFixed(3),
       incr_vs_rsync: +(incrS / rsyncS).toFixed(3),
       incr_vs_rsync_samples: incrSamples.map((x, i) => +(x / rsyncSamples[i]!).toFixed(3)),
+      rename_bytes: renameBytes,
+      rename_wire_bytes: rn.bytesSent,
+      rename_s: +renameS.toFixed(3),
+      rsync_rename_s: +rsyncRenameS.toFixed(3),
+      rename_vs_rsync: +(renameS / rsyncRenameS).toFixed(3),
       replica_identical: same.endsWith('same'),
       sender_peak_rss_mb: peakRssMb(a.proc.pid),
       receiver_peak_rss_mb: peakRssMb(b.proc.pid),

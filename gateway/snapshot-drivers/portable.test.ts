@@ -155,7 +155,7 @@ describe('portable snapshot driver', () => {
     const f1 = path.join(dir, 's1.stream');
     await sendToFile(src, 's1', undefined, f1);
     await receive(dst, 's1', undefined, f1);
-    await dst.rollback(P, 's1', { readOnlyReplica: { base: undefined } });
+    await dst.rollback(P, 's1', { readOnlyReplica: { base: null } });
     const replica = dst.livePath(P);
     const inode = (rel: string): number => fs.statSync(path.join(replica, rel)).ino;
     const [bigIno, aIno, bIno] = [inode('projects/big.bin'), inode('a.txt'), inode('b.txt')];
