@@ -9,7 +9,7 @@
 //
 // Each file is replaced atomically (written beside it under a temporary name, then renamed over it), so a client
 // never reads a partial file; during the commit a reader can see some files of the new snapshot and some of the
-// previous one, as with rsync.
+// previous one, as with rsync. A file whose content only moved (a renamed folder) is moved, not copied again.
 import { randomBytes } from 'node:crypto';
 import fsCb, { constants as fsc } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -91,10 +91,14 @@ function holdMovedFiles(
     const was = baseMap.get(r.from);
     const stays = snapMap.get(r.from);
     if (!was || (stays?.t === 'f' && stays.h === was.h)) continue; // the source is kept: its content is copied
+    const from = safeRelative(live, r.from);
+    // only what is plainly the base's file (a cheap check of what the marker promises)
+    const st = fsCb.lstatSync(from, { throwIfNoEntry: false });
+    if (!st?.isFile() || st.size !== was.s) continue;
     if (held.size === 0) fsCb.mkdirSync(holding, { recursive: true });
     const to = path.join(holding, String(held.size));
     try {
-      fsCb.renameSync(safeRelative(live, r.from), to);
+      fsCb.renameSync(from, to);
       held.set(r.from, to);
     } catch {
       // left where it is (EXDEV: `holding` is on another filesystem); its content comes from the store
