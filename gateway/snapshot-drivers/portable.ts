@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 import { exists, run } from '../util';
 import { type ReceiveOptions, type RollbackOptions, type SendStream, type SnapshotDriver } from './driver';
-import { readManifest, utimeOf, writeManifest, type Entry } from './manifest';
+import { parentOf, readManifest, utimeOf, writeManifest, type Entry } from './manifest';
 import { ObjectStore, checkHash, hashesInManifest } from './object-store';
 import { PortableApplier } from './portable-apply';
 import { applyDifferences, readMarker, removeMarker, writeMarker } from './portable-live';
@@ -149,10 +149,12 @@ export class PortableDriver implements SnapshotDriver {
     const prevEntries = previousId ? await this.manifest(p, previousId) : [];
     const prev = new Map(prevEntries.map((e) => [e.p, e]));
     // A renamed directory moves its files without changing their inode or ctime: found by those, a folder renamed
-    // with gigabytes in it costs a lookup per file, not a read, hash and copy of its data. (A renamed file itself
-    // gets a new ctime on Linux and is read again; its content is then recognised by hash, and stored once.)
+    // with gigabytes in it costs a lookup per file, not a read, hash and copy of its data. Such a file's directory is
+    // new (the index is built only when one is met). A renamed file itself gets a new ctime on Linux and is read
+    // again; its content is then recognised by hash, and stored once.
     let prevBySrc: Map<string, Entry> | undefined;
-    const moved = (src: string): Entry | undefined => {
+    const moved = (rel: string, src: string): Entry | undefined => {
+      if (prev.get(parentOf(rel))?.t === 'd') return undefined;
       prevBySrc ??= new Map(prevEntries.filter((e) => e.t === 'f' && e.src).map((e) => [e.src!, e]));
       return prevBySrc.get(src);
     };
@@ -176,7 +178,7 @@ export class PortableDriver implements SnapshotDriver {
         const unchanged = (e: Entry | undefined): e is Entry =>
           e?.t === 'f' && e.src === src && e.s === size && e.mt === mt && e.m === m;
         const pe = prev.get(rel);
-        const me = unchanged(pe) ? undefined : moved(src);
+        const me = unchanged(pe) ? undefined : moved(rel, src);
         if (unchanged(pe)) {
           entries.push(pe);
           sizeBytes += pe.s;
