@@ -1,10 +1,18 @@
 // The portable driver on temp dirs: real snapshots, full and incremental streams (new, modified, deleted, renamed
 // files, modes, mtimes, symlinks), only changed bytes on the wire, corrupt or hostile streams refused.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { snapshotDigest, tmpDir, treeDigest, writeFiles, randomBytesDeterministic } from '../../test/gateway/helpers';
+import {
+  mountBtrfs,
+  randomBytesDeterministic,
+  snapshotDigest,
+  tmpDir,
+  treeDigest,
+  writeFiles,
+} from '../../test/gateway/helpers';
 import { Layout } from '../layout';
 import { StreamIntegrityError, type ApplyCheckpoint } from './driver';
 import { PortableDriver } from './portable';
@@ -12,6 +20,7 @@ import { utimeOf } from './manifest';
 import { MAGIC } from './portable-stream';
 
 const P = { share: 'eng', portion: '' };
+const MiB = 1024 * 1024;
 
 async function snapshot(d: PortableDriver, id: string, prev?: string): Promise<void> {
   fs.mkdirSync(d.layout.snapshotDir(P, id), { recursive: true });
@@ -192,6 +201,40 @@ describe('portable snapshot driver', () => {
     expect(inode('copy-of-a.txt')).not.toBe(inode('a.txt'));
     // nothing left in the scratch directory
     expect(fs.readdirSync(dst.layout.tmp).filter((n) => n.startsWith('commit-'))).toEqual([]);
+  });
+
+  it('on a filesystem that clones (btrfs here, XFS alike), a snapshot shares the live data instead of copying it', async () => {
+    const fsys = mountBtrfs(300);
+    try {
+      const d = new PortableDriver(new Layout(path.join(fsys.mount, 'root')));
+      await d.createPortion(P);
+      const live = d.livePath(P);
+      writeFiles(live, {
+        'big.bin': randomBytesDeterministic(48 * MiB, 41),
+        'small.txt': 'small',
+        'empty.txt': '',
+      });
+      const free = (): number => {
+        execFileSync('btrfs', ['filesystem', 'sync', fsys.mount]);
+        const st = fs.statfsSync(fsys.mount);
+        return st.bavail * st.bsize;
+      };
+      const taken = treeDigest(live);
+      const before = free();
+      fs.mkdirSync(d.layout.snapshotDir(P, 's1'), { recursive: true });
+      await d.createSnapshot(P, 's1', undefined);
+      // a copy of the 48 MiB would take 48 MiB; the clone only metadata
+      expect(before - free()).toBeLessThan(8 * MiB);
+      expect(snapshotDigest(d.layout.root, P.share, P.portion, 's1')).toEqual(taken);
+      // the snapshot keeps its content when the live file is then written in place (the clone's data is its own)
+      const fd = fs.openSync(path.join(live, 'big.bin'), 'r+');
+      fs.writeSync(fd, Buffer.alloc(MiB, 7), 0, MiB, 5 * MiB);
+      fs.closeSync(fd);
+      expect(treeDigest(live)['big.bin']).not.toEqual(taken['big.bin']);
+      expect(snapshotDigest(d.layout.root, P.share, P.portion, 's1')).toEqual(taken);
+    } finally {
+      fsys.cleanup();
+    }
   });
 
   it('refuses a stream with a flipped content byte', async () => {
