@@ -1,12 +1,12 @@
 // `npm run bench -- replication [--quick] [--size-mib N] [--small-files N] [--reps N] [--no-btrfs] [--dir /path]`
 // Generates a data set (default about 1 GiB: 10k small files plus a few large ones), replicates it between two agent
 // processes on loopback (portable driver: base, then incrementals of small changes, then the rename of the folder
-// that holds the large files), and compares with the yardsticks run on the same data, disk and run: a tar-to-tar
-// pipe (base), `rsync -a` (incremental, rename) and raw `btrfs send | btrfs receive` between two loop-mounted btrfs
-// images (btrfs driver). Peak RSS of both agents is read
-// from /proc (VmHWM). The last line (printed by bench/run.ts) is one JSON object with the figures. Base copies and
-// their yardsticks run --reps times (default 3, --quick 2), interleaved, as do the incrementals (a new change each
-// round) and rsync, and the figures are the medians: on a shared VM one pair of runs can differ by 2x either way.
+// that holds the large files), and compares with the yardsticks run on the same data, disk and run: a tar-to-tar pipe
+// (base), `rsync -a` (incremental, rename) and raw `btrfs send | btrfs receive` between two loop-mounted btrfs images
+// (btrfs driver). Peak RSS of both agents is read from /proc (VmHWM). The last line (printed by bench/run.ts) is one
+// JSON object with the figures. Base copies and their yardsticks run --reps times (default 3, --quick 2),
+// interleaved, as do the incrementals (a new change each round) and rsync, and the figures are the medians: on a
+// shared VM one pair of runs can differ by 2x either way.
 import { execFileSync, execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
