@@ -28,16 +28,19 @@ const BREATHE_EVERY = 500;
 const MANIFESTS_KEPT = 4;
 const MANIFEST_KEPT_MAX_ENTRIES = 250_000;
 
-/** Copies a file and returns the sha256 and length of what was copied. Small files with synchronous calls. */
-async function copyWithHash(src: string, dst: string, size: number): Promise<{ h: string; s: number }> {
+/**
+ * Reads a file and returns the sha256 and length of what was read; with `dst`, writes a copy of it there as well.
+ * Small files with synchronous calls.
+ */
+async function hashFile(src: string, size: number, dst?: string): Promise<{ h: string; s: number }> {
   const hash = createHash('sha256');
   if (size <= SYNC_MAX) {
     const data = fsCb.readFileSync(src);
-    fsCb.writeFileSync(dst, data, { mode: 0o444 });
+    if (dst) fsCb.writeFileSync(dst, data, { mode: 0o444 });
     return { h: hash.update(data).digest('hex'), s: data.length };
   }
   const inp = await fs.open(src, 'r');
-  const out = await fs.open(dst, 'w', 0o444);
+  const out = dst ? await fs.open(dst, 'w', 0o444) : undefined;
   let s = 0;
   try {
     const buf = Buffer.allocUnsafe(SMALL);
@@ -46,35 +49,12 @@ async function copyWithHash(src: string, dst: string, size: number): Promise<{ h
       if (bytesRead === 0) break;
       const chunk = buf.subarray(0, bytesRead);
       hash.update(chunk);
-      await out.write(chunk, 0, bytesRead, s);
+      await out?.write(chunk, 0, bytesRead, s);
       s += bytesRead;
     }
   } finally {
     await inp.close();
-    await out.close();
-  }
-  return { h: hash.digest('hex'), s };
-}
-
-/** The sha256 and length of a file. Small files with synchronous calls. */
-async function hashFile(file: string, size: number): Promise<{ h: string; s: number }> {
-  const hash = createHash('sha256');
-  if (size <= SYNC_MAX) {
-    const data = fsCb.readFileSync(file);
-    return { h: hash.update(data).digest('hex'), s: data.length };
-  }
-  const fh = await fs.open(file, 'r');
-  let s = 0;
-  try {
-    const buf = Buffer.allocUnsafe(SMALL);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, s);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      s += bytesRead;
-    }
-  } finally {
-    await fh.close();
+    await out?.close();
   }
   return { h: hash.digest('hex'), s };
 }
@@ -264,7 +244,7 @@ export class PortableDriver implements SnapshotDriver {
       }
       if (cloned === 'unsupported') this.clones = false;
     }
-    return copyWithHash(src, dst, size);
+    return hashFile(src, size, dst);
   }
 
   /** Removes the snapshot and the contents only it referenced (idempotent, also for a partial snapshot). */
