@@ -20,6 +20,8 @@ export interface ActivityDeps {
   taskQueue: string;
   /** How often running transfers are polled; default 1 s. */
   pollIntervalMs?: number;
+  /** How often a running transfer's progress is written to its job; default 2 s. */
+  progressIntervalMs?: number;
 }
 
 export function createActivities(deps: ActivityDeps) {

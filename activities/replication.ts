@@ -12,12 +12,15 @@ import {
 import type { TransferStatus } from '../domain/gateway-contract';
 import type { Db } from '../infra/database';
 import type { GatewayDirectory } from './gateway-directory';
+import { PROGRESS_WRITE_MS, recordPortionProgress } from './job-progress';
 
 export interface ReplicationActivityDeps {
   db: Db;
   gateways: GatewayDirectory;
-  /** How often a running transfer is polled (and the sub-job row updated); tests shorten it. */
+  /** How often a running transfer is polled; tests shorten it. */
   pollIntervalMs?: number;
+  /** How often a running transfer's progress is written to its job (default PROGRESS_WRITE_MS). */
+  progressIntervalMs?: number;
 }
 
 export interface PortionPlan {
@@ -58,6 +61,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function createReplicationActivities(deps: ReplicationActivityDeps) {
   const { db, gateways } = deps;
   const pollMs = deps.pollIntervalMs ?? 1000;
+  const progressMs = deps.progressIntervalMs ?? PROGRESS_WRITE_MS;
 
   /**
    * Which FSVM holds each portion of the share now (seed 003: after a takeover, the new owner). FSVMs that do not
@@ -326,15 +330,14 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             bytesSent: status.bytesSent,
             bytesTotal: status.bytesTotal,
           });
-          if (Date.now() - lastDbWrite > 5 * pollMs && status.state !== 'succeeded') {
+          if (Date.now() - lastDbWrite >= progressMs && status.state !== 'succeeded') {
             lastDbWrite = Date.now();
-            await db.subJob.updateMany({
-              where: { jobId: input.jobId, portion: portion.portion },
-              data: {
-                bytesSynced: BigInt(status.bytesSent),
-                bytesTotal: BigInt(status.bytesTotal ?? status.bytesSent),
-                throughputBps: BigInt(Math.round(status.rateBytesPerSec)),
-              },
+            await recordPortionProgress(db, {
+              jobId: input.jobId,
+              portion: portion.portion,
+              bytesSent: status.bytesSent,
+              bytesTotal: status.bytesTotal,
+              rateBytesPerSec: status.rateBytesPerSec,
             });
           }
           if (status.state === 'succeeded') break;

@@ -168,7 +168,7 @@ export function jobRoutes(api: ApiRoutes, deps: { db: Db }): void {
         baseSnapshotId: j.baseSnapshotId,
         bytesTotal: Number(j.bytesTotal),
         averageThroughputBps: average,
-        durationSeconds: seconds === null ? null : Math.round(seconds),
+        durationSeconds: seconds === null ? null : Math.round(seconds * 1000) / 1000,
         error: j.error,
         workflowId: j.workflowId,
         subJobs: subJobs.map((s) => ({
