@@ -30,7 +30,7 @@ export default tseslint.config(
               message: 'workflows must be deterministic: do I/O in activities',
             },
             {
-              group: ['../activities/*', '../infra/*', '../api/*', '../gateway/*', '@prisma/*', 'pino'],
+              group: ['../activities/*', '../infra/*', '../api/*', '../gateway/*', '../store/*', '@prisma/*', 'pino'],
               message: 'workflows import only @temporalio/workflow, domain/ and `import type` of activities',
               allowTypeImports: true,
             },

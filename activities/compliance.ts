@@ -1,13 +1,15 @@
-// RPO compliance of every protected share (a share is compliant while its newest complete destination set is
-// younger than its RPO) and the alerts an operator sees when one falls out: logged, and kept in the admin database
-// for the API (GET /api/v1/alerts) until the share is back within its RPO.
+// The RPO alerts an operator sees when a protected share falls out of compliance (domain/compliance.ts: its recovery
+// point is older than its RPO): logged, and kept in the admin database for the API (GET /api/v1/alerts) until the
+// share is back within its RPO. Compliance itself comes from store/protection.ts, as in every other view.
 import { log } from '@temporalio/activity';
-import { isRpoCompliant } from '../domain/replication';
 import type { Db } from '../infra/database';
+import { protectedShares } from '../store/protection';
 
 export interface ComplianceReport {
   shares: number;
   compliant: number;
+  violated: number;
+  unknown: number;
   raised: { policy: string; share: string }[];
   cleared: { policy: string; share: string }[];
 }
@@ -17,51 +19,49 @@ export function createComplianceActivities(deps: { db: Db }) {
   return {
     async checkRpoCompliance(): Promise<ComplianceReport> {
       const now = new Date();
-      const shares = await db.policyShare.findMany({
-        where: { policy: { status: 'active' } },
-        select: {
-          sourceShare: true,
-          lastCompleteAt: true,
-          policy: { select: { id: true, name: true, rpoSeconds: true, createdAt: true } },
-        },
-      });
+      const shares = await protectedShares(db, { policy: { status: 'active' } }, now);
       const open = await db.rpoAlert.findMany({ where: { clearedAt: null } });
       const openKey = new Map(open.map((a) => [`${a.policyId}/${a.share}`, a]));
-      const report: ComplianceReport = { shares: shares.length, compliant: 0, raised: [], cleared: [] };
+      const report: ComplianceReport = {
+        shares: shares.length,
+        compliant: 0,
+        violated: 0,
+        unknown: 0,
+        raised: [],
+        cleared: [],
+      };
       for (const s of shares) {
-        const { policy } = s;
-        // A new policy's first base copy gets one RPO before its share counts as out of compliance.
-        const since = s.lastCompleteAt ?? policy.createdAt;
-        const compliant = isRpoCompliant(since, policy.rpoSeconds, now);
-        const key = `${policy.id}/${s.sourceShare}`;
+        report[s.compliance]++;
+        const key = `${s.policyId}/${s.sourceShare}`;
         const alert = openKey.get(key);
         openKey.delete(key);
-        if (compliant) {
-          report.compliant++;
+        if (s.compliance !== 'violated') {
           if (alert) {
             await db.rpoAlert.update({ where: { id: alert.id }, data: { clearedAt: now } });
-            report.cleared.push({ policy: policy.name, share: s.sourceShare });
-            log.info('RPO compliance restored', { alert: 'rpo_recovered', policy: policy.name, share: s.sourceShare });
+            report.cleared.push({ policy: s.policyName, share: s.sourceShare });
+            log.info('RPO compliance restored', {
+              alert: 'rpo_recovered',
+              policy: s.policyName,
+              share: s.sourceShare,
+            });
           }
           continue;
         }
         if (alert) continue;
-        const ageSeconds = Math.round((now.getTime() - since.getTime()) / 1000);
-        const message = s.lastCompleteAt
-          ? `share '${s.sourceShare}' of policy '${policy.name}': newest complete set is ${ageSeconds}s old, RPO ${policy.rpoSeconds}s`
-          : `share '${s.sourceShare}' of policy '${policy.name}': no complete set ${ageSeconds}s after protection began, RPO ${policy.rpoSeconds}s`;
+        const ageSeconds = Math.round(s.ageSeconds ?? 0);
+        const message = `share '${s.sourceShare}' of policy '${s.policyName}': its recovery point is ${ageSeconds}s old, RPO ${s.rpoSeconds}s`;
         await db.rpoAlert.create({
           data: {
-            policyId: policy.id,
-            policyName: policy.name,
+            policyId: s.policyId,
+            policyName: s.policyName,
             share: s.sourceShare,
-            rpoSeconds: policy.rpoSeconds,
-            lastCompleteAt: s.lastCompleteAt,
+            rpoSeconds: s.rpoSeconds,
+            lastCompleteAt: s.recoveryPoint?.createdAt ?? null,
             message,
           },
         });
-        report.raised.push({ policy: policy.name, share: s.sourceShare });
-        log.warn(message, { alert: 'rpo_violation', policy: policy.name, share: s.sourceShare, ageSeconds });
+        report.raised.push({ policy: s.policyName, share: s.sourceShare });
+        log.warn(message, { alert: 'rpo_violation', policy: s.policyName, share: s.sourceShare, ageSeconds });
       }
       // Alerts of shares that left their policy (or whose policy is no longer active) are closed.
       for (const stale of openKey.values())

@@ -1,7 +1,18 @@
 // Step-by-step status of operations (seed 000 [0206]: the task stays "in progress" until it completes, then
 // "succeeded" or "failed" with the reason). The API shows these steps; the workflow history has the full detail.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { log } from '@temporalio/activity';
 import type { Prisma } from '../prisma/generated/client';
 import type { Db } from '../infra/database';
+
+/** An operation younger than this is left alone: its workflow may be about to start or to record its first step. */
+const RECONCILE_AFTER_MS = 30_000;
+/** A workflow task that failed this many times in a row (e.g. a type no worker registers) will not succeed alone. */
+const STUCK_WORKFLOW_TASK_ATTEMPTS = 3;
+
+export interface ReconcileResult {
+  ended: { operationId: string; state: 'failed' | 'cancelled'; reason: string }[];
+}
 
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'compensated';
 
@@ -13,7 +24,7 @@ interface Step {
   detail: string | null;
 }
 
-export function createOperationActivities(deps: { db: Db }) {
+export function createOperationActivities(deps: { db: Db; temporal: Client }) {
   return {
     async setOperationStep(input: {
       operationId: string;
@@ -55,6 +66,55 @@ export function createOperationActivities(deps: { db: Db }) {
         where: { id: input.operationId },
         data: { state: input.state, error: input.error ?? null },
       });
+    },
+
+    /**
+     * Every operation ends: one whose workflow is gone (never started, terminated from the Web UI, ended without
+     * recording its end) or can never make progress (its workflow task fails again and again, e.g. a workflow type no
+     * worker registers) is recorded failed (or cancelled) with the reason, and a stuck workflow is terminated. Run by
+     * the monitor loop; without it such an operation would stay pending and block its pair of file servers.
+     */
+    async reconcileOperations(): Promise<ReconcileResult> {
+      const active = await deps.db.operation.findMany({
+        where: { state: { in: ['pending', 'running'] }, createdAt: { lt: new Date(Date.now() - RECONCILE_AFTER_MS) } },
+        select: { id: true, workflowId: true, kind: true },
+      });
+      const result: ReconcileResult = { ended: [] };
+      for (const op of active) {
+        let end: { state: 'failed' | 'cancelled'; reason: string } | undefined;
+        try {
+          const handle = deps.temporal.workflow.getHandle(op.workflowId);
+          const d = await handle.describe();
+          const status = d.status.name;
+          if (status === 'CANCELLED') end = { state: 'cancelled', reason: 'its workflow was cancelled' };
+          else if (status !== 'RUNNING') {
+            end = { state: 'failed', reason: `its workflow ended ${status} without recording the operation's end` };
+          } else if ((d.raw.pendingWorkflowTask?.attempt ?? 0) >= STUCK_WORKFLOW_TASK_ATTEMPTS) {
+            const history = await handle.fetchHistory();
+            const lastFailure = [...(history.events ?? [])].reverse().find((e) => e.workflowTaskFailedEventAttributes)
+              ?.workflowTaskFailedEventAttributes?.failure?.message;
+            const reason =
+              `no worker could run its workflow (type '${d.type}' on task queue '${d.taskQueue}'): its workflow task ` +
+              `failed ${d.raw.pendingWorkflowTask?.attempt} times in a row` +
+              (lastFailure ? ` (${lastFailure.split('\n')[0]!.slice(0, 300)})` : '');
+            await handle.terminate(reason);
+            end = { state: 'failed', reason };
+          }
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          end = { state: 'failed', reason: 'its workflow does not exist (it could not be started)' };
+        }
+        if (!end) continue;
+        const updated = await deps.db.operation.updateMany({
+          where: { id: op.id, state: { in: ['pending', 'running'] } },
+          data: { state: end.state, error: end.reason },
+        });
+        if (updated.count) {
+          result.ended.push({ operationId: op.id, ...end });
+          log.warn(`operation ${op.id} (${op.kind}) ended ${end.state}: ${end.reason}`, { operationId: op.id });
+        }
+      }
+      return result;
     },
   };
 }

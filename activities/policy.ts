@@ -1,8 +1,7 @@
 // Steps of the policy lifecycle (seed 000 [0202]-[0213]) and their compensations. Every step is idempotent (a retried
 // activity finds its own earlier work) and every compensation undoes only what its step reported it created.
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
-import type { GatewayShare } from '../domain/gateway-contract';
+import { ConflictError, GatewayUnavailable, NotFoundError, ValidationError } from '../domain/errors';
 import {
   planDatasetMap,
   REPLICATE_WORKFLOW_TYPE,
@@ -15,6 +14,7 @@ import {
 import { FILE_SERVERS, POLICY, SHARE } from '../domain/search-attributes';
 import type { Db } from '../infra/database';
 import type { GatewayDirectory } from './gateway-directory';
+import { portionOwners } from './ownership';
 
 export interface PolicyActivityDeps {
   db: Db;
@@ -35,31 +35,24 @@ export interface PolicyLayout {
   destNodes: string[];
 }
 
-/** Every FSVM's view of the file server's shares; a share's portions are spread over the FSVMs that hold them. */
+/** Every FSVM's view of the file server's shares (all must answer: a policy is validated against the whole server). */
 async function shareOwners(gateways: GatewayDirectory, fileServer: string) {
-  const fsvms = await gateways.fsvms(fileServer);
-  if (!fsvms.length) throw new ValidationError(`file server '${fileServer}' has no FSVMs registered`);
-  const listings = await Promise.all(
-    fsvms.map(async (f) => ({
-      nodeId: f.nodeId,
-      shares: await (await gateways.client(fileServer, f.nodeId)).listShares(),
-    })),
-  );
-  const byShare = new Map<
-    string,
-    { kind: GatewayShare['kind']; sizeBytes: number; portions: { portion: string; sourceNode: string }[] }
-  >();
-  for (const { nodeId, shares } of listings) {
-    for (const s of shares) {
-      const entry = byShare.get(s.name) ?? { kind: s.kind, sizeBytes: 0, portions: [] };
-      for (const p of s.portions) {
-        entry.portions.push({ portion: p.name, sourceNode: nodeId });
-        entry.sizeBytes += p.sizeBytes;
-      }
-      byShare.set(s.name, entry);
-    }
+  const view = await portionOwners(gateways, fileServer);
+  if (!view.nodes.length) throw new ValidationError(`file server '${fileServer}' has no FSVMs registered`);
+  if (view.down.length) {
+    throw new GatewayUnavailable(`FSVMs ${view.down.map((n) => `'${n}'`).join(', ')} of '${fileServer}' do not answer`);
   }
-  return { nodes: fsvms.map((f) => f.nodeId), byShare };
+  const byShare = new Map(
+    [...view.shares].map(([name, s]) => [
+      name,
+      {
+        kind: s.kind,
+        sizeBytes: s.sizeBytes,
+        portions: [...s.owners].map(([portion, sourceNode]) => ({ portion, sourceNode })),
+      },
+    ]),
+  );
+  return { nodes: view.nodes, byShare };
 }
 
 function specFor(rpoSeconds: number, scheduleId: string) {

@@ -9,9 +9,12 @@ import {
   snapshotsToPrune,
   transferId as transferIdOf,
 } from '../domain/replication';
-import type { TransferStatus } from '../domain/gateway-contract';
+import type { GatewaySnapshot, TransferStatus } from '../domain/gateway-contract';
 import type { Db } from '../infra/database';
 import type { GatewayDirectory } from './gateway-directory';
+import { rpoCompliance } from '../domain/compliance';
+import { forgetPrunedSets, protectedSetIds, recordSnapshotSet, recoveryPoint } from '../store/recovery-points';
+import { portionOwners } from './ownership';
 import { PROGRESS_WRITE_MS, recordPortionProgress } from './job-progress';
 
 export interface ReplicationActivityDeps {
@@ -63,29 +66,16 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
   const pollMs = deps.pollIntervalMs ?? 1000;
   const progressMs = deps.progressIntervalMs ?? PROGRESS_WRITE_MS;
 
-  /**
-   * Which FSVM holds each portion of the share now (seed 003: after a takeover, the new owner). FSVMs that do not
-   * answer are left out: their portions keep the owner the dataset map recorded, and those sub-jobs wait for them.
-   */
-  async function currentOwners(
-    fileServer: string,
-    share: string,
-  ): Promise<{ owners: Map<string, string>; down: string[] }> {
-    const owners = new Map<string, string>();
-    const down: string[] = [];
-    await Promise.all(
-      (await gateways.fsvms(fileServer)).map(async (f) => {
-        try {
-          const client = await gateways.client(fileServer, f.nodeId);
-          const s = await client.findShare(share, { timeoutMs: 5000 });
-          for (const p of s?.portions ?? []) owners.set(p.name, f.nodeId);
-        } catch (err) {
-          if (!(err instanceof GatewayUnavailable)) throw err;
-          down.push(f.nodeId);
-        }
-      }),
-    );
-    return { owners, down };
+  async function fileServerId(name: string): Promise<string> {
+    const fs = await db.fileServer.findUnique({ where: { name }, select: { id: true } });
+    if (!fs) throw new NotFoundError(`file server '${name}' is not registered`);
+    return fs.id;
+  }
+
+  /** Portion -> FSVM holding it now, and the FSVMs that did not answer (domain/ownership.ts). */
+  async function currentOwners(fileServer: string, share: string) {
+    const view = await portionOwners(gateways, fileServer, { share });
+    return { owners: view.shares.get(share)?.owners ?? new Map<string, string>(), down: view.down };
   }
 
   return {
@@ -117,7 +107,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         targetShare: ps.targetShare,
         rpoSeconds: policy.rpoSeconds,
         retentionCount: policy.retentionCount,
-        hasCompleteSet: ps.lastCompleteSnapshotSetId !== null,
+        hasCompleteSet: (await recoveryPoint(db, policy.destFileServerId, ps.targetShare)) !== null,
       };
       if (policy.status !== 'active' && policy.status !== 'creating') return { ...base, portions: [] };
 
@@ -139,31 +129,32 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       for (const p of placements) {
         const known = ps.datasets.find((d) => d.portion === p.portion);
         if (known && known.sourceNodeId === p.sourceNode) continue;
-        // A new portion, or one that moved to another source FSVM: record where it is now.
+        // A new portion, or one that moved to another source FSVM: record where it is now, both ways (the reverse
+        // entry is the way back a failback and a reverse resync take).
         const pair = {
           sourceFileServerId: policy.sourceFileServerId,
           sourceShare: ps.sourceShare,
           destFileServerId: policy.destFileServerId,
           targetShare: ps.targetShare,
         };
-        await db.datasetMapEntry.upsert({
-          where: {
-            sourceFileServerId_sourceShare_destFileServerId_targetShare_portion_reverse: {
-              ...pair,
-              portion: p.portion,
-              reverse: false,
-            },
-          },
-          update: { sourceNodeId: p.sourceNode, destNodeId: p.destNode, inUse: true, policyShareId: ps.id },
-          create: {
-            ...pair,
-            policyShareId: ps.id,
-            portion: p.portion,
-            reverse: false,
-            sourceNodeId: p.sourceNode,
-            destNodeId: p.destNode,
-          },
-        });
+        await db.$transaction(
+          [false, true].map((reverse) => {
+            const nodes = reverse
+              ? { sourceNodeId: p.destNode, destNodeId: p.sourceNode }
+              : { sourceNodeId: p.sourceNode, destNodeId: p.destNode };
+            return db.datasetMapEntry.upsert({
+              where: {
+                sourceFileServerId_sourceShare_destFileServerId_targetShare_portion_reverse: {
+                  ...pair,
+                  portion: p.portion,
+                  reverse,
+                },
+              },
+              update: { ...nodes, inUse: true, policyShareId: ps.id },
+              create: { ...pair, ...nodes, policyShareId: ps.id, portion: p.portion, reverse },
+            });
+          }),
+        );
       }
       const urlOf = new Map(policy.destination.fsvms.map((f) => [f.nodeId, f.gatewayUrl]));
       const portions = placements.map((p): PortionPlan => ({ ...p, destUrl: urlOf.get(p.destNode)! }));
@@ -183,10 +174,20 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         where: { workflowId: input.workflowId, snapshotSetId: input.snapshotSetId },
       });
       if (existing) return { jobId: existing.id };
+      // A run an operator asked for (POST .../replicate triggers the schedule, so it queues like any run) is
+      // recorded as on demand; the request is used up by the first run that starts after it.
+      let kind = input.kind;
+      if (kind === 'scheduled') {
+        const used = await db.policyShare.updateMany({
+          where: { policyId: input.policyId, sourceShare: plan.sourceShare, replicateRequestedAt: { lte: new Date() } },
+          data: { replicateRequestedAt: null },
+        });
+        if (used.count) kind = 'on_demand';
+      }
       const job = await db.job.create({
         data: {
           policyId: input.policyId,
-          kind: input.kind,
+          kind,
           state: 'running',
           share: plan.sourceShare,
           targetShare: plan.targetShare,
@@ -221,28 +222,34 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       expiresAt: string;
     }): Promise<{ unreachable: string[] }> {
       const unreachable: string[] = [];
+      const taken: GatewaySnapshot[] = [];
       await Promise.all(
         input.nodes.map(async (nodeId) => {
           try {
             const client = await gateways.client(input.source, nodeId);
-            await client.createSnapshot(input.share, { snapshotId: input.snapshotSetId, expiresAt: input.expiresAt });
+            taken.push(
+              ...(await client.createSnapshot(input.share, {
+                snapshotId: input.snapshotSetId,
+                expiresAt: input.expiresAt,
+              })),
+            );
           } catch (err) {
             if (!(err instanceof GatewayUnavailable)) throw err;
             unreachable.push(nodeId);
           }
         }),
       );
-      await db.snapshotSet.upsert({
-        where: { id: input.snapshotSetId },
-        update: {},
-        create: {
-          id: input.snapshotSetId,
-          fileServerId: (await db.fileServer.findUniqueOrThrow({ where: { name: input.source } })).id,
-          share: input.share,
-          expiresAt: new Date(input.expiresAt),
-          complete: true, // at the source a set is complete as soon as every FSVM took its snapshot
-          portions: input.nodes,
-        },
+      // At the source a set is complete once every FSVM holding the share took its snapshot; one that was down takes
+      // it in its sub-job, and completeJob records the set complete then.
+      await recordSnapshotSet(db, {
+        fileServerId: await fileServerId(input.source),
+        share: input.share,
+        setId: input.snapshotSetId,
+        origin: 'local',
+        createdAt: taken.length ? new Date(Math.min(...taken.map((t) => Date.parse(t.createdAt)))) : new Date(),
+        expiresAt: new Date(input.expiresAt),
+        complete: unreachable.length === 0,
+        portions: [...new Set(taken.map((t) => t.portion))].sort(),
       });
       return { unreachable };
     },
@@ -418,25 +425,31 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       const job = await db.job.findUniqueOrThrow({ where: { id: input.jobId }, select: { startedAt: true } });
       const seconds = Math.max((Date.now() - job.startedAt.getTime()) / 1000, 0.001);
       const takenAt = new Date(input.snapshotTakenAt);
-      const dest = await db.fileServer.findUniqueOrThrow({ where: { name: input.destination }, select: { id: true } });
-      await db.$transaction([
-        db.snapshotSet.upsert({
-          where: { id: `${input.snapshotSetId}@${input.destination}` },
-          update: { complete: true },
-          create: {
-            id: `${input.snapshotSetId}@${input.destination}`,
-            fileServerId: dest.id,
-            share: input.targetShare,
-            createdAt: takenAt,
-            complete: true,
-            portions: input.portions,
-          },
-        }),
-        db.policyShare.updateMany({
-          where: { policyId: input.policyId, sourceShare: input.share },
-          data: { lastCompleteSnapshotSetId: input.snapshotSetId, lastCompleteAt: takenAt },
-        }),
-        db.job.update({
+      const now = new Date();
+      const policy = await db.replicationPolicy.findUnique({
+        where: { id: input.policyId },
+        select: { sourceFileServerId: true },
+      });
+      const destId = await fileServerId(input.destination);
+      await db.$transaction(async (tx) => {
+        // Every portion arrived and was committed: the set is the share's new recovery point at the destination.
+        await recordSnapshotSet(tx, {
+          fileServerId: destId,
+          share: input.targetShare,
+          setId: input.snapshotSetId,
+          origin: 'received',
+          createdAt: takenAt,
+          complete: true,
+          portions: [...input.portions].sort(),
+        });
+        // ... and complete at the source too, where an FSVM that was down at the start took its snapshot since.
+        if (policy) {
+          await tx.snapshotSet.updateMany({
+            where: { fileServerId: policy.sourceFileServerId, share: input.share, setId: input.snapshotSetId },
+            data: { complete: true, portions: [...input.portions].sort() },
+          });
+        }
+        await tx.job.update({
           where: { id: input.jobId },
           data: {
             state: 'succeeded',
@@ -446,12 +459,12 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
             bytesTotal: BigInt(bytes),
             bytesSynced: BigInt(bytes),
             throughputBps: BigInt(Math.round(bytes / seconds)),
-            // The set's data is as old as its snapshot: compliant if that is within one RPO of now.
-            rpoCompliant: Date.now() - takenAt.getTime() <= input.rpoSeconds * 1000,
-            endedAt: new Date(),
+            // Whether this run landed in time: its set's data was within one RPO when it became the recovery point.
+            rpoCompliant: rpoCompliance(takenAt, input.rpoSeconds, now) === 'compliant',
+            endedAt: now,
           },
-        }),
-      ]);
+        });
+      });
       return { bytes, seconds };
     },
 
@@ -483,20 +496,36 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       protect: string[];
       origin: 'local' | 'received';
     }) {
+      const fsId = await fileServerId(input.fileServer);
+      const listings = await Promise.all(
+        (await gateways.fsvms(input.fileServer)).map(async (f) => {
+          const client = await gateways.client(input.fileServer, f.nodeId);
+          const all = await client.listSnapshots(input.share).catch((err: unknown) => {
+            if (err instanceof NotFoundError) return []; // the share is not on this FSVM
+            throw err;
+          });
+          return { nodeId: f.nodeId, client, snaps: all.filter((s) => s.origin === input.origin) };
+        }),
+      );
+      // Decided per set, over all FSVMs, so a set is pruned everywhere or nowhere; never the recovery point or a
+      // retained set, whatever the caller passed.
+      const unique = [...new Map(listings.flatMap((l) => l.snaps).map((s) => [s.id, s])).values()];
+      const protect = [...input.protect, ...(await protectedSetIds(db, fsId, input.share))];
+      const doomed = snapshotsToPrune(unique, input.keep, protect);
+      if (!doomed.length) return { deleted: [] as string[] };
+      // A set stops counting as complete before its first snapshot goes: a half-pruned set is never a recovery point.
+      await db.snapshotSet.updateMany({
+        where: { fileServerId: fsId, share: input.share, setId: { in: doomed }, retained: false },
+        data: { complete: false },
+      });
       const deleted: string[] = [];
-      for (const f of await gateways.fsvms(input.fileServer)) {
-        const client = await gateways.client(input.fileServer, f.nodeId);
-        const all = await client.listSnapshots(input.share).catch((err: unknown) => {
-          if (err instanceof NotFoundError) return []; // the share is not on this FSVM
-          throw err;
-        });
-        const snaps = all.filter((s) => s.origin === input.origin);
-        const unique = [...new Map(snaps.map((s) => [s.id, s])).values()];
-        for (const id of snapshotsToPrune(unique, input.keep, input.protect)) {
-          await client.deleteSnapshot(input.share, id);
-          deleted.push(`${f.nodeId}:${id}`);
+      for (const l of listings) {
+        for (const id of doomed.filter((d) => l.snaps.some((s) => s.id === d))) {
+          await l.client.deleteSnapshot(input.share, id);
+          deleted.push(`${l.nodeId}:${id}`);
         }
       }
+      await forgetPrunedSets(db, fsId, input.share, doomed);
       return { deleted };
     },
   };

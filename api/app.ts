@@ -46,6 +46,8 @@ export interface AppDeps {
   temporalTimeoutMs?: number;
   /** Largest accepted JSON body (default 256kb). */
   bodyLimit?: string;
+  /** How live workers on the task queue are counted before a workflow starts (default: ask Temporal). */
+  workersPolling?: (client: Client, taskQueue: string) => Promise<number>;
 }
 
 const missingSecrets: SecretBox = {
@@ -69,7 +71,13 @@ export function createApp(deps: AppDeps): Express {
   const audit = createAuditLog(deps.db);
   const registry = createRegistry();
   const api = new ApiRoutes(registry, audit);
-  const workflows = createWorkflowPort(deps.temporal, deps.taskQueue, deps.temporalUiUrl, deps.temporalTimeoutMs);
+  const workflows = createWorkflowPort(
+    deps.temporal,
+    deps.taskQueue,
+    deps.temporalUiUrl,
+    deps.temporalTimeoutMs,
+    deps.workersPolling,
+  );
 
   const fileServers = createFileServerService({ db: deps.db, secrets, gateways, gatewayTimeoutMs });
   const shares = createShareService({

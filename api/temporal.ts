@@ -1,7 +1,9 @@
 // The narrow Temporal port the API needs: start a workflow by type name, and read a workflow's status. Workflows are
 // started by type name (the workflows of later issues register them) on the configured task queue.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { NotFoundError } from '../domain/errors';
 import type { SearchAttributePair } from '@temporalio/common';
+import { pollingWorkers } from '../infra/temporal';
 
 export interface StartRequest {
   workflowType: string;
@@ -19,7 +21,18 @@ export interface WorkflowStatus {
 }
 
 export interface WorkflowPort {
+  /**
+   * Starts a workflow, after checking that a worker polls the task queue: without one the workflow would wait,
+   * and its operation stay pending, until somebody starts a worker (WorkerUnavailable instead).
+   */
   start(req: StartRequest): Promise<{ workflowId: string; runId: string }>;
+  /**
+   * Starts a run of a schedule's action now, under the schedule's overlap policy (BUFFER_ONE: queued behind a running
+   * run, replacing a queued one) rather than beside it. Checks that a worker polls, as start does.
+   */
+  triggerSchedule(scheduleId: string): Promise<void>;
+  /** Requests cancellation (the workflow undoes what it may and records its end); false when it is not running. */
+  cancel(workflowId: string): Promise<boolean>;
   /** null when Temporal does not know the workflow; throws when Temporal cannot be reached. */
   describe(workflowId: string): Promise<WorkflowStatus | null>;
   /** Web UI link of a workflow, or null when no UI URL is configured. */
@@ -33,17 +46,52 @@ export class TemporalUnavailable extends Error {
   }
 }
 
+/** Temporal answers, but no worker polls the task queue: nothing would run the workflow (HTTP 503). */
+export class WorkerUnavailable extends Error {
+  constructor(readonly taskQueue: string) {
+    super(
+      `no worker is polling task queue '${taskQueue}': start the worker (npm start runs one; in production workers/main.ts)`,
+    );
+    this.name = 'WorkerUnavailable';
+  }
+}
+
 /** Every Temporal call the API makes is bounded, so an unreachable cluster is a prompt 503, not a hung request. */
 export function createWorkflowPort(
   client: Client,
   taskQueue: string,
   uiUrl?: string,
   timeoutMs = 10_000,
+  /** How live workers are counted (infra/temporal.ts); injectable for tests that keep their queue unpolled. */
+  workersPolling: (client: Client, taskQueue: string) => Promise<number> = pollingWorkers,
 ): WorkflowPort {
   const namespace = client.options.namespace;
   const bounded = <T>(fn: () => Promise<T>) => client.withDeadline(Date.now() + timeoutMs, fn);
+  async function requireWorker(): Promise<void> {
+    let workers: number;
+    try {
+      workers = await bounded(() => workersPolling(client, taskQueue));
+    } catch (err) {
+      throw new TemporalUnavailable(
+        `could not ask Temporal about task queue '${taskQueue}': ${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}`,
+      );
+    }
+    if (!workers) throw new WorkerUnavailable(taskQueue);
+  }
   return {
+    async triggerSchedule(scheduleId) {
+      await requireWorker();
+      try {
+        await bounded(() => client.schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.BUFFER_ONE));
+      } catch (err) {
+        if (err instanceof Error && err.name === 'ScheduleNotFoundError') {
+          throw new NotFoundError(`schedule '${scheduleId}' does not exist`);
+        }
+        throw new TemporalUnavailable(`could not trigger schedule ${scheduleId}`);
+      }
+    },
     async start(req) {
+      await requireWorker();
       try {
         const handle = await bounded(() =>
           client.workflow.start(req.workflowType, {
@@ -59,6 +107,15 @@ export function createWorkflowPort(
         throw new TemporalUnavailable(
           `could not start workflow ${req.workflowId}: ${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}`,
         );
+      }
+    },
+    async cancel(workflowId) {
+      try {
+        await bounded(() => client.workflow.getHandle(workflowId).cancel());
+        return true;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw new TemporalUnavailable(`could not cancel workflow ${workflowId}`);
       }
     },
     async describe(workflowId) {

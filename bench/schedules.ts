@@ -21,6 +21,7 @@ import { startDevServer } from '../infra/temporal-dev-server';
 import { buildWorkflowBundle } from '../scripts/build-workflow-bundle';
 import { REPO, startAgent, TOKEN, type Agent } from '../test/gateway/helpers';
 import { freePort } from '../test/helpers/ports';
+import { protectedShares } from '../store/protection';
 import type { Benchmark } from './run';
 
 const PAIR = 'pair-token-for-the-benchmark-0123456789';
@@ -233,7 +234,7 @@ const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
     log(`policies active after ${round((Date.now() - t0) / 1000)} s; waiting for the base copies`);
     const baseDeadline = Date.now() + Math.max(rpoSeconds * 3, 300) * 1000;
     for (;;) {
-      const done = await db.policyShare.count({ where: { lastCompleteAt: { not: null } } });
+      const done = (await protectedShares(db)).filter((s) => s.recoveryPoint).length;
       if (done >= shares) break;
       if (Date.now() > baseDeadline) {
         log(`only ${done}/${shares} base copies after the deadline; measuring anyway`);
@@ -259,8 +260,7 @@ const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
     while (Date.now() - start < minutes * 60_000) {
       if (worker.exitCode !== null) throw new Error(`worker died: ${workerOut}`);
       peakRss = Math.max(peakRss, procStats(worker.pid!).rssMb);
-      const cutoff = new Date(Date.now() - rpoSeconds * 1000);
-      const compliant = await db.policyShare.count({ where: { lastCompleteAt: { gte: cutoff } } });
+      const compliant = (await protectedShares(db)).filter((s) => s.compliance === 'compliant').length;
       samples.push(compliant / shares);
       if (samples.length % 12 === 0)
         log(`minute ${samples.length / 12}: ${round((compliant / shares) * 100, 1)}% compliant now`);

@@ -1,6 +1,7 @@
 // Pure rules of share replication (seed 000 [0209], [0214]-[0220]): workflow and schedule ids, snapshot set ids,
 // the balanced dataset map, and base-vs-incremental negotiation. Used by workflows and activities alike.
 import { z } from 'zod';
+import { isReplicationSetId } from './recovery-points';
 
 export const REPLICATE_WORKFLOW_TYPE = 'replicateShareWorkflow';
 
@@ -105,7 +106,10 @@ export function newestCommonSnapshot(
   return common[common.length - 1]?.id;
 }
 
-/** Snapshot ids of one side to delete so that `keep` newest remain, never deleting one in `protect`. */
+/**
+ * Snapshot ids of one side to delete so that `keep` newest remain, never deleting one in `protect`. Only replication
+ * sets are pruned: a retained set (safety, pre-failover) or an operator's own snapshot is never touched.
+ */
 export function snapshotsToPrune(
   snapshots: { id: string; createdAt: string }[],
   keep: number,
@@ -113,7 +117,7 @@ export function snapshotsToPrune(
 ): string[] {
   const sorted = [...snapshots].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
   const keepIds = new Set([...sorted.slice(0, Math.max(1, keep)).map((s) => s.id), ...protect]);
-  return sorted.filter((s) => !keepIds.has(s.id) && s.id.startsWith('fsdr-')).map((s) => s.id);
+  return sorted.filter((s) => !keepIds.has(s.id) && isReplicationSetId(s.id)).map((s) => s.id);
 }
 
 /**
@@ -141,9 +145,4 @@ export function scheduleTiming(
   hash = (hash ^ (hash >>> 16)) >>> 0;
   const offsetMs = Math.floor(((hash / 2 ** 32) * intervalMs) / 1000) * 1000;
   return { intervalMs, offsetMs, jitterMs: Math.min(rpoSeconds * 100, 30_000) };
-}
-
-/** A share is RPO-compliant while its newest complete destination snapshot set is younger than its RPO. */
-export function isRpoCompliant(lastCompleteAt: Date | null, rpoSeconds: number, now: Date): boolean {
-  return lastCompleteAt !== null && now.getTime() - lastCompleteAt.getTime() <= rpoSeconds * 1000;
 }

@@ -19,15 +19,28 @@ export interface TemporalHealth {
   error?: string;
 }
 
+/**
+ * Workers that polled the task queue for workflow tasks within `withinMs`. Temporal keeps a poller listed for a while
+ * after it stopped, so the last access time is what tells a live worker from a gone one.
+ */
+export async function pollingWorkers(client: Client, taskQueue: string, withinMs = 60_000): Promise<number> {
+  const res = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+  });
+  const since = Date.now() - withinMs;
+  return (res.pollers ?? []).filter((p) => {
+    const t = p.lastAccessTime;
+    if (!t?.seconds) return true;
+    return Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) >= since;
+  }).length;
+}
+
 export async function temporalHealth(client: Client, address: string, taskQueue: string): Promise<TemporalHealth> {
   const namespace = client.options.namespace;
   try {
-    const res = await client.workflowService.describeTaskQueue({
-      namespace,
-      taskQueue: { name: taskQueue },
-      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
-    });
-    return { status: 'up', address, namespace, workers: res.pollers?.length ?? 0 };
+    return { status: 'up', address, namespace, workers: await pollingWorkers(client, taskQueue) };
   } catch (err) {
     return {
       status: 'down',

@@ -15,7 +15,7 @@ import { createLogger, redactUrl } from '../infra/logger';
 import { installSdkLogging } from '../infra/temporal-logging';
 import { connectClient, connectWorker } from '../infra/temporal';
 import { assertPortFree, startDevServer } from '../infra/temporal-dev-server';
-import { ensureRpoMonitorSchedule } from '../workers/rpo-monitor-schedule';
+import { ensureRpoMonitor } from '../workers/rpo-monitor';
 import { createWorker } from '../workers/worker';
 
 type Stopper = { name: string; stop: () => Promise<unknown> };
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       secrets,
       temporal,
     });
-    await ensureRpoMonitorSchedule(temporal, config.temporal.taskQueue);
+    await ensureRpoMonitor(temporal, config.temporal.taskQueue);
     const workerDone = worker.run();
     running.push({ name: 'worker', stop: async () => (worker.shutdown(), await workerDone) });
     workerDone.catch((err: unknown) => {

@@ -6,7 +6,7 @@ import { createLogger, redactUrl } from '../infra/logger';
 import { installSdkLogging } from '../infra/temporal-logging';
 import { createSecretBox, loadSecretKey } from '../infra/secrets';
 import { connectClient, connectWorker } from '../infra/temporal';
-import { ensureRpoMonitorSchedule } from './rpo-monitor-schedule';
+import { ensureRpoMonitor } from './rpo-monitor';
 import { createWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     temporal,
     ...(config.worker.workflowBundlePath ? { workflowBundle: { codePath: config.worker.workflowBundlePath } } : {}),
   });
-  await ensureRpoMonitorSchedule(temporal, config.temporal.taskQueue);
+  await ensureRpoMonitor(temporal, config.temporal.taskQueue);
   logger.info(
     {
       temporal: config.temporal.address,

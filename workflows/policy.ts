@@ -4,6 +4,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  isCancellation,
   log,
   proxyActivities,
   upsertSearchAttributes,
@@ -97,11 +98,20 @@ function tag(policy: string, source: string, destination: string, kind: string) 
   ]);
 }
 
-async function fail(operationId: string, reason: string, compensationErrors: string[]): Promise<never> {
+/**
+ * Records the operation's end after its compensations ran: cancelled when an operator cancelled it (the workflow then
+ * ends cancelled too), failed with the reason otherwise.
+ */
+async function fail(operationId: string, err: unknown, compensationErrors: string[]): Promise<never> {
+  const reason = reasonOf(err);
   const detail = compensationErrors.length
     ? `${reason} (cleanup incomplete: ${compensationErrors.join('; ')})`
     : reason;
-  await CancellationScope.nonCancellable(() => acts.finishOperation({ operationId, state: 'failed', error: detail }));
+  const cancelled = isCancellation(err);
+  await CancellationScope.nonCancellable(() =>
+    acts.finishOperation({ operationId, state: cancelled ? 'cancelled' : 'failed', error: detail }),
+  );
+  if (cancelled) throw err;
   throw ApplicationFailure.nonRetryable(detail, 'POLICY_FAILED');
 }
 
@@ -183,7 +193,7 @@ export async function createPolicyWorkflow(input: CreatePolicyWorkflowInput): Pr
     await CancellationScope.nonCancellable(() =>
       acts.setPolicyStatus({ policyId: input.policyId, status: 'failed', reason }),
     );
-    return fail(input.operationId, reason, leftovers);
+    return fail(input.operationId, err, leftovers);
   }
   // The first (base) copies start now rather than one interval from now. Not part of the saga: the policy is
   // complete and its schedules will start the runs anyway; tearing it down (after a run may have begun) would help
@@ -278,7 +288,7 @@ export async function updatePolicyWorkflow(input: UpdatePolicyWorkflowInput): Pr
         reason,
       }),
     );
-    return fail(input.operationId, reason, leftovers);
+    return fail(input.operationId, err, leftovers);
   }
 }
 
@@ -307,6 +317,6 @@ export async function deletePolicyWorkflow(input: DeletePolicyWorkflowInput): Pr
     await CancellationScope.nonCancellable(() =>
       acts.setPolicyStatus({ policyId: input.policyId, status: 'failed', reason }),
     );
-    return fail(input.operationId, reason, []);
+    return fail(input.operationId, err, []);
   }
 }

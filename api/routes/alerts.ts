@@ -1,7 +1,8 @@
 // /alerts: shares out of their RPO, raised and cleared by the RPO monitor (activities/compliance.ts); /metrics: the
 // same state for Prometheus (bearer token of any role), computed from the admin database on each scrape.
 import { z } from 'zod';
-import { isRpoCompliant } from '../../domain/replication';
+import { complianceCounts, type Compliance } from '../../domain/compliance';
+import { protectedShares } from '../../store/protection';
 import type { Db } from '../../infra/database';
 import type { ApiRoutes } from '../http';
 import { IsoDate, iso, Limit } from '../views';
@@ -69,56 +70,43 @@ export function alertRoutes(api: ApiRoutes, deps: { db: Db }): void {
     handler: async () => {
       const now = new Date();
       const [shares, jobs, openAlerts] = await Promise.all([
-        db.policyShare.findMany({
-          where: { policy: { status: 'active' } },
-          select: {
-            sourceShare: true,
-            lastCompleteAt: true,
-            policy: {
-              select: {
-                name: true,
-                rpoSeconds: true,
-                createdAt: true,
-                source: { select: { name: true } },
-                destination: { select: { name: true } },
-              },
-            },
-          },
-          orderBy: [{ policyId: 'asc' }, { sourceShare: 'asc' }],
-        }),
+        protectedShares(db, { policy: { status: 'active' } }, now),
         db.job.groupBy({ by: ['state'], _count: { _all: true } }),
         db.rpoAlert.count({ where: { clearedAt: null } }),
       ]);
       const lines: string[] = [
-        '# HELP fsdr_share_rpo_compliant 1 while the share has a complete destination set younger than its RPO.',
+        '# HELP fsdr_share_rpo_compliant 1 while the recovery point of the share is within its RPO, 0 once older (absent before the first complete set).',
         '# TYPE fsdr_share_rpo_compliant gauge',
       ];
+      const missing: string[] = [
+        '# HELP fsdr_share_recovery_point_missing 1 while the share has no complete snapshot set on its replica yet (compliance unknown).',
+        '# TYPE fsdr_share_recovery_point_missing gauge',
+      ];
       const age: string[] = [
-        '# HELP fsdr_share_complete_set_age_seconds Age of the newest complete destination set of the share.',
+        '# HELP fsdr_share_complete_set_age_seconds Age of the recovery point (newest complete set on the replica) of the share.',
         '# TYPE fsdr_share_complete_set_age_seconds gauge',
       ];
       const rpo: string[] = ['# HELP fsdr_share_rpo_seconds RPO of the share.', '# TYPE fsdr_share_rpo_seconds gauge'];
-      const perPolicy = new Map<string, { total: number; compliant: number }>();
+      const perPolicy = new Map<string, Record<Compliance, number>>();
       for (const s of shares) {
-        const p = s.policy;
-        const labels = `policy="${label(p.name)}",share="${label(s.sourceShare)}",source="${label(p.source.name)}",destination="${label(p.destination.name)}"`;
-        const ok = isRpoCompliant(s.lastCompleteAt ?? p.createdAt, p.rpoSeconds, now);
-        lines.push(`fsdr_share_rpo_compliant{${labels}} ${ok ? 1 : 0}`);
-        if (s.lastCompleteAt)
-          age.push(
-            `fsdr_share_complete_set_age_seconds{${labels}} ${(now.getTime() - s.lastCompleteAt.getTime()) / 1000}`,
-          );
-        rpo.push(`fsdr_share_rpo_seconds{${labels}} ${p.rpoSeconds}`);
-        const c = perPolicy.get(p.name) ?? { total: 0, compliant: 0 };
-        c.total++;
-        if (ok) c.compliant++;
-        perPolicy.set(p.name, c);
+        const labels = `policy="${label(s.policyName)}",share="${label(s.sourceShare)}",source="${label(s.source)}",destination="${label(s.destination)}"`;
+        if (s.compliance === 'unknown') missing.push(`fsdr_share_recovery_point_missing{${labels}} 1`);
+        else {
+          lines.push(`fsdr_share_rpo_compliant{${labels}} ${s.compliance === 'compliant' ? 1 : 0}`);
+          missing.push(`fsdr_share_recovery_point_missing{${labels}} 0`);
+        }
+        if (s.ageSeconds !== null) age.push(`fsdr_share_complete_set_age_seconds{${labels}} ${s.ageSeconds}`);
+        rpo.push(`fsdr_share_rpo_seconds{${labels}} ${s.rpoSeconds}`);
+        const c = perPolicy.get(s.policyName) ?? complianceCounts([]);
+        c[s.compliance]++;
+        perPolicy.set(s.policyName, c);
       }
       const policy = [
-        "# HELP fsdr_policy_compliant_ratio Share of the policy's shares within their RPO.",
+        "# HELP fsdr_policy_compliant_ratio Share of the policy's shares with a recovery point within their RPO (shares without one count as not compliant).",
         '# TYPE fsdr_policy_compliant_ratio gauge',
         ...[...perPolicy].map(
-          ([name, c]) => `fsdr_policy_compliant_ratio{policy="${label(name)}"} ${c.compliant / c.total}`,
+          ([name, c]) =>
+            `fsdr_policy_compliant_ratio{policy="${label(name)}"} ${c.compliant / (c.compliant + c.violated + c.unknown)}`,
         ),
       ];
       const jobLines = [
@@ -135,7 +123,7 @@ export function alertRoutes(api: ApiRoutes, deps: { db: Db }): void {
         status: 200,
         text: {
           contentType: 'text/plain; version=0.0.4; charset=utf-8',
-          content: [...lines, ...age, ...rpo, ...policy, ...jobLines, ...alerts].join('\n') + '\n',
+          content: [...lines, ...missing, ...age, ...rpo, ...policy, ...jobLines, ...alerts].join('\n') + '\n',
         },
       };
     },

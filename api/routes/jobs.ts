@@ -7,7 +7,8 @@ import { NotFoundError, ValidationError } from '../../domain/errors';
 import { FileServerName, PolicyName, ShareName, Uuid } from '../../domain/names';
 import type { ApiRoutes } from '../http';
 import { getJob, getSubJobs, listJobs } from '../services/job-queries';
-import { Cursor, encodeCursor, IsoDate, iso, Limit, num } from '../views';
+import { fetchSize, keysetPage } from '../pagination';
+import { Cursor, IsoDate, iso, Limit, num } from '../views';
 
 const JobState = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
 
@@ -133,17 +134,10 @@ export function jobRoutes(api: ApiRoutes, deps: { db: Db }): void {
         from: query.from ? new Date(query.from) : undefined,
         to: query.to ? new Date(query.to) : undefined,
         cursor: query.cursor,
-        limit: query.limit + 1,
+        limit: fetchSize(query.limit),
       });
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        status: 200,
-        body: {
-          items: page.map((j) => jobSummary(j)),
-          nextCursor: rows.length > query.limit && last ? encodeCursor(last.startedAt, last.id) : null,
-        },
-      };
+      const page = keysetPage(rows, query.limit, (j) => ({ at: j.startedAt, id: j.id }));
+      return { status: 200, body: { items: page.items.map((j) => jobSummary(j)), nextCursor: page.nextCursor } };
     },
   });
 

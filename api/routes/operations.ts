@@ -9,7 +9,8 @@ import { OPERATION_KINDS, OPERATION_REQUESTS, type OperationKindName } from '../
 import type { ApiRoutes } from '../http';
 import type { OperationService } from '../services/operations';
 import type { WorkflowPort } from '../temporal';
-import { Cursor, encodeCursor, IsoDate, Limit, OperationRef } from '../views';
+import { afterCursor, fetchSize, keysetPage } from '../pagination';
+import { Cursor, IsoDate, Limit, OperationRef } from '../views';
 
 const ALL_KINDS = [...OPERATION_KINDS, 'policy_create', 'policy_update', 'policy_delete'] as const;
 const OperationState = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
@@ -144,25 +145,37 @@ export function operationRoutes(
       if (query.state) and.push({ state: query.state });
       if (query.fileServer)
         and.push({ OR: [{ sourceFileServer: query.fileServer }, { destFileServer: query.fileServer }] });
-      if (query.cursor) {
-        and.push({
-          OR: [{ createdAt: { lt: query.cursor.at } }, { createdAt: query.cursor.at, id: { lt: query.cursor.id } }],
-        });
-      }
+      if (query.cursor) and.push(afterCursor(query.cursor, 'createdAt', 'id'));
       const rows = await db.operation.findMany({
         where: { AND: and },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: query.limit + 1,
+        take: fetchSize(query.limit),
       });
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        status: 200,
-        body: {
-          items: page.map(view),
-          nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
-        },
-      };
+      const page = keysetPage(rows, query.limit, (o) => ({ at: o.createdAt, id: o.id }));
+      return { status: 200, body: { items: page.items.map(view), nextCursor: page.nextCursor } };
+    },
+  });
+
+  api.add({
+    method: 'post',
+    path: '/operations/:id/cancel',
+    role: 'operator',
+    tag: 'Operations',
+    summary: 'Cancel a pending or running operation',
+    description:
+      'The workflow undoes what it did before its point of no return (for a failover: before the destination was made ' +
+      'read-write), then records the operation cancelled; after that point it finishes. The answer is the ' +
+      'operation as it is now: watch it until its state is cancelled (or, past that point, succeeded or failed).',
+    params: z.strictObject({ id: Uuid }),
+    responses: {
+      202: { description: 'Cancellation requested', schema: OperationView },
+      404: { description: 'Unknown operation' },
+      409: { description: 'The operation has already ended' },
+    },
+    handler: async ({ params, principal }) => {
+      await deps.operations.cancel(params.id, principal);
+      const o = await db.operation.findUniqueOrThrow({ where: { id: params.id } });
+      return { status: 202, body: view(o), target: `operation/${o.kind}/${o.id}` };
     },
   });
 

@@ -3,16 +3,28 @@
 import { z } from 'zod';
 import type { Db } from '../../infra/database';
 import { NotFoundError } from '../../domain/errors';
-import { PolicyName } from '../../domain/names';
+import { PolicyName, ShareName } from '../../domain/names';
 import { CreatePolicyRequest, UpdatePolicyRequest } from '../../domain/policy';
 import type { ApiRoutes } from '../http';
 import type { PolicyService } from '../services/policies';
 import { ACTIVE_OPERATION_STATES } from '../services/protection';
 import type { WorkflowPort } from '../temporal';
 import { IsoDate, iso, OperationRef } from '../views';
+import { COMPLIANCE_STATES, complianceCounts } from '../../domain/compliance';
+import { protectedShares, type ProtectedShare } from '../../store/protection';
+
+/** When the newest of these shares' recovery points was taken. */
+function newestPoint(shares: ProtectedShare[]): Date | null {
+  let last: Date | null = null;
+  for (const s of shares)
+    if (s.recoveryPoint && (!last || s.recoveryPoint.createdAt > last)) last = s.recoveryPoint.createdAt;
+  return last;
+}
 
 const PolicyStatus = z.enum(['creating', 'active', 'failed', 'deleting', 'disabled']);
-const Compliance = z.enum(['compliant', 'violated', 'unknown']);
+const Compliance = z
+  .enum(COMPLIANCE_STATES)
+  .describe('compliant: recovery point within the RPO; violated: older; unknown: no complete set yet');
 
 const PolicySummary = z
   .object({
@@ -42,7 +54,13 @@ const PolicyDetails = PolicySummary.omit({ shares: true })
         source: z.string(),
         target: z.string(),
         targetCreated: z.boolean(),
-        lastCompleteAt: IsoDate.nullable(),
+        lastCompleteAt: IsoDate.nullable().describe(
+          'When the recovery point was taken (same as recoveryPoint.createdAt)',
+        ),
+        recoveryPoint: z
+          .object({ snapshotSetId: z.string(), createdAt: IsoDate, ageSeconds: z.number(), fileServer: z.string() })
+          .nullable()
+          .describe('The newest complete snapshot set on the replica: what a failover to it would restore'),
         compliance: Compliance,
         lastJob: z.object({ id: z.string(), state: z.string(), startedAt: IsoDate, percent: z.number() }).nullable(),
       }),
@@ -53,15 +71,6 @@ const PolicyDetails = PolicySummary.omit({ shares: true })
   .meta({ id: 'PolicyDetails' });
 
 const Accepted = OperationRef.extend({ policy: z.string() }).meta({ id: 'PolicyAccepted' });
-
-export function complianceOf(
-  lastCompleteAt: Date | null,
-  rpoSeconds: number,
-  now = Date.now(),
-): z.infer<typeof Compliance> {
-  if (!lastCompleteAt) return 'unknown';
-  return now - lastCompleteAt.getTime() <= rpoSeconds * 1000 ? 'compliant' : 'violated';
-}
 
 export function policyRoutes(api: ApiRoutes, deps: { db: Db; policies: PolicyService; workflows: WorkflowPort }): void {
   const { db, workflows } = deps;
@@ -82,25 +91,20 @@ export function policyRoutes(api: ApiRoutes, deps: { db: Db; policies: PolicySer
     summary: 'Replication policies with RPO compliance',
     responses: { 200: { description: 'Policies', schema: z.object({ items: z.array(PolicySummary) }) } },
     handler: async () => {
-      const rows = await db.replicationPolicy.findMany({
-        orderBy: { name: 'asc' },
-        include: {
-          source: { select: { name: true } },
-          destination: { select: { name: true } },
-          shares: { select: { lastCompleteAt: true } },
-        },
-      });
-      const now = Date.now();
+      const [rows, shares] = await Promise.all([
+        db.replicationPolicy.findMany({
+          orderBy: { name: 'asc' },
+          include: { source: { select: { name: true } }, destination: { select: { name: true } } },
+        }),
+        protectedShares(db),
+      ]);
+      const byPolicy = new Map<string, ProtectedShare[]>();
+      for (const s of shares) byPolicy.set(s.policyId, [...(byPolicy.get(s.policyId) ?? []), s]);
       return {
         status: 200,
         body: {
           items: rows.map((p) => {
-            const c = { compliant: 0, violated: 0, unknown: 0 };
-            let last: Date | null = null;
-            for (const s of p.shares) {
-              c[complianceOf(s.lastCompleteAt, p.rpoSeconds, now)]++;
-              if (s.lastCompleteAt && (!last || s.lastCompleteAt > last)) last = s.lastCompleteAt;
-            }
+            const mine = byPolicy.get(p.id) ?? [];
             return {
               name: p.name,
               source: p.source.name,
@@ -110,9 +114,9 @@ export function policyRoutes(api: ApiRoutes, deps: { db: Db; policies: PolicySer
               rpoMinutes: Math.round(p.rpoSeconds / 60),
               retentionCount: p.retentionCount,
               version: p.version,
-              shares: p.shares.length,
-              compliance: c,
-              lastReplicationAt: iso(last),
+              shares: mine.length,
+              compliance: complianceCounts(mine.map((s) => s.compliance)),
+              lastReplicationAt: iso(newestPoint(mine)),
             };
           }),
         },
@@ -151,25 +155,31 @@ export function policyRoutes(api: ApiRoutes, deps: { db: Db; policies: PolicySer
           }),
         ),
       );
-      const now = Date.now();
-      const c = { compliant: 0, violated: 0, unknown: 0 };
+      const protectedByPolicy = await protectedShares(db, { policyId: p.id });
+      const fileServerName = (id: string) => (id === p.sourceFileServerId ? p.source.name : p.destination.name);
       const shares = p.shares.map((s, i) => {
-        const compliance = complianceOf(s.lastCompleteAt, p.rpoSeconds, now);
-        c[compliance]++;
+        const prot = protectedByPolicy.find((x) => x.sourceShare === s.sourceShare);
+        const point = prot?.recoveryPoint ?? null;
         const j = lastJobs[i];
         return {
           source: s.sourceShare,
           target: s.targetShare,
           targetCreated: s.targetCreated,
-          lastCompleteAt: iso(s.lastCompleteAt),
-          compliance,
+          lastCompleteAt: iso(point?.createdAt),
+          recoveryPoint: point
+            ? {
+                snapshotSetId: point.setId,
+                createdAt: point.createdAt.toISOString(),
+                ageSeconds: Math.round(prot!.ageSeconds ?? 0),
+                fileServer: fileServerName(point.fileServerId),
+              }
+            : null,
+          compliance: prot?.compliance ?? ('unknown' as const),
           lastJob: j ? { id: j.id, state: j.state, startedAt: j.startedAt.toISOString(), percent: j.percent } : null,
         };
       });
-      const last = p.shares.reduce<Date | null>(
-        (m, s) => (s.lastCompleteAt && (!m || s.lastCompleteAt > m) ? s.lastCompleteAt : m),
-        null,
-      );
+      const c = complianceCounts(shares.map((s) => s.compliance));
+      const last = newestPoint(protectedByPolicy);
       const body: z.infer<typeof PolicyDetails> = {
         id: p.id,
         name: p.name,
@@ -228,6 +238,44 @@ export function policyRoutes(api: ApiRoutes, deps: { db: Db; policies: PolicySer
     handler: async ({ params, body, principal }) => {
       const r = await deps.policies.update(params.name, body, principal);
       return { status: 202, body: accepted(r), target: `policy/${params.name}` };
+    },
+  });
+
+  api.add({
+    method: 'post',
+    path: '/policies/:name/shares/:share/replicate',
+    role: 'operator',
+    tag: 'Policies',
+    summary: 'Replicate one share now (an on-demand run, queued behind a running one)',
+    description:
+      "Triggers the share's schedule under its overlap rule: if a run is going on, this one waits for it (and replaces " +
+      'a run already waiting); it never runs beside it. The run records itself as an on-demand job: watch ' +
+      'GET /jobs?policy=&share=.',
+    params: z.strictObject({ name: PolicyName, share: ShareName }),
+    responses: {
+      202: {
+        description: 'Requested',
+        schema: z
+          .object({
+            policy: z.string(),
+            share: z.string(),
+            scheduleId: z.string(),
+            requestedAt: IsoDate,
+            queuedBehind: z.string().nullable().describe('The running job this run waits for, if any'),
+          })
+          .meta({ id: 'ReplicateNowAccepted' }),
+      },
+      404: { description: 'Unknown policy, or the share is not in it' },
+      409: { description: 'The policy is not active, or a failover runs on its pair' },
+      503: { description: 'Temporal or the worker is unavailable' },
+    },
+    handler: async ({ params }) => {
+      const r = await deps.policies.replicateNow(params.name, params.share);
+      return {
+        status: 202,
+        body: { ...r, requestedAt: r.requestedAt.toISOString() },
+        target: `policy/${params.name}/share/${params.share}`,
+      };
     },
   });
 

@@ -5,7 +5,8 @@ import { ConflictError, NotFoundError } from '../../domain/errors';
 import { TokenName, Uuid } from '../../domain/names';
 import { hashToken, newToken, ROLES } from '../auth';
 import type { ApiRoutes } from '../http';
-import { Cursor, encodeCursor, IsoDate, iso, Limit } from '../views';
+import { fetchSize, keysetPage } from '../pagination';
+import { Cursor, IsoDate, iso, Limit } from '../views';
 
 const TokenView = z
   .object({
@@ -138,14 +139,14 @@ export function tokenRoutes(api: ApiRoutes, deps: { db: Db; onRevoke?: (tokenId:
           ...(query.cursor && /^\d+$/.test(query.cursor.id) ? { id: { lt: BigInt(query.cursor.id) } } : {}),
         },
         orderBy: { id: 'desc' },
-        take: query.limit + 1,
+        take: fetchSize(query.limit),
       });
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
+      // Audit ids grow with time: the id alone orders the log, the cursor carries it.
+      const page = keysetPage(rows, query.limit, (r) => ({ at: r.at, id: r.id.toString() }));
       return {
         status: 200,
         body: {
-          items: page.map((r) => ({
+          items: page.items.map((r) => ({
             id: r.id.toString(),
             at: r.at.toISOString(),
             actor: r.actor,
@@ -154,7 +155,7 @@ export function tokenRoutes(api: ApiRoutes, deps: { db: Db; onRevoke?: (tokenId:
             result: r.result,
             detail: r.detail,
           })),
-          nextCursor: rows.length > query.limit && last ? encodeCursor(last.at, last.id.toString()) : null,
+          nextCursor: page.nextCursor,
         },
       };
     },

@@ -2,7 +2,7 @@
 // file servers' states and the policies of the pair, 409 when a conflicting operation runs on the same pair, an
 // Operation row with its steps 'pending', then the workflow started by type name with a deterministic id.
 import type { Db } from '../../infra/database';
-import { ConflictError, ValidationError } from '../../domain/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import {
   OPERATION_WORKFLOW_TYPES,
   operationWorkflowId,
@@ -159,6 +159,27 @@ export function createOperationService(deps: { db: Db; workflows: WorkflowPort }
         throw err;
       }
       return { operationId: result.op.id, workflowId: result.workflowId };
+    },
+
+    /**
+     * Cancels a pending or running operation: its workflow undoes what it did before its point of no return and
+     * records the operation cancelled. An operation whose workflow is not running (it never started, or ended without
+     * recording its end) is recorded cancelled here.
+     */
+    async cancel(id: string, principal: Principal) {
+      const op = await db.operation.findUnique({ where: { id } });
+      if (!op) throw new NotFoundError(`operation ${id} does not exist`);
+      if (!ACTIVE_OPERATION_STATES.includes(op.state)) {
+        throw new ConflictError(`operation ${id} has already ended (${op.state}); there is nothing to cancel`);
+      }
+      const running = await workflows.cancel(op.workflowId);
+      if (!running) {
+        await db.operation.updateMany({
+          where: { id, state: { in: ACTIVE_OPERATION_STATES } },
+          data: { state: 'cancelled', error: `cancelled by '${principal.name}' while its workflow was not running` },
+        });
+      }
+      return { workflowRunning: running };
     },
   };
 }

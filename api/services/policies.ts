@@ -356,6 +356,42 @@ export function createPolicyService(deps: PolicyServiceDeps) {
       return { policyName: name, operationId: result.operation.id, workflowId: result.workflowId };
     },
 
+    /**
+     * Replicate now: a run of the share's schedule, queued behind a running one under the schedule's overlap rule
+     * (never beside it), recorded as an on-demand job by the run that picks the request up.
+     */
+    async replicateNow(name: string, share: string) {
+      const p = await db.replicationPolicy.findUnique({
+        where: { name },
+        include: {
+          shares: { where: { sourceShare: share } },
+          source: { select: { name: true } },
+          destination: { select: { name: true } },
+        },
+      });
+      if (!p) throw new NotFoundError(`policy '${name}' does not exist`);
+      const ps = p.shares[0];
+      if (!ps) throw new NotFoundError(`share '${share}' is not protected by policy '${name}'`);
+      if (p.status !== 'active')
+        throw new ConflictError(`policy '${name}' is ${p.status}; only an active policy replicates`);
+      if (!ps.scheduleId) throw new ConflictError(`share '${share}' of policy '${name}' has no schedule yet`);
+      await db.$transaction(async (tx) => assertNoFailoverRunning(tx, p.source.name, p.destination.name));
+      const requestedAt = ps.replicateRequestedAt ?? new Date();
+      await db.policyShare.update({ where: { id: ps.id }, data: { replicateRequestedAt: requestedAt } });
+      try {
+        await workflows.triggerSchedule(ps.scheduleId);
+      } catch (err) {
+        await db.policyShare.update({ where: { id: ps.id }, data: { replicateRequestedAt: ps.replicateRequestedAt } });
+        throw err;
+      }
+      const running = await db.job.findFirst({
+        where: { policyId: p.id, share, state: 'running' },
+        orderBy: { startedAt: 'desc' },
+        select: { id: true },
+      });
+      return { policy: name, share, scheduleId: ps.scheduleId, requestedAt, queuedBehind: running?.id ?? null };
+    },
+
     async remove(name: string, principal: Principal) {
       const result = await db.$transaction(async (tx) => {
         await lockAdmission(tx);

@@ -4,7 +4,7 @@
 import type { Db } from '../../infra/database';
 import type { SecretBox } from '../../infra/secrets';
 import { DomainError, NotFoundError } from '../../domain/errors';
-import type { GatewayShare } from '../../domain/gateway-contract';
+import { mergeShareOwnership } from '../../domain/ownership';
 import type { GatewayFactory } from '../gateways';
 
 export interface ShareServiceDeps {
@@ -71,36 +71,17 @@ export function createShareService(deps: ShareServiceDeps) {
     if (errors.length || fs.fsvms.length === 0) {
       return { refreshedAt: fs.sharesRefreshedAt, stale: true, errors };
     }
-    const merged = new Map<
-      string,
-      {
-        kind: GatewayShare['kind'];
-        accessMode: GatewayShare['accessMode'];
-        portions: Record<string, string>;
-        size: number;
-      }
-    >();
-    answers.forEach((a, i) => {
-      if (a.status !== 'fulfilled') return;
-      const nodeId = fs.fsvms[i]!.nodeId;
-      for (const s of a.value) {
-        const m = merged.get(s.name) ?? { kind: s.kind, accessMode: s.accessMode, portions: {}, size: 0 };
-        if (s.kind === 'distributed') m.kind = 'distributed';
-        for (const p of s.portions) {
-          m.portions[p.name] = nodeId;
-          m.size += p.sizeBytes;
-        }
-        merged.set(s.name, m);
-      }
-    });
+    const merged = mergeShareOwnership(
+      answers.flatMap((a, i) => (a.status === 'fulfilled' ? [{ nodeId: fs.fsvms[i]!.nodeId, shares: a.value }] : [])),
+    );
     await db.$transaction(async (tx) => {
       await tx.share.deleteMany({ where: { fileServerId: fs.id, name: { notIn: [...merged.keys()] } } });
       for (const [name, m] of merged) {
         const data = {
           kind: m.kind,
           accessMode: m.accessMode,
-          portions: m.portions,
-          sizeBytes: BigInt(m.size),
+          portions: Object.fromEntries(m.owners),
+          sizeBytes: BigInt(m.sizeBytes),
           refreshedAt: now,
         };
         await tx.share.upsert({

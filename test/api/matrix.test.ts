@@ -2,7 +2,7 @@
 // fields, huge bodies, odd unicode, injection strings on every route): never a 5xx, never a change.
 import request from 'supertest';
 import { ROLES, type Role } from '../../api/auth';
-import { rows, seedFileServer, startHarness, type Harness } from './helpers/api-harness';
+import { rows, seedFileServer, seedPolicy, startHarness, type Harness } from './helpers/api-harness';
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
 const ROUTES: [Method, string, Role][] = [
@@ -23,6 +23,7 @@ const ROUTES: [Method, string, Role][] = [
   ['get', '/api/v1/policies/{name}', 'viewer'],
   ['patch', '/api/v1/policies/{name}', 'admin'],
   ['delete', '/api/v1/policies/{name}', 'admin'],
+  ['post', '/api/v1/policies/{name}/shares/{share}/replicate', 'operator'],
   ['get', '/api/v1/jobs', 'viewer'],
   ['get', '/api/v1/jobs/{id}', 'viewer'],
   ['post', '/api/v1/jobs/prune', 'admin'],
@@ -33,6 +34,7 @@ const ROUTES: [Method, string, Role][] = [
   ['post', '/api/v1/operations/dr-readiness', 'operator'],
   ['get', '/api/v1/operations', 'viewer'],
   ['get', '/api/v1/operations/{id}', 'viewer'],
+  ['post', '/api/v1/operations/{id}/cancel', 'operator'],
   ['get', '/api/v1/alerts', 'viewer'],
   ['get', '/api/v1/metrics', 'viewer'],
 ];
@@ -83,16 +85,7 @@ describe('auth matrix and invalid input', () => {
     const db = h.database.db;
     const fs1 = await seedFileServer(db, 'fs1', 'active', ['eng', 'home']);
     const fs2 = await seedFileServer(db, 'fs2', 'standby', []);
-    await db.replicationPolicy.create({
-      data: {
-        name: 'gold',
-        sourceFileServerId: fs1,
-        destFileServerId: fs2,
-        rpoSeconds: 900,
-        status: 'active',
-        shares: { create: [{ sourceShare: 'eng', targetShare: 'eng' }] },
-      },
-    });
+    await seedPolicy(db, { name: 'gold', sourceId: fs1, destinationId: fs2, shares: ['eng'] });
     jobId = (
       await db.job.create({
         data: { share: 'eng', targetShare: 'eng', sourceFileServer: 'fs1', destFileServer: 'fs2' },

@@ -1,5 +1,6 @@
 // DR operations: validation against file server states and policies, 409 on a conflicting operation on the same
-// pair, the Operation row with pending steps, the workflow started by type name, and the status endpoint.
+// pair, the Operation row with pending steps, the workflow started by type name on a task queue the project's real
+// worker polls, and the status endpoint.
 import request from 'supertest';
 import { OperationWorkflowInput } from '../../domain/operations';
 import { rows, seedFileServer, startedWorkflow, startHarness, UI_URL, type Harness } from './helpers/api-harness';
@@ -7,7 +8,7 @@ import { rows, seedFileServer, startedWorkflow, startHarness, UI_URL, type Harne
 describe('operations', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness({}, { worker: true });
     const db = h.database.db;
     const fs1 = await seedFileServer(db, 'fs1', 'active', ['eng', 'home']);
     const fs2 = await seedFileServer(db, 'fs2', 'standby', []);

@@ -3,6 +3,7 @@
 import request from 'supertest';
 import { Client, Connection } from '@temporalio/client';
 import { CreatePolicyWorkflowInput, DeletePolicyWorkflowInput, UpdatePolicyWorkflowInput } from '../../domain/policy';
+import { recordSnapshotSet } from '../../store/recovery-points';
 import { rows, seedFileServer, startedWorkflow, startHarness, UI_URL, type Harness } from './helpers/api-harness';
 
 describe('replication policies', () => {
@@ -193,21 +194,27 @@ describe('replication policies', () => {
     await request(h.app).delete('/api/v1/policies/nope').set(h.auth('admin')).expect(404);
   });
 
-  it('shows compliance by share from the last complete replication', async () => {
+  it('shows compliance by share from its recovery point on the replica', async () => {
     const db = h.database.db;
     const chain = await db.replicationPolicy.update({ where: { name: 'chain' }, data: { status: 'active' } });
-    await db.policyShare.updateMany({
-      where: { policyId: chain.id },
-      data: { lastCompleteAt: new Date(Date.now() - 60_000) },
-    });
+    const landed = (agoMs: number) =>
+      recordSnapshotSet(db, {
+        fileServerId: chain.destFileServerId,
+        share: 'eng',
+        setId: `fsdr-eng-${agoMs}`,
+        origin: 'received',
+        createdAt: new Date(Date.now() - agoMs),
+        complete: true,
+        portions: [''],
+      });
+    await landed(60_000);
     const d = await request(h.app).get('/api/v1/policies/chain').set(h.auth('viewer')).expect(200);
     expect(d.body.shares).toEqual([
       expect.objectContaining({ source: 'old', target: 'eng', compliance: 'compliant', lastJob: null }),
     ]);
-    await db.policyShare.updateMany({
-      where: { policyId: chain.id },
-      data: { lastCompleteAt: new Date(Date.now() - 3_600_000) },
-    });
+    // Only the newest complete set counts: remove it, and the older one is the recovery point.
+    await landed(3_600_000);
+    await db.snapshotSet.deleteMany({ where: { setId: 'fsdr-eng-60000' } });
     const l = await request(h.app).get('/api/v1/policies').set(h.auth('viewer')).expect(200);
     expect(rows(l.body.items).find((p) => p.name === 'chain')).toMatchObject({
       compliance: { compliant: 0, violated: 1, unknown: 0 },

@@ -1,8 +1,9 @@
-// A running replication job shows its progress while it runs, as an operator watching the job list and the job
-// details sees it: bytes, percent and throughput move during a multi-second base copy (the source agents are
-// bandwidth-limited), and the job ends at 100 % with its duration to the millisecond.
+// Jobs as an operator watches them run: bytes, percent and throughput move during a multi-second base copy (the source
+// agents are bandwidth-limited) and the job ends at 100 % with its duration to the millisecond; "replicate now" queues
+// an on-demand run behind the running one (the schedule's overlap rule) instead of running beside it.
 import request from 'supertest';
 import { randomBytesDeterministic, writeFiles } from '../gateway/helpers';
+import { createToken } from '../../api/routes/tokens';
 import { startLab, waitUntil, type Lab } from './lab';
 
 jest.setTimeout(180_000);
@@ -16,6 +17,8 @@ describe('live job progress', () => {
       'video.bin': randomBytesDeterministic(10 * 1024 * 1024, 11),
       'notes.txt': 'cut 3\n',
     });
+    await lab.agents.a1.client.createShare('media2');
+    writeFiles(lab.livePath(lab.agents.a1, 'media2'), { 'big.bin': randomBytesDeterministic(6 * 1024 * 1024, 12) });
   });
   afterAll(async () => lab?.close());
 
@@ -60,5 +63,49 @@ describe('live job progress', () => {
     expect(final!.durationSeconds).toBeGreaterThan(5);
     const elapsed = (Date.parse(final!.endedAt) - Date.parse(final!.startedAt)) / 1000;
     expect(Math.abs(final!.durationSeconds - elapsed)).toBeLessThan(0.002);
+  });
+
+  it('replicates a share now: queued behind the running job, then an on-demand run, never two at once', async () => {
+    const db = lab.database.db;
+    const created = await request(lab.app)
+      .post('/api/v1/policies')
+      .set(lab.admin)
+      .send({ name: 'now', source: 'fs-a', destination: 'fs-b', rpoMinutes: 60, shares: [{ source: 'media2' }] });
+    expect(created.status).toBe(202);
+    await lab.temporal.workflow.getHandle(created.body.workflowId).result();
+    const base = await waitUntil('the base copy to run', () =>
+      db.job.findFirst({ where: { share: 'media2', state: 'running' } }),
+    );
+    const viewer = await request(lab.app)
+      .post('/api/v1/policies/now/shares/media2/replicate')
+      .set({ authorization: `Bearer ${(await createToken(db, 'v', 'viewer')).token}` });
+    expect(viewer.status).toBe(403);
+    const res = await request(lab.app).post('/api/v1/policies/now/shares/media2/replicate').set(lab.admin).expect(202);
+    expect(res.body).toMatchObject({
+      policy: 'now',
+      share: 'media2',
+      scheduleId: 'schedule/replicate/now/media2',
+      queuedBehind: base.id,
+    });
+    const onDemand = await waitUntil(
+      'the on-demand run to end',
+      () => db.job.findFirst({ where: { share: 'media2', kind: 'on_demand', state: { in: ['succeeded', 'failed'] } } }),
+      120_000,
+    );
+    expect(onDemand.state).toBe('succeeded');
+    const first = await db.job.findUniqueOrThrow({ where: { id: base.id } });
+    expect(first.state).toBe('succeeded');
+    // It waited: it started only once the base copy had ended, and it sent only what changed (nothing).
+    expect(onDemand.startedAt.getTime()).toBeGreaterThanOrEqual(first.endedAt!.getTime());
+    expect(onDemand.incremental).toBe(true);
+    // The request was used up: the next scheduled run is a scheduled one again.
+    expect(
+      (await db.policyShare.findFirstOrThrow({ where: { sourceShare: 'media2' } })).replicateRequestedAt,
+    ).toBeNull();
+    const missing = await request(lab.app)
+      .post('/api/v1/policies/now/shares/nope/replicate')
+      .set(lab.admin)
+      .expect(404);
+    expect(missing.body.detail).toBe("share 'nope' is not protected by policy 'now'");
   });
 });

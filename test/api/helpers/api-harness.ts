@@ -1,5 +1,8 @@
-// One real app per test file: its own migrated database, the run's Temporal dev server (workflows start on a task
-// queue no worker polls), a token per role, and helpers to count rows (to prove a rejected call changed nothing).
+// One real app per test file: its own migrated database, the run's Temporal dev server, a token per role, and helpers
+// to count rows (to prove a rejected call changed nothing). With `worker: true` the project's real worker polls the
+// file's task queue and runs what the API starts; without, the queue stays unpolled so that a test can read what the
+// API started exactly as it was started (admission tests) — the API's check that a worker polls the queue is then
+// answered "one" by the harness (test/api/operations.test.ts tests the real check).
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import type { Client } from '@temporalio/client';
@@ -11,6 +14,7 @@ import { connectClient } from '../../../infra/temporal';
 import { createLogger } from '../../../infra/logger';
 import { createSecretBox, type SecretBox } from '../../../infra/secrets';
 import { createTestDatabase, testEnvironment, uniqueName, type TestDatabase } from '../../helpers/environment';
+import { startTestWorker, type TestWorker } from '../../helpers/worker';
 
 export interface Counts {
   fileServers: number;
@@ -28,6 +32,8 @@ export interface Harness {
   database: TestDatabase;
   temporal: Client;
   taskQueue: string;
+  /** The real worker polling taskQueue (with `worker: true`). */
+  worker?: TestWorker;
   secrets: SecretBox;
   tokens: { viewer: string; operator: string; admin: string };
   auth(role: 'viewer' | 'operator' | 'admin'): { authorization: string };
@@ -38,10 +44,16 @@ export interface Harness {
 
 export const UI_URL = 'http://127.0.0.1:8233';
 
-export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
+export interface HarnessOptions {
+  /** Run the project's real worker on the file's task queue (default: unpolled). */
+  worker?: boolean;
+}
+
+export async function startHarness(overrides: Partial<AppDeps> = {}, opts: HarnessOptions = {}): Promise<Harness> {
   const database = await createTestDatabase();
   const temporal = await connectClient(testEnvironment().temporalAddress, 'default');
-  const taskQueue = uniqueName('api-unpolled');
+  const taskQueue = uniqueName(opts.worker ? 'api' : 'api-unpolled');
+  const worker = opts.worker ? await startTestWorker({ db: database.db, taskQueue }) : undefined;
   const secrets = createSecretBox(randomBytes(32));
   const app = createApp({
     db: database.db,
@@ -53,6 +65,7 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
     secrets,
     authFailures: { maxFailures: 10_000, windowMs: 60_000 },
     gatewayTimeoutMs: 2000,
+    ...(opts.worker ? {} : { workersPolling: () => Promise.resolve(1) }),
     ...overrides,
   });
   const tokens = {
@@ -66,6 +79,7 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
     database,
     temporal,
     taskQueue,
+    worker,
     secrets,
     tokens,
     auth: (role) => ({ authorization: `Bearer ${tokens[role]}` }),
@@ -83,7 +97,8 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
       return { fileServers, fsvms, shares, policies, policyShares, jobs, operations, tokens: tokensN };
     },
     async close() {
-      // Terminate every workflow this file started on its unpolled task queue.
+      await worker?.stop();
+      // Terminate every workflow this file started that still runs.
       const ids: string[] = [];
       for await (const w of temporal.workflow.list({
         query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
@@ -144,4 +159,22 @@ export async function seedFileServer(
     },
   });
   return fs.id;
+}
+
+/** An active policy from `source` to `destination` over these shares (same names on both sides). */
+export async function seedPolicy(
+  db: Db,
+  p: { name: string; sourceId: string; destinationId: string; shares: string[]; status?: 'active' | 'creating' },
+): Promise<string> {
+  const row = await db.replicationPolicy.create({
+    data: {
+      name: p.name,
+      sourceFileServerId: p.sourceId,
+      destFileServerId: p.destinationId,
+      rpoSeconds: 900,
+      status: p.status ?? 'active',
+      shares: { create: p.shares.map((s) => ({ sourceShare: s, targetShare: s })) },
+    },
+  });
+  return row.id;
 }
