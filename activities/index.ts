@@ -5,10 +5,12 @@ import type { Db } from '../infra/database';
 import type { SecretBox } from '../infra/secrets';
 import { createComplianceActivities } from './compliance';
 import { createDiagnosticsActivities } from './diagnostics';
+import { createFailoverActivities } from './failover';
 import { withFailureMapping } from './failures';
 import { createGatewayDirectory } from './gateway-directory';
 import { createOperationActivities } from './operations';
 import { createPolicyActivities } from './policy';
+import { createReadinessActivities } from './readiness';
 import { createReplicationActivities } from './replication';
 
 export interface ActivityDeps {
@@ -32,6 +34,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createOperationActivities(deps),
     ...createPolicyActivities({ ...deps, gateways }),
     ...createReplicationActivities({ ...deps, gateways }),
+    ...createFailoverActivities({ ...deps, gateways }),
+    ...createReadinessActivities({ ...deps, gateways }),
   });
 }
 

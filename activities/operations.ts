@@ -51,11 +51,12 @@ export function createOperationActivities(deps: { db: Db; temporal: Client }) {
         if (input.state === 'running') step.startedAt ??= now;
         else if (input.state !== 'pending') step.endedAt = now;
         if (input.detail !== undefined) step.detail = input.detail;
+        const starting = op.state === 'pending' || op.state === 'scheduled' || op.state === 'awaiting_approval';
         await tx.operation.update({
           where: { id: input.operationId },
           data: {
             steps: steps as unknown as Prisma.InputJsonValue,
-            state: op.state === 'pending' ? 'running' : undefined,
+            ...(starting && input.state === 'running' ? { state: 'running', startedAt: new Date() } : {}),
           },
         });
       });
@@ -64,7 +65,22 @@ export function createOperationActivities(deps: { db: Db; temporal: Client }) {
     async finishOperation(input: { operationId: string; state: 'succeeded' | 'failed' | 'cancelled'; error?: string }) {
       await deps.db.operation.updateMany({
         where: { id: input.operationId },
-        data: { state: input.state, error: input.error ?? null },
+        data: { state: input.state, error: input.error ?? null, endedAt: new Date() },
+      });
+    },
+
+    /** An operation waiting for its approval or its start time, and the approval when it comes. */
+    async setOperationGate(input: {
+      operationId: string;
+      state: 'awaiting_approval' | 'scheduled' | 'pending';
+      approvedBy?: string;
+    }) {
+      await deps.db.operation.updateMany({
+        where: { id: input.operationId, state: { in: ['pending', 'awaiting_approval', 'scheduled'] } },
+        data: {
+          state: input.state,
+          ...(input.approvedBy ? { approvedBy: input.approvedBy, approvedAt: new Date() } : {}),
+        },
       });
     },
 
@@ -76,7 +92,10 @@ export function createOperationActivities(deps: { db: Db; temporal: Client }) {
      */
     async reconcileOperations(): Promise<ReconcileResult> {
       const active = await deps.db.operation.findMany({
-        where: { state: { in: ['pending', 'running'] }, createdAt: { lt: new Date(Date.now() - RECONCILE_AFTER_MS) } },
+        where: {
+          state: { in: ['pending', 'awaiting_approval', 'scheduled', 'running'] },
+          createdAt: { lt: new Date(Date.now() - RECONCILE_AFTER_MS) },
+        },
         select: { id: true, workflowId: true, kind: true },
       });
       const result: ReconcileResult = { ended: [] };
@@ -106,8 +125,8 @@ export function createOperationActivities(deps: { db: Db; temporal: Client }) {
         }
         if (!end) continue;
         const updated = await deps.db.operation.updateMany({
-          where: { id: op.id, state: { in: ['pending', 'running'] } },
-          data: { state: end.state, error: end.reason },
+          where: { id: op.id, state: { in: ['pending', 'awaiting_approval', 'scheduled', 'running'] } },
+          data: { state: end.state, error: end.reason, endedAt: new Date() },
         });
         if (updated.count) {
           result.ended.push({ operationId: op.id, ...end });

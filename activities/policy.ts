@@ -85,12 +85,12 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
       shares: { sourceShare: string; targetShare: string }[];
     }): Promise<PolicyLayout> {
       const [src, dst] = await Promise.all([
-        db.fileServer.findUnique({ where: { name: input.source }, select: { id: true, status: true } }),
-        db.fileServer.findUnique({ where: { name: input.destination }, select: { id: true, status: true } }),
+        db.fileServer.findUnique({ where: { name: input.source }, select: { id: true, fencedAt: true } }),
+        db.fileServer.findUnique({ where: { name: input.destination }, select: { id: true } }),
       ]);
       if (!src) throw new NotFoundError(`source file server '${input.source}' is not registered`);
       if (!dst) throw new NotFoundError(`destination file server '${input.destination}' is not registered`);
-      if (src.status === 'failed') throw new ValidationError(`source file server '${input.source}' is marked failed`);
+      if (src.fencedAt) throw new ValidationError(`source file server '${input.source}' is fenced since a failover`);
       const [source, destination] = await Promise.all([
         shareOwners(gateways, input.source),
         shareOwners(gateways, input.destination),

@@ -42,8 +42,10 @@ export interface ReplicationPlan {
   targetShare: string;
   rpoSeconds: number;
   retentionCount: number;
-  /** Whether the destination has a complete set already (the run is then expected to be incremental). */
+  /** Whether the receiving side has a complete set already (the run is then expected to be incremental). */
   hasCompleteSet: boolean;
+  /** The run goes from the policy's destination back to its source (the destination is primary since a failover). */
+  reversed: boolean;
   portions: PortionPlan[];
 }
 
@@ -83,54 +85,64 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
      * Reads the policy and dataset map, follows portions that moved to another FSVM and maps new ones. Base vs
      * incremental is negotiated by each sub-job for its portion ([0218]), once its FSVM answers.
      */
-    async prepareReplication(input: { policyId: string; share: string }): Promise<ReplicationPlan> {
+    async prepareReplication(input: {
+      policyId: string;
+      share: string;
+      trigger?: 'schedule' | 'on_demand' | 'final_delta';
+    }): Promise<ReplicationPlan> {
       const policy = await db.replicationPolicy.findUnique({
         where: { id: input.policyId },
         include: {
-          source: { select: { name: true } },
+          source: { select: { name: true, fsvms: { select: { nodeId: true, gatewayUrl: true } } } },
           destination: { select: { name: true, fsvms: { select: { nodeId: true, gatewayUrl: true } } } },
-          shares: {
-            where: { sourceShare: input.share },
-            include: { datasets: { where: { reverse: false, inUse: true } } },
-          },
+          shares: { where: { sourceShare: input.share }, include: { datasets: { where: { inUse: true } } } },
         },
       });
       if (!policy) throw new NotFoundError(`policy ${input.policyId} no longer exists`);
       const ps = policy.shares[0];
       if (!ps) throw new NotFoundError(`share '${input.share}' is not in policy '${policy.name}'`);
+      // Replication runs from the primary (where clients write) to the other side: after a failover, backwards.
+      const reversed = ps.primary === 'destination';
+      const from = reversed ? policy.destination : policy.source;
+      const to = reversed ? policy.source : policy.destination;
+      const fromShare = reversed ? ps.targetShare : ps.sourceShare;
+      const toShare = reversed ? ps.sourceShare : ps.targetShare;
+      const toId = reversed ? policy.sourceFileServerId : policy.destFileServerId;
       const base = {
         policyName: policy.name,
         policyStatus: policy.status,
-        source: policy.source.name,
-        destination: policy.destination.name,
-        sourceShare: ps.sourceShare,
-        targetShare: ps.targetShare,
+        source: from.name,
+        destination: to.name,
+        sourceShare: fromShare,
+        targetShare: toShare,
+        reversed,
         rpoSeconds: policy.rpoSeconds,
         retentionCount: policy.retentionCount,
-        hasCompleteSet: (await recoveryPoint(db, policy.destFileServerId, ps.targetShare)) !== null,
+        hasCompleteSet: (await recoveryPoint(db, toId, toShare)) !== null,
       };
       if (policy.status !== 'active' && policy.status !== 'creating') return { ...base, portions: [] };
+      // A failover paused the share: a run its schedule had already queued does nothing. Its own final delta runs.
+      if (ps.paused && input.trigger !== 'final_delta') return { ...base, policyStatus: 'paused', portions: [] };
 
-      const { owners, down } = await currentOwners(base.source, ps.sourceShare);
+      const datasets = ps.datasets.filter((d) => d.reverse === reversed);
+      const { owners, down } = await currentOwners(from.name, fromShare);
       // Portions on an FSVM that does not answer stay where the map has them; their sub-jobs wait for it.
-      for (const d of ps.datasets)
+      for (const d of datasets)
         if (!owners.has(d.portion) && down.includes(d.sourceNodeId)) owners.set(d.portion, d.sourceNodeId);
       if (!owners.size) {
-        if (down.length)
-          throw new GatewayUnavailable(`no FSVM of '${base.source}' holding '${ps.sourceShare}' answers`);
-        throw new ValidationError(`share '${ps.sourceShare}' is not on any FSVM of '${base.source}'`);
+        if (down.length) throw new GatewayUnavailable(`no FSVM of '${from.name}' holding '${fromShare}' answers`);
+        throw new ValidationError(`share '${fromShare}' is not on any FSVM of '${from.name}'`);
       }
-      const destNodes = policy.destination.fsvms.map((f) => f.nodeId);
       const placements = planDatasetMap(
         [...owners].map(([portion, sourceNode]) => ({ portion, sourceNode })),
-        destNodes,
-        ps.datasets.map((d) => ({ portion: d.portion, sourceNode: d.sourceNodeId, destNode: d.destNodeId })),
+        to.fsvms.map((f) => f.nodeId),
+        datasets.map((d) => ({ portion: d.portion, sourceNode: d.sourceNodeId, destNode: d.destNodeId })),
       );
       for (const p of placements) {
-        const known = ps.datasets.find((d) => d.portion === p.portion);
-        if (known && known.sourceNodeId === p.sourceNode) continue;
-        // A new portion, or one that moved to another source FSVM: record where it is now, both ways (the reverse
-        // entry is the way back a failback and a reverse resync take).
+        const known = datasets.find((d) => d.portion === p.portion);
+        if (known && known.sourceNodeId === p.sourceNode && known.destNodeId === p.destNode) continue;
+        // A new portion, or one that moved to another FSVM: record where it is now, both ways (the entry of the
+        // other direction is the way back a failover, a failback or a reverse resync takes).
         const pair = {
           sourceFileServerId: policy.sourceFileServerId,
           sourceShare: ps.sourceShare,
@@ -139,9 +151,10 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         };
         await db.$transaction(
           [false, true].map((reverse) => {
-            const nodes = reverse
-              ? { sourceNodeId: p.destNode, destNodeId: p.sourceNode }
-              : { sourceNodeId: p.sourceNode, destNodeId: p.destNode };
+            const nodes =
+              reverse === reversed
+                ? { sourceNodeId: p.sourceNode, destNodeId: p.destNode }
+                : { sourceNodeId: p.destNode, destNodeId: p.sourceNode };
             return db.datasetMapEntry.upsert({
               where: {
                 sourceFileServerId_sourceShare_destFileServerId_targetShare_portion_reverse: {
@@ -156,7 +169,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           }),
         );
       }
-      const urlOf = new Map(policy.destination.fsvms.map((f) => [f.nodeId, f.gatewayUrl]));
+      const urlOf = new Map(to.fsvms.map((f) => [f.nodeId, f.gatewayUrl]));
       const portions = placements.map((p): PortionPlan => ({ ...p, destUrl: urlOf.get(p.destNode)! }));
       return { ...base, portions };
     },
@@ -168,6 +181,8 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       snapshotSetId: string;
       kind: 'scheduled' | 'on_demand' | 'final_delta';
       workflowId: string;
+      /** The operation a final delta belongs to. */
+      operationId?: string;
     }): Promise<{ jobId: string }> {
       const { plan } = input;
       const existing = await db.job.findFirst({
@@ -176,13 +191,14 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       if (existing) return { jobId: existing.id };
       // A run an operator asked for (POST .../replicate triggers the schedule, so it queues like any run) is
       // recorded as on demand; the request is used up by the first run that starts after it.
-      let kind = input.kind;
+      let kind: 'scheduled' | 'on_demand' | 'final_delta' | 'reverse' = input.kind;
       if (kind === 'scheduled') {
         const used = await db.policyShare.updateMany({
           where: { policyId: input.policyId, sourceShare: plan.sourceShare, replicateRequestedAt: { lte: new Date() } },
           data: { replicateRequestedAt: null },
         });
         if (used.count) kind = 'on_demand';
+        else if (plan.reversed) kind = 'reverse';
       }
       const job = await db.job.create({
         data: {
@@ -196,6 +212,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           snapshotSetId: input.snapshotSetId,
           incremental: plan.hasCompleteSet,
           workflowId: input.workflowId,
+          operationId: input.operationId ?? null,
           subJobs: {
             create: plan.portions.map((p) => ({
               portion: p.portion,
@@ -426,10 +443,6 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       const seconds = Math.max((Date.now() - job.startedAt.getTime()) / 1000, 0.001);
       const takenAt = new Date(input.snapshotTakenAt);
       const now = new Date();
-      const policy = await db.replicationPolicy.findUnique({
-        where: { id: input.policyId },
-        select: { sourceFileServerId: true },
-      });
       const destId = await fileServerId(input.destination);
       await db.$transaction(async (tx) => {
         // Every portion arrived and was committed: the set is the share's new recovery point at the destination.
@@ -442,13 +455,12 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           complete: true,
           portions: [...input.portions].sort(),
         });
-        // ... and complete at the source too, where an FSVM that was down at the start took its snapshot since.
-        if (policy) {
-          await tx.snapshotSet.updateMany({
-            where: { fileServerId: policy.sourceFileServerId, share: input.share, setId: input.snapshotSetId },
-            data: { complete: true, portions: [...input.portions].sort() },
-          });
-        }
+        // ... and complete on the sending side too, where an FSVM that was down at the start took its snapshot since
+        // (set ids are unique per run: the one other row of this set is the sending side's).
+        await tx.snapshotSet.updateMany({
+          where: { setId: input.snapshotSetId, share: input.share, fileServerId: { not: destId }, origin: 'local' },
+          data: { complete: true, portions: [...input.portions].sort() },
+        });
         await tx.job.update({
           where: { id: input.jobId },
           data: {

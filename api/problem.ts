@@ -5,7 +5,8 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import { z } from 'zod';
 import { DomainError, type DomainErrorCode, type FieldError } from '../domain/errors';
 import type { Logger } from '../infra/logger';
-import { TemporalUnavailable, WorkerUnavailable } from './temporal';
+import { IdempotencyMismatch } from './services/operations';
+import { TemporalUnavailable, WorkerUnavailable, WorkflowRunFailed } from './temporal';
 
 export const Problem = z
   .object({
@@ -57,6 +58,12 @@ export function toProblem(err: unknown): Problem {
     const m = BY_CODE[err.code];
     const fields = err.code === 'VALIDATION' ? (err as unknown as { fields: FieldError[] }).fields : undefined;
     return problem(m.status, m.title, m.slug, err.message, fields?.length ? fields : undefined);
+  }
+  if (err instanceof IdempotencyMismatch) {
+    return problem(422, 'Idempotency-Key reused', 'idempotency-key-reused', err.message);
+  }
+  if (err instanceof WorkflowRunFailed) {
+    return problem(502, 'Workflow failed', 'workflow-failed', err.message);
   }
   if (err instanceof WorkerUnavailable) {
     return problem(503, 'No worker available', 'no-worker', err.message);

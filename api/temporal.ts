@@ -31,6 +31,13 @@ export interface WorkflowPort {
    * run, replacing a queued one) rather than beside it. Checks that a worker polls, as start does.
    */
   triggerSchedule(scheduleId: string): Promise<void>;
+  /**
+   * Runs a short workflow to its end and returns its result (the dry run's plan, the directory check): bounded by
+   * `timeoutMs`, after which the workflow is terminated and the call fails.
+   */
+  execute<T>(req: StartRequest, timeoutMs: number): Promise<T>;
+  /** Sends a signal to a running workflow (approval). */
+  signal(workflowId: string, name: string, arg: unknown): Promise<void>;
   /** Requests cancellation (the workflow undoes what it may and records its end); false when it is not running. */
   cancel(workflowId: string): Promise<boolean>;
   /** null when Temporal does not know the workflow; throws when Temporal cannot be reached. */
@@ -44,6 +51,24 @@ export class TemporalUnavailable extends Error {
     super(message);
     this.name = 'TemporalUnavailable';
   }
+}
+
+/** A workflow the API ran to its end (execute) failed or timed out: HTTP 502 with its reason. */
+export class WorkflowRunFailed extends Error {
+  constructor(
+    readonly workflowId: string,
+    readonly reason: string,
+  ) {
+    super(`workflow ${workflowId} failed: ${reason}`);
+    this.name = 'WorkflowRunFailed';
+  }
+}
+
+/** The innermost cause's message: Temporal wraps an activity's reason in WorkflowFailedError > ActivityFailure. */
+function rootMessage(err: Error): string {
+  let e: Error = err;
+  while (e.cause instanceof Error) e = e.cause;
+  return e.message;
 }
 
 /** Temporal answers, but no worker polls the task queue: nothing would run the workflow (HTTP 503). */
@@ -107,6 +132,39 @@ export function createWorkflowPort(
         throw new TemporalUnavailable(
           `could not start workflow ${req.workflowId}: ${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}`,
         );
+      }
+    },
+    async execute<T>(req: StartRequest, runMs: number): Promise<T> {
+      await requireWorker();
+      let handle;
+      try {
+        handle = await bounded(() =>
+          client.workflow.start(req.workflowType, {
+            taskQueue,
+            workflowId: req.workflowId,
+            args: [req.input],
+            typedSearchAttributes: req.searchAttributes,
+            memo: req.memo,
+            workflowExecutionTimeout: runMs,
+          }),
+        );
+      } catch (err) {
+        throw new TemporalUnavailable(
+          `could not start workflow ${req.workflowId}: ${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}`,
+        );
+      }
+      try {
+        return (await client.withDeadline(Date.now() + runMs + timeoutMs, () => handle.result())) as T;
+      } catch (err) {
+        throw new WorkflowRunFailed(req.workflowId, err instanceof Error ? rootMessage(err) : String(err));
+      }
+    },
+    async signal(workflowId, name, arg) {
+      try {
+        await bounded(() => client.workflow.getHandle(workflowId).signal(name, arg));
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`workflow ${workflowId} is not running`);
+        throw new TemporalUnavailable(`could not signal workflow ${workflowId}`);
       }
     },
     async cancel(workflowId) {

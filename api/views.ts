@@ -3,7 +3,11 @@
 import { z } from 'zod';
 
 export const IsoDate = z.string().describe('ISO 8601 timestamp');
-export const FileServerStatus = z.enum(['active', 'standby', 'failed']);
+export const FileServerStatus = z
+  .enum(['active', 'standby', 'fenced'])
+  .describe(
+    'Derived, never set: active while clients write to it (it is primary for a share, or protects nothing), standby while it only holds replicas, fenced after an unplanned failover left it behind',
+  );
 export const FsvmView = z
   .object({
     nodeId: z.string(),

@@ -13,6 +13,8 @@ export const ReplicateShareInput = z.object({
   /** The source share (its target share is read from the policy). */
   share: z.string().min(1).max(80),
   trigger: ReplicationTrigger.default('schedule'),
+  /** The operation whose final delta this run is (trigger final_delta). */
+  operationId: z.uuid().optional(),
 });
 export type ReplicateShareInput = z.infer<typeof ReplicateShareInput>;
 

@@ -88,7 +88,7 @@ export async function replicateShareWorkflow(input: ReplicateShareInput): Promis
   const local = patched(LOCAL_STEPS_PATCH);
   const quick = local ? localSteps : steps;
 
-  const plan = await quick.prepareReplication({ policyId: input.policyId, share: input.share });
+  const plan = await quick.prepareReplication({ policyId: input.policyId, share: input.share, trigger: input.trigger });
   upsertSearchAttributes([
     { key: POLICY, value: plan.policyName },
     { key: SHARE, value: plan.sourceShare },
@@ -122,6 +122,7 @@ export async function replicateShareWorkflow(input: ReplicateShareInput): Promis
     snapshotSetId: setId,
     kind,
     workflowId: workflowInfo().workflowId,
+    ...(input.operationId ? { operationId: input.operationId } : {}),
   });
 
   try {
@@ -140,7 +141,8 @@ export async function replicateShareWorkflow(input: ReplicateShareInput): Promis
 
     progress.phase = 'transferring';
     const results: TransferResult[] = await CancellationScope.withTimeout(
-      deadlineMs(plan.rpoSeconds, incremental),
+      // A final delta has no next run to catch up: clients wait for it, however long it takes.
+      deadlineMs(plan.rpoSeconds, incremental && input.trigger !== 'final_delta'),
       () =>
         Promise.all(
           plan.portions.map(async (portion, i) => {

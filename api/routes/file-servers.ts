@@ -9,12 +9,36 @@ import type { FileServerService } from '../services/file-servers';
 import type { ShareService } from '../services/shares';
 import { FileServerStatus, FsvmView, fsvmView, IsoDate, iso, num } from '../views';
 import { jobSummary, JobSummary } from './jobs';
+import { serverRoles } from '../../store/file-server-status';
 
 const GatewayUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
   .max(2048)
   .refine((u) => !/^https?:\/\/[^/]*@/.test(u), 'must not contain credentials (give the token separately)')
   .transform((u) => u.replace(/\/+$/, ''));
+
+/** A file server's status is derived from its shares' roles and fences; a request that sets it is refused. */
+const KeptBySystem = z
+  .unknown()
+  .refine((v) => v === undefined, {
+    message: 'is kept by the system (from the policies and the failovers); do not send it',
+  })
+  .optional()
+  .describe('Refused: the status is derived (active, standby, fenced)');
+
+const Fence = z
+  .object({
+    since: IsoDate,
+    reason: z.string().nullable(),
+    mode: z.string().nullable().describe('read_only or off'),
+    enforcedAt: IsoDate.nullable().describe('When every fenced share was confirmed; null while an FSVM is away'),
+  })
+  .nullable();
+
+const Roles = z.object({
+  primaryShares: z.number().describe('Protected shares whose clients write here now'),
+  replicaShares: z.number().describe('Protected shares this server holds the replica of'),
+});
 
 const FsvmInput = z.strictObject({
   nodeId: NodeId.optional().describe('Expected node id; checked against the gateway'),
@@ -35,7 +59,7 @@ const RegisterBody = z
     addresses: z.array(IpAddress).max(64).default([]),
     adComputerAccount: AdComputerAccount.optional(),
     adCredentials: AdCredentials.optional(),
-    status: FileServerStatus.default('active'),
+    status: KeptBySystem,
     fsvms: z.array(FsvmInput).min(1).max(64),
   })
   .meta({ id: 'RegisterFileServerRequest' });
@@ -47,7 +71,7 @@ const UpdateBody = z
     addresses: z.array(IpAddress).max(64).optional(),
     adComputerAccount: AdComputerAccount.nullable().optional(),
     adCredentials: AdCredentials.nullable().optional(),
-    status: FileServerStatus.optional(),
+    status: KeptBySystem,
     fsvms: z.array(FsvmInput).min(1).max(64).optional().describe('The complete new list (every gateway is checked)'),
   })
   .refine((b) => Object.keys(b).length > 0, 'give at least one field to change')
@@ -66,6 +90,8 @@ const FileServerDetails = z
     adComputerAccount: z.string().nullable(),
     adCredentialsSet: z.boolean(),
     status: FileServerStatus,
+    roles: Roles,
+    fence: Fence,
     fsvms: z.array(FsvmView),
     sharesRefreshedAt: IsoDate.nullable(),
     policies: z.array(
@@ -86,6 +112,8 @@ const FileServerOverview = z
     site: z.string(),
     dnsName: z.string(),
     status: FileServerStatus,
+    roles: Roles,
+    fence: Fence,
     fsvms: z.object({ total: z.number(), healthy: z.number() }),
     shares: z.number(),
     protection: z.array(
@@ -94,7 +122,15 @@ const FileServerOverview = z
         source: z.object({ name: z.string(), status: FileServerStatus }),
         destination: z.object({ name: z.string(), status: FileServerStatus }),
         policies: z.array(z.object({ name: z.string(), status: z.string() })),
-        runningOperation: z.object({ id: z.string(), kind: z.string() }).nullable(),
+        shares: z.array(
+          z.object({
+            policy: z.string(),
+            share: z.string(),
+            primary: z.enum(['source', 'destination']).describe('The side clients write to now'),
+            paused: z.boolean().describe('Replication paused (by a failover, until replication resumes)'),
+          }),
+        ),
+        runningOperation: z.object({ id: z.string(), kind: z.string(), state: z.string() }).nullable(),
         availableActions: z.array(ActionName),
       }),
     ),
@@ -146,11 +182,11 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
       include: { source: { select: { name: true } }, destination: { select: { name: true } } },
       orderBy: { name: 'asc' },
     });
-    const ops = await db.operation.findMany({
-      where: { OR: [{ sourceFileServer: name }, { destFileServer: name }] },
-      orderBy: { createdAt: 'desc' },
-      take: 10,
-    });
+    const [ops, roles] = await Promise.all([
+      db.operation.findMany({ where: { fileServers: { has: name } }, orderBy: { createdAt: 'desc' }, take: 10 }),
+      serverRoles(db),
+    ]);
+    const r = roles.get(fs.id);
     return {
       id: fs.id,
       name: fs.name,
@@ -159,7 +195,16 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
       addresses: fs.addresses,
       adComputerAccount: fs.adComputerAccount,
       adCredentialsSet: fs.adCredentialsEnc !== null,
-      status: fs.status,
+      status: r?.status ?? 'active',
+      roles: { primaryShares: r?.primaryShares ?? 0, replicaShares: r?.replicaShares ?? 0 },
+      fence: r?.fenced
+        ? {
+            since: r.fenced.at.toISOString(),
+            reason: r.fenced.reason,
+            mode: r.fenced.mode,
+            enforcedAt: iso(r.fenced.enforcedAt),
+          }
+        : null,
       fsvms: fs.fsvms.map(fsvmView),
       sharesRefreshedAt: iso(fs.sharesRefreshedAt),
       policies: policies.map((p) => ({

@@ -28,6 +28,7 @@ export const JobSummary = z
     startedAt: IsoDate,
     endedAt: IsoDate.nullable(),
     rpoCompliant: z.boolean().nullable(),
+    operationId: z.string().nullable().describe('The operation whose final delta this job is'),
   })
   .meta({ id: 'JobSummary' });
 
@@ -52,6 +53,7 @@ export function jobSummary(j: JobRow): z.infer<typeof JobSummary> {
     startedAt: j.startedAt.toISOString(),
     endedAt: iso(j.endedAt),
     rpoCompliant: j.rpoCompliant,
+    operationId: j.operationId,
   };
 }
 

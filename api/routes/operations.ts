@@ -3,17 +3,88 @@
 import { z } from 'zod';
 import type { Db } from '../../infra/database';
 import type { Prisma } from '../../prisma/generated/client';
-import { NotFoundError } from '../../domain/errors';
+import { NotFoundError, ValidationError } from '../../domain/errors';
 import { FileServerName, Uuid } from '../../domain/names';
 import { OPERATION_KINDS, OPERATION_REQUESTS, type OperationKindName } from '../../domain/operations';
 import type { ApiRoutes } from '../http';
 import type { OperationService } from '../services/operations';
 import type { WorkflowPort } from '../temporal';
 import { afterCursor, fetchSize, keysetPage } from '../pagination';
-import { Cursor, IsoDate, Limit, OperationRef } from '../views';
+import { Cursor, IsoDate, iso, Limit, OperationRef } from '../views';
+
+/** The Idempotency-Key header, if any, checked (400 naming the header when malformed). */
+function idempotencyKeyOf(raw: string | string[] | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const r = IdempotencyKey.safeParse(Array.isArray(raw) ? raw.join(',') : raw);
+  if (!r.success) {
+    const message = r.error.issues[0]?.message ?? 'invalid';
+    throw new ValidationError(`invalid header Idempotency-Key: ${message}`, [
+      { path: 'headers.idempotency-key', message },
+    ]);
+  }
+  return r.data;
+}
 
 const ALL_KINDS = [...OPERATION_KINDS, 'policy_create', 'policy_update', 'policy_delete'] as const;
-const OperationState = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
+const OperationState = z.enum([
+  'pending',
+  'awaiting_approval',
+  'scheduled',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+]);
+
+const IdempotencyKey = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,200}$/, 'must be 1 to 200 printable ASCII characters without spaces');
+
+const DryRun = z.strictObject({
+  dryRun: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((v) => v === 'true')
+    .describe('true: answer the plan (steps, shares, recovery points, readiness, redirect, estimate); change nothing'),
+});
+
+const Plan = z
+  .object({
+    kind: z.enum(OPERATION_KINDS),
+    source: z.string(),
+    destination: z.string().nullable(),
+    destinations: z.array(z.string()),
+    steps: z.array(z.object({ name: z.string(), description: z.string() })),
+    shares: z.array(
+      z.object({
+        policy: z.string(),
+        share: z.string(),
+        targetShare: z.string(),
+        destination: z.string(),
+        recoveryPoint: z
+          .object({ snapshotSetId: z.string(), createdAt: IsoDate, ageSeconds: z.number() })
+          .nullable()
+          .describe('The newest complete set on the side clients move to (what an unplanned failover restores)'),
+      }),
+    ),
+    redirect: z.object({
+      summary: z.string(),
+      records: z.array(z.object({ name: z.string(), before: z.array(z.string()), after: z.array(z.string()) })),
+      spns: z.array(z.object({ spn: z.string(), from: z.string().nullable(), to: z.string() })),
+    }),
+    readiness: z.object({
+      ok: z.boolean(),
+      checks: z.array(z.object({ name: z.string(), ok: z.boolean(), message: z.string() })),
+    }),
+    dataLossWindowSeconds: z
+      .number()
+      .nullable()
+      .describe('Unplanned failover: the age of the oldest recovery point used (writes after it are lost); else 0'),
+    estimatedSeconds: z.number().nullable(),
+    estimateBasis: z.string().describe('How the estimate was computed, from which past runs'),
+    warnings: z.array(z.string()),
+  })
+  .meta({ id: 'OperationPlan' });
 
 const Step = z.object({
   name: z.string(),
@@ -36,6 +107,29 @@ const OperationView = z
     workflowUrl: z.string().nullable(),
     requestedBy: z.string().nullable(),
     error: z.string().nullable(),
+    fileServers: z.array(z.string()).describe('Every file server the operation acts on'),
+    result: z
+      .unknown()
+      .nullable()
+      .describe('What it did per share: sets used and their age, runs, open files, snapshots'),
+    startAt: IsoDate.nullable(),
+    requireApproval: z.boolean(),
+    approvedBy: z.string().nullable(),
+    approvedAt: IsoDate.nullable(),
+    startedAt: IsoDate.nullable(),
+    endedAt: IsoDate.nullable(),
+    jobs: z
+      .array(
+        z.object({
+          id: z.string(),
+          share: z.string(),
+          state: z.string(),
+          percent: z.number(),
+          bytesSynced: z.number(),
+          bytesTotal: z.number(),
+        }),
+      )
+      .describe("The final delta's replication jobs with their live progress"),
     createdAt: IsoDate,
     updatedAt: IsoDate,
   })
@@ -78,7 +172,39 @@ export function operationRoutes(
 ): void {
   const { db, workflows } = deps;
 
-  const view = (o: OperationRow): z.infer<typeof OperationView> => ({
+  const jobsOf = async (ids: string[]) => {
+    const rows = ids.length
+      ? await db.job.findMany({
+          where: { operationId: { in: ids } },
+          select: {
+            id: true,
+            operationId: true,
+            share: true,
+            state: true,
+            percent: true,
+            bytesSynced: true,
+            bytesTotal: true,
+          },
+          orderBy: { share: 'asc' },
+        })
+      : [];
+    const out = new Map<string, z.infer<typeof OperationView>['jobs']>();
+    for (const j of rows) {
+      const list = out.get(j.operationId!) ?? [];
+      list.push({
+        id: j.id,
+        share: j.share,
+        state: j.state,
+        percent: j.percent,
+        bytesSynced: Number(j.bytesSynced),
+        bytesTotal: Number(j.bytesTotal),
+      });
+      out.set(j.operationId!, list);
+    }
+    return out;
+  };
+
+  const view = (o: OperationRow, jobs: z.infer<typeof OperationView>['jobs'] = []): z.infer<typeof OperationView> => ({
     id: o.id,
     kind: o.kind,
     state: o.state,
@@ -90,6 +216,15 @@ export function operationRoutes(
     workflowUrl: workflows.link(o.workflowId),
     requestedBy: o.requestedBy,
     error: o.error,
+    fileServers: o.fileServers,
+    result: o.result ?? null,
+    startAt: iso(o.startAt),
+    requireApproval: o.requireApproval,
+    approvedBy: o.approvedBy,
+    approvedAt: iso(o.approvedAt),
+    startedAt: iso(o.startedAt),
+    endedAt: iso(o.endedAt),
+    jobs,
     createdAt: o.createdAt.toISOString(),
     updatedAt: o.updatedAt.toISOString(),
   });
@@ -101,16 +236,26 @@ export function operationRoutes(
       role: 'operator',
       tag: 'Operations',
       summary: SUMMARIES[kind],
+      description:
+        'With `?dryRun=true` the answer is the plan (200) and nothing changes. An `Idempotency-Key` header makes ' +
+        "the request safe to repeat: the same key with the same body answers the first request's operation, with " +
+        'another body 422.',
+      query: DryRun,
       body: OPERATION_REQUESTS[kind],
       responses: {
+        200: { description: 'The plan (dryRun=true)', schema: Plan },
         202: { description: 'Accepted: the workflow started', schema: OperationRef },
         409: {
-          description: 'A conflicting operation runs on the pair, or the file servers are not in the needed state',
+          description: 'Another operation holds the pair, or the shares are not in a state this operation applies to',
         },
-        503: { description: 'Temporal is unavailable' },
+        422: { description: 'The Idempotency-Key was used for another request' },
+        502: { description: 'The dry run could not read the gateways or the directory' },
+        503: { description: 'Temporal or the worker is unavailable' },
       },
-      handler: async ({ body, principal }) => {
-        const r = await deps.operations.start(kind, body, principal);
+      handler: async ({ body, query, principal, req }) => {
+        if (query.dryRun) return { status: 200, body: await deps.operations.plan(kind, body) };
+        const key = idempotencyKeyOf(req.headers['idempotency-key']);
+        const r = await deps.operations.start(kind, body, principal, key);
         return {
           status: 202,
           body: { operationId: r.operationId, workflowId: r.workflowId, workflowUrl: workflows.link(r.workflowId) },
@@ -121,6 +266,25 @@ export function operationRoutes(
   }
 
   api.add({
+    method: 'post',
+    path: '/operations/:id/approve',
+    role: 'admin',
+    tag: 'Operations',
+    summary: 'Approve an operation that waits for approval (a second admin, not the requester)',
+    params: z.strictObject({ id: Uuid }),
+    responses: {
+      202: { description: 'Approved: the operation goes on', schema: OperationView },
+      404: { description: 'Unknown operation' },
+      409: { description: 'Not awaiting approval, or the approver is the requester' },
+    },
+    handler: async ({ params, principal }) => {
+      await deps.operations.approve(params.id, principal);
+      const o = await db.operation.findUniqueOrThrow({ where: { id: params.id } });
+      return { status: 202, body: view(o), target: `operation/${o.kind}/${o.id}` };
+    },
+  });
+
+  api.add({
     method: 'get',
     path: '/operations',
     role: 'viewer',
@@ -129,7 +293,7 @@ export function operationRoutes(
     query: z.strictObject({
       kind: z.enum(ALL_KINDS).optional(),
       state: OperationState.optional(),
-      fileServer: FileServerName.optional().describe('Source or destination'),
+      fileServer: FileServerName.optional().describe('Any file server the operation acts on'),
       limit: Limit,
       cursor: Cursor.optional(),
     }),
@@ -143,8 +307,7 @@ export function operationRoutes(
       const and: Prisma.OperationWhereInput[] = [];
       if (query.kind) and.push({ kind: query.kind });
       if (query.state) and.push({ state: query.state });
-      if (query.fileServer)
-        and.push({ OR: [{ sourceFileServer: query.fileServer }, { destFileServer: query.fileServer }] });
+      if (query.fileServer) and.push({ fileServers: { has: query.fileServer } });
       if (query.cursor) and.push(afterCursor(query.cursor, 'createdAt', 'id'));
       const rows = await db.operation.findMany({
         where: { AND: and },
@@ -152,7 +315,11 @@ export function operationRoutes(
         take: fetchSize(query.limit),
       });
       const page = keysetPage(rows, query.limit, (o) => ({ at: o.createdAt, id: o.id }));
-      return { status: 200, body: { items: page.items.map(view), nextCursor: page.nextCursor } };
+      const jobs = await jobsOf(page.items.map((o) => o.id));
+      return {
+        status: 200,
+        body: { items: page.items.map((o) => view(o, jobs.get(o.id))), nextCursor: page.nextCursor },
+      };
     },
   });
 
@@ -196,7 +363,7 @@ export function operationRoutes(
       } catch {
         workflow = { status: 'UNAVAILABLE' };
       }
-      return { status: 200, body: { ...view(o), workflow } };
+      return { status: 200, body: { ...view(o, (await jobsOf([o.id])).get(o.id)), workflow } };
     },
   });
 }

@@ -6,7 +6,9 @@ import type { SecretBox } from '../../infra/secrets';
 import { ConflictError, DomainError, NotFoundError, ValidationError, type FieldError } from '../../domain/errors';
 import type { GatewayHealth } from '../../domain/gateway-contract';
 import type { GatewayFactory } from '../gateways';
-import { availableActions, ACTIVE_OPERATION_STATES } from './protection';
+import { availableActions } from '../../domain/operation-rules';
+import { serverRoles, shareStates } from '../../store/file-server-status';
+import { ACTIVE_OPERATION_STATES } from './protection';
 
 export interface FsvmInput {
   nodeId?: string;
@@ -21,7 +23,6 @@ export interface RegisterFileServer {
   addresses: string[];
   adComputerAccount?: string;
   adCredentials?: { username: string; password: string };
-  status: 'active' | 'standby' | 'failed';
   fsvms: FsvmInput[];
 }
 
@@ -31,7 +32,6 @@ export interface UpdateFileServer {
   addresses?: string[];
   adComputerAccount?: string | null;
   adCredentials?: { username: string; password: string } | null;
-  status?: 'active' | 'standby' | 'failed';
   fsvms?: FsvmInput[];
 }
 
@@ -160,7 +160,6 @@ export function createFileServerService(deps: FileServerServiceDeps) {
           addresses: req.addresses,
           adComputerAccount: req.adComputerAccount ?? null,
           adCredentialsEnc: req.adCredentials ? sealCredentials(req.adCredentials) : null,
-          status: req.status,
           fsvms: { create: fsvmRows(checked) },
         },
       });
@@ -184,7 +183,6 @@ export function createFileServerService(deps: FileServerServiceDeps) {
                 : req.adCredentials
                   ? sealCredentials(req.adCredentials)
                   : null,
-            status: req.status,
           },
         });
         if (checked) {
@@ -211,7 +209,7 @@ export function createFileServerService(deps: FileServerServiceDeps) {
         );
       }
       const running = await db.operation.findFirst({
-        where: { state: { in: ACTIVE_OPERATION_STATES }, OR: [{ sourceFileServer: name }, { destFileServer: name }] },
+        where: { state: { in: ACTIVE_OPERATION_STATES }, fileServers: { has: name } },
       });
       if (running)
         throw new ConflictError(`file server '${name}' has a ${running.kind} operation running (${running.id})`);
@@ -220,59 +218,68 @@ export function createFileServerService(deps: FileServerServiceDeps) {
 
     /** Every file server with its protection overview: one entry per (source, destination) pair it is part of. */
     async list() {
-      const servers = await db.fileServer.findMany({
-        orderBy: { name: 'asc' },
-        include: { fsvms: { select: { health: true } }, _count: { select: { shares: true } } },
-      });
-      const policies = await db.replicationPolicy.findMany({
-        select: { name: true, status: true, sourceFileServerId: true, destFileServerId: true },
-        orderBy: { name: 'asc' },
-      });
-      const running = await db.operation.findMany({
-        where: { state: { in: ACTIVE_OPERATION_STATES } },
-        select: { id: true, kind: true, sourceFileServer: true, destFileServer: true },
-      });
-      const byId = new Map(servers.map((s) => [s.id, s]));
+      const [servers, roles, shares, running] = await Promise.all([
+        db.fileServer.findMany({
+          orderBy: { name: 'asc' },
+          include: { fsvms: { select: { health: true } }, _count: { select: { shares: true } } },
+        }),
+        serverRoles(db),
+        shareStates(db),
+        db.operation.findMany({
+          where: { state: { in: ACTIVE_OPERATION_STATES } },
+          select: { id: true, kind: true, state: true, fileServers: true },
+        }),
+      ]);
+      const statusOf = (id: string) => roles.get(id)?.status ?? 'active';
       return servers.map((s) => {
-        const pairs = new Map<
-          string,
-          { source: string; destination: string; policies: { name: string; status: string }[] }
-        >();
-        for (const p of policies) {
-          if (p.sourceFileServerId !== s.id && p.destFileServerId !== s.id) continue;
-          const src = byId.get(p.sourceFileServerId)!;
-          const dst = byId.get(p.destFileServerId)!;
-          const key = `${src.name}\u0000${dst.name}`;
-          const entry = pairs.get(key) ?? { source: src.name, destination: dst.name, policies: [] };
-          entry.policies.push({ name: p.name, status: p.status });
-          pairs.set(key, entry);
+        const pairs = new Map<string, typeof shares>();
+        for (const sh of shares) {
+          if (sh.sourceId !== s.id && sh.destinationId !== s.id) continue;
+          const key = `${sh.sourceId}/${sh.destinationId}`;
+          pairs.set(key, [...(pairs.get(key) ?? []), sh]);
         }
         const health = s.fsvms.map((f) => f.health);
+        const r = roles.get(s.id);
         return {
           name: s.name,
           site: s.site,
           dnsName: s.dnsName,
-          status: s.status,
+          status: statusOf(s.id),
+          roles: { primaryShares: r?.primaryShares ?? 0, replicaShares: r?.replicaShares ?? 0 },
+          fence: r?.fenced
+            ? {
+                since: r.fenced.at.toISOString(),
+                reason: r.fenced.reason,
+                mode: r.fenced.mode,
+                enforcedAt: r.fenced.enforcedAt?.toISOString() ?? null,
+              }
+            : null,
           fsvms: { total: health.length, healthy: health.filter((h) => h === 'healthy').length },
           shares: s._count.shares,
-          protection: [...pairs.values()].map((pair) => {
-            const src = servers.find((x) => x.name === pair.source)!;
-            const dst = servers.find((x) => x.name === pair.destination)!;
+          protection: [...pairs.values()].map((pairShares) => {
+            const first = pairShares[0]!;
             const onPair = running.filter(
-              (o) =>
-                (o.sourceFileServer === pair.source && o.destFileServer === pair.destination) ||
-                (o.sourceFileServer === pair.destination && o.destFileServer === pair.source),
+              (o) => o.fileServers.includes(first.source) && o.fileServers.includes(first.destination),
             );
             // A readiness check blocks only another readiness check; anything else blocks every action.
             const blocking = onPair.find((o) => o.kind !== 'dr_readiness');
             const op = blocking ?? onPair[0];
-            const actions = blocking ? [] : availableActions(src.status, dst.status, pair.policies);
+            const actions = blocking
+              ? []
+              : availableActions(pairShares, { sourceFenced: roles.get(first.sourceId)?.fenced != null });
+            const policies = [...new Map(pairShares.map((x) => [x.policy, x])).values()];
             return {
-              role: pair.source === s.name ? ('source' as const) : ('destination' as const),
-              source: { name: src.name, status: src.status },
-              destination: { name: dst.name, status: dst.status },
-              policies: pair.policies,
-              runningOperation: op ? { id: op.id, kind: op.kind } : null,
+              role: first.sourceId === s.id ? ('source' as const) : ('destination' as const),
+              source: { name: first.source, status: statusOf(first.sourceId) },
+              destination: { name: first.destination, status: statusOf(first.destinationId) },
+              policies: policies.map((p) => ({ name: p.policy, status: p.policyStatus })),
+              shares: pairShares.map((x) => ({
+                policy: x.policy,
+                share: x.sourceShare,
+                primary: x.primary,
+                paused: x.paused,
+              })),
+              runningOperation: op ? { id: op.id, kind: op.kind, state: op.state } : null,
               availableActions: op ? actions.filter((a) => a !== 'dr_readiness') : actions,
             };
           }),

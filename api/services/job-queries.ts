@@ -36,6 +36,7 @@ export interface JobRecord {
   rpoCompliant: boolean | null;
   error: string | null;
   workflowId: string | null;
+  operationId: string | null;
   startedAt: Date;
   endedAt: Date | null;
 }
@@ -43,7 +44,7 @@ export interface JobRecord {
 const COLUMNS = Prisma.sql`j.id::text AS "id", j."policyId"::text AS "policyId", p.name AS "policyName",
   j.kind::text AS "kind", j.state::text AS "state", j.share, j."targetShare", j."sourceFileServer", j."destFileServer",
   j."snapshotSetId", j.incremental, j."baseSnapshotId", j."bytesTotal", j."bytesSynced", j.percent, j."throughputBps",
-  j."rpoCompliant", j.error, j."workflowId", j."startedAt", j."endedAt"`;
+  j."rpoCompliant", j.error, j."workflowId", j."operationId"::text AS "operationId", j."startedAt", j."endedAt"`;
 
 const FROM = Prisma.sql`FROM "Job" j LEFT JOIN "ReplicationPolicy" p ON p.id = j."policyId"`;
 

@@ -49,20 +49,29 @@ export async function lockAdmission(tx: Tx): Promise<void> {
   await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${ADMISSION_LOCK})`);
 }
 
+/** 409 while a failover, resume or failback holds the pair (either direction). */
 export async function assertNoFailoverRunning(tx: Tx, a: string, b: string): Promise<void> {
   const op = await tx.operation.findFirst({
     where: {
       state: { in: ACTIVE_OPERATION_STATES },
       kind: { in: [...FAILOVER_KINDS] },
-      OR: [
-        { sourceFileServer: a, destFileServer: b },
-        { sourceFileServer: b, destFileServer: a },
-      ],
+      fileServers: { hasEvery: [a, b] },
     },
   });
   if (op) {
     throw new ConflictError(
-      `a ${op.kind} operation (${op.id}) is ${op.state} between '${op.sourceFileServer}' and '${op.destFileServer}'`,
+      `a ${op.kind} operation (${op.id}) is ${op.state} on file servers ${op.fileServers.map((f) => `'${f}'`).join(', ')}`,
+    );
+  }
+}
+
+/** 409 while a share of the policy is failed over (its direction is reversed): fail back first. */
+function assertNotFailedOver(p: { name: string; shares: { sourceShare: string; primary: string; paused: boolean }[] }) {
+  const moved = p.shares.filter((s) => s.primary !== 'source' || s.paused);
+  if (moved.length) {
+    throw new ConflictError(
+      `policy '${p.name}' has shares failed over or paused (${moved.map((s) => `'${s.sourceShare}'`).join(', ')}); ` +
+        'fail back (or resume replication) before changing it',
     );
   }
 }
@@ -82,7 +91,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
   const { db, workflows } = deps;
 
   async function fileServer(name: string, field: string) {
-    const fs = await db.fileServer.findUnique({ where: { name }, select: { id: true, name: true, status: true } });
+    const fs = await db.fileServer.findUnique({ where: { name }, select: { id: true, name: true } });
     if (!fs) {
       throw new ValidationError(`file server '${name}' is not registered`, [
         { path: field, message: `file server '${name}' is not registered` },
@@ -225,6 +234,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
             kind: 'policy_create',
             sourceFileServer: src.name,
             destFileServer: dst.name,
+            fileServers: [src.name, dst.name],
             policyId: policy.id,
             steps: pendingSteps('policy_create'),
             workflowId,
@@ -286,6 +296,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
         });
         if (busy) throw new ConflictError(`policy '${name}' has a ${busy.kind} operation ${busy.state} (${busy.id})`);
         await assertNoFailoverRunning(tx, current.source.name, current.destination.name);
+        assertNotFailedOver({ name, shares: p.shares });
         const oldPairs = p.shares.map((s) => ({ sourceShare: s.sourceShare, targetShare: s.targetShare }));
         const pairs = newPairs ?? oldPairs;
         if (newPairs) await assertNoShareClaims(tx, current.source, current.destination, newPairs, p.id);
@@ -313,6 +324,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
             kind: 'policy_update',
             sourceFileServer: current.source.name,
             destFileServer: current.destination.name,
+            fileServers: [current.source.name, current.destination.name],
             policyId: p.id,
             steps: pendingSteps('policy_update'),
             workflowId,
@@ -408,6 +420,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
         });
         if (busy) throw new ConflictError(`policy '${name}' has a ${busy.kind} operation ${busy.state} (${busy.id})`);
         await assertNoFailoverRunning(tx, p.source.name, p.destination.name);
+        assertNotFailedOver(p);
         const workflowId = policyWorkflowId(name, 'delete', p.version);
         await tx.replicationPolicy.update({
           where: { id: p.id },
@@ -418,6 +431,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
             kind: 'policy_delete',
             sourceFileServer: p.source.name,
             destFileServer: p.destination.name,
+            fileServers: [p.source.name, p.destination.name],
             policyId: p.id,
             steps: pendingSteps('policy_delete'),
             workflowId,
