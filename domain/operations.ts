@@ -29,8 +29,8 @@ export const FENCE_WORKFLOW_TYPE = 'fenceWorkflow';
 export const OPERATION_STEPS: Record<string, string[]> = {
   planned_failover: [
     'check readiness',
-    'stop replication runs',
     'pause schedules',
+    'stop replication runs',
     'make source shares read-only',
     'final delta sync',
     'verify destination',
@@ -62,8 +62,8 @@ export const OPERATION_STEPS: Record<string, string[]> = {
   ],
   failback: [
     'check readiness',
-    'stop replication runs',
     'pause schedules',
+    'stop replication runs',
     'make destination shares read-only',
     'final delta sync',
     'verify source',

@@ -146,6 +146,14 @@ export function createOperationService(deps: { db: Db; workflows: WorkflowPort; 
     }
     const ctx = { sourceFenced: src.fencedAt !== null };
     const refusals = inScope.map((s) => sharePrecondition(kind, s, ctx)).filter((r): r is string => r !== null);
+    // A chosen policy without shares still says why it cannot take part.
+    for (const p of chosen.filter((x) => !x.shares.length)) {
+      refusals.push(
+        p.status === 'active' || kind === 'dr_readiness'
+          ? `policy '${p.name}' protects no share`
+          : `a ${kind} needs active policies: policy '${p.name}' is ${p.status}`,
+      );
+    }
     // A named scope must be eligible as a whole; a whole-server scope acts on the shares it may act on.
     const eligible =
       req.shares || req.policies

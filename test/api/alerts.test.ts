@@ -30,8 +30,8 @@ describe('RPO alerts and metrics', () => {
     h = await startHarness();
     tw = await startTestWorker({ db: h.database.db });
     const db = h.database.db;
-    const src = await seedFileServer(db, 'fs1', 'active', ['fresh', 'stale', 'never']);
-    dst = await seedFileServer(db, 'fs2', 'active', []);
+    const src = await seedFileServer(db, 'fs1', ['fresh', 'stale', 'never']);
+    dst = await seedFileServer(db, 'fs2', []);
     const policy = await db.replicationPolicy.create({
       data: {
         name: 'gold',

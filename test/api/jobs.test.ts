@@ -10,8 +10,8 @@ describe('jobs', () => {
   beforeAll(async () => {
     h = await startHarness();
     const db = h.database.db;
-    const src = await seedFileServer(db, 'fs1', 'active', ['a', 'b']);
-    const dst = await seedFileServer(db, 'fs2', 'standby', []);
+    const src = await seedFileServer(db, 'fs1', ['a', 'b']);
+    const dst = await seedFileServer(db, 'fs2', []);
     policyId = (
       await db.replicationPolicy.create({
         data: { name: 'gold', sourceFileServerId: src, destFileServerId: dst, rpoSeconds: 900, status: 'active' },

@@ -83,8 +83,8 @@ describe('auth matrix and invalid input', () => {
   beforeAll(async () => {
     h = await startHarness({ shareCacheTtlMs: 3_600_000 });
     const db = h.database.db;
-    const fs1 = await seedFileServer(db, 'fs1', 'active', ['eng', 'home']);
-    const fs2 = await seedFileServer(db, 'fs2', 'standby', []);
+    const fs1 = await seedFileServer(db, 'fs1', ['eng', 'home']);
+    const fs2 = await seedFileServer(db, 'fs2', []);
     await seedPolicy(db, { name: 'gold', sourceId: fs1, destinationId: fs2, shares: ['eng'] });
     jobId = (
       await db.job.create({

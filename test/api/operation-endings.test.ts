@@ -10,8 +10,8 @@ import { seedFileServer, seedPolicy, startHarness, type Harness } from './helper
 
 async function seedPair(h: Harness) {
   const db = h.database.db;
-  const fs1 = await seedFileServer(db, 'fs1', 'active', ['eng']);
-  const fs2 = await seedFileServer(db, 'fs2', 'standby', []);
+  const fs1 = await seedFileServer(db, 'fs1', ['eng']);
+  const fs2 = await seedFileServer(db, 'fs2', []);
   await seedPolicy(db, { name: 'gold', sourceId: fs1, destinationId: fs2, shares: ['eng'] });
 }
 

@@ -10,9 +10,9 @@ describe('replication policies', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ shareCacheTtlMs: 3_600_000 });
-    await seedFileServer(h.database.db, 'fs1', 'active', ['eng', 'home', 'proj', 'x-dr']);
-    await seedFileServer(h.database.db, 'fs2', 'standby', ['old', 'eng']);
-    await seedFileServer(h.database.db, 'fs3', 'standby', []);
+    await seedFileServer(h.database.db, 'fs1', ['eng', 'home', 'proj', 'x-dr']);
+    await seedFileServer(h.database.db, 'fs2', ['old', 'eng']);
+    await seedFileServer(h.database.db, 'fs3', []);
   });
   afterAll(async () => {
     await h?.close();
@@ -227,8 +227,8 @@ describe('policies when Temporal is unreachable', () => {
   beforeAll(async () => {
     const unreachable = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 }) });
     h = await startHarness({ temporal: unreachable, temporalTimeoutMs: 1000, shareCacheTtlMs: 3_600_000 });
-    await seedFileServer(h.database.db, 'fs1', 'active', ['eng']);
-    await seedFileServer(h.database.db, 'fs2', 'standby', []);
+    await seedFileServer(h.database.db, 'fs1', ['eng']);
+    await seedFileServer(h.database.db, 'fs2', []);
   });
   afterAll(async () => {
     await h?.close();

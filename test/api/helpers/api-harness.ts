@@ -142,18 +142,12 @@ export async function startedWorkflow(temporal: Client, workflowId: string) {
 }
 
 /** File servers with a fresh share cache (no gateway is called while the cache is fresh). */
-export async function seedFileServer(
-  db: Db,
-  name: string,
-  status: 'active' | 'standby' | 'failed',
-  shares: string[],
-): Promise<string> {
+export async function seedFileServer(db: Db, name: string, shares: string[]): Promise<string> {
   const fs = await db.fileServer.create({
     data: {
       name,
       site: `site-${name}`,
       dnsName: `${name}.corp.example.com`,
-      status,
       sharesRefreshedAt: new Date(Date.now() + 3_600_000),
       shares: { create: shares.map((s) => ({ name: s, portions: { '': 'node-1' } })) },
     },
