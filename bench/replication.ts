@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
 import type { TransferStatus } from '../domain/gateway-contract';
-import { REPO, startAgent, waitFor, type Agent } from '../test/gateway/helpers';
+import { REPO, startAgent, transferEnded, type Agent } from '../test/gateway/helpers';
 import type { BenchContext, BenchFigures } from './run';
 
 const MiB = 1024 * 1024;
@@ -103,17 +103,7 @@ function change(root: string, smallFiles: number, round: number): number {
   return changed;
 }
 
-async function finished(a: Agent, id: string): Promise<TransferStatus> {
-  return waitFor(
-    async () => {
-      const t = await a.client.getTransfer(id);
-      return ['succeeded', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
-    },
-    `transfer ${id}`,
-    3_600_000,
-    50,
-  );
-}
+const finished = (a: Agent, id: string): Promise<TransferStatus> => transferEnded(a, id, 3_600_000, 50);
 
 async function replicate(
   a: Agent,

@@ -285,3 +285,68 @@ export const PEER_NODE_HEADER = 'x-gateway-node';
 
 /** POST /v1/receives/:transferId/commit: publish the received snapshot; `updateLive` (default true) brings the share to it. */
 export const CommitReceiveRequest = z.object({ updateLive: z.boolean().default(true) }).strict();
+
+// ---------------------------------------------------------------------------------------------------------------
+// Contract v1, continued: what a planned failover asks of a share (its tree's digest, the clients with open files).
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * GET /v1/shares/:share/digest?portion=&snapshot=&content= : `snapshot` absent = the live tree clients see; `portion`
+ * absent or "" = a standard share's root (a distributed share names one of its portions); `content=true` adds each
+ * file's sha256 (reads every byte).
+ */
+export const DigestQuery = z
+  .object({
+    portion: PortionRef,
+    snapshot: SnapshotId.optional(),
+    content: z.enum(['true', 'false']).default('false'),
+  })
+  .strict();
+
+/**
+ * The digest of a portion's tree: equal for two trees exactly when they hold the same entries (path, type, permission
+ * bits; size and mtime to the microsecond of files; mtime and target of symlinks; with content, each file's sha256).
+ * Directory mtimes and the agent's own files are not in it (see docs/gateway.md, _Tree digest_). Two digests compare
+ * only when their `algorithm` is the same.
+ */
+export const PortionDigest = z.object({
+  share: ShareName,
+  portion: z.string(),
+  snapshotId: SnapshotId.nullable(),
+  /** `fsdr-tree-v1` (metadata) or `fsdr-tree-v1+sha256` (with contents) */
+  algorithm: z.string(),
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
+  files: z.number().int().nonnegative(),
+  /** directories below the portion's root (the root itself is in the digest, not in this count) */
+  directories: z.number().int().nonnegative(),
+  symlinks: z.number().int().nonnegative(),
+  /** sum of the files' sizes */
+  bytes: z.number().int().nonnegative(),
+});
+export type PortionDigest = z.infer<typeof PortionDigest>;
+
+/** One file (or directory) an SMB client holds open on the share, as smbd reports it. */
+export const OpenFile = z.object({
+  /** relative to the share ("" = the share's root directory; a distributed share's paths start with the portion) */
+  path: z.string(),
+  /** the client's IP address (the machine name when smbd gives no address) */
+  client: z.string(),
+  /** the name the client gave for itself (NetBIOS name), or its address; null when unknown */
+  machine: z.string().nullable(),
+  /** the account of the session that opened it (uid:<n> when smbd knows no session for it) */
+  user: z.string(),
+  /** when it was opened; null when smbd does not say */
+  since: IsoTime.nullable(),
+});
+export type OpenFile = z.infer<typeof OpenFile>;
+
+/** GET /v1/shares/:share/open-files */
+export const ShareOpenFiles = z.object({
+  share: ShareName,
+  /** whether this agent serves its shares through smbd (GATEWAY_SMB_CONF); false: no list, not an error */
+  smb: z.boolean(),
+  openFiles: z.array(OpenFile),
+  /** SMB sessions with a tree connect to this share (connected clients, with or without open files) */
+  sessions: z.number().int().nonnegative(),
+});
+export type ShareOpenFiles = z.infer<typeof ShareOpenFiles>;

@@ -13,6 +13,7 @@ import {
   CreateShareRequest,
   CreateSnapshotRequest,
   DeleteShareQuery,
+  DigestQuery,
   GATEWAY_API_PREFIX,
   PEER_NODE_HEADER,
   PortionRef as PortionRefSchema,
@@ -38,6 +39,7 @@ import { InsufficientStorageError, UnauthenticatedError } from './errors';
 import { Layout, type PortionRef } from './layout';
 import { buildOpenApi } from './openapi';
 import { SambaConfigurator } from './samba';
+import { portionDigest, shareOpenFiles } from './share-inspection';
 import { ShareRegistry, type ShareRecord } from './shares/registry';
 import { StreamIntegrityError, type SnapshotDriver } from './snapshot-drivers/driver';
 import { createDriver } from './snapshot-drivers';
@@ -151,7 +153,8 @@ export class Gateway {
 
   // --- shares -----------------------------------------------------------------------------------------------------
 
-  private sharePath(s: ShareRecord): string {
+  /** The directory smbd serves for the share (a standard share's live tree, a distributed share's parent). */
+  sharePath(s: ShareRecord): string {
     return s.kind === 'standard' ? this.driver.livePath({ share: s.name, portion: '' }) : this.layout.shareDir(s.name);
   }
 
@@ -449,6 +452,15 @@ export function createGatewayApp(gw: Gateway): express.Express {
     for (const portion of portions) await gw.store.rollback({ share: name, portion }, body.snapshotId);
     gw.log.info({ share: name, snapshot: body.snapshotId }, 'share rolled back');
     res.json(await gw.describeShare(gw.requireShare(name)));
+  });
+
+  r.get('/shares/:share/digest', control, async (req, res) => {
+    const name = shareParam(req);
+    res.json(await portionDigest(gw, name, parse(DigestQuery, req.query, 'query')));
+  });
+
+  r.get('/shares/:share/open-files', control, async (req, res) => {
+    res.json(await shareOpenFiles(gw, shareParam(req)));
   });
 
   r.post('/snapshots/prune', control, async (req, res) => {

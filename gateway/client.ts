@@ -12,10 +12,12 @@ import {
   GatewayShare,
   GatewayShareInfo,
   NegotiationInfo,
+  PortionDigest,
   PruneResult,
   ReceiveList,
   ReceiveStatus,
   ShareList,
+  ShareOpenFiles,
   SnapshotList,
   TransferList,
   TransferStatus,
@@ -151,6 +153,33 @@ export class GatewayClient {
     opts?: RequestOptions,
   ): Promise<ReceiveStatus> {
     return this.call('POST', `/receives/${encodeURIComponent(transferId)}/commit`, ReceiveStatus, body, opts);
+  }
+
+  /**
+   * The digest of a portion's tree: the live tree (no `snapshotId`) or a snapshot; `portion` "" (default) is a
+   * standard share's root; `content` adds every file's sha256 (reads every byte). A walk of a large tree takes a while:
+   * the timeout defaults to 10 minutes.
+   */
+  digest(
+    share: string,
+    opts: { portion?: string; snapshotId?: string; content?: boolean } & RequestOptions = {},
+  ): Promise<PortionDigest> {
+    const q = new URLSearchParams({ portion: opts.portion ?? '' });
+    if (opts.snapshotId !== undefined) q.set('snapshot', opts.snapshotId);
+    if (opts.content) q.set('content', 'true');
+    const req = { timeoutMs: opts.timeoutMs ?? 600_000, ...(opts.signal ? { signal: opts.signal } : {}) };
+    return this.call(
+      'GET',
+      `/shares/${encodeURIComponent(share)}/digest?${q.toString()}`,
+      PortionDigest,
+      undefined,
+      req,
+    );
+  }
+
+  /** The SMB clients with files open on the share (`smb` false: this FSVM does not serve it through smbd). */
+  openFiles(share: string, opts?: RequestOptions): Promise<ShareOpenFiles> {
+    return this.call('GET', `/shares/${encodeURIComponent(share)}/open-files`, ShareOpenFiles, undefined, opts);
   }
 
   /** The generic call the typed methods are built on; later endpoints (snapshots, transfers) use it too. */

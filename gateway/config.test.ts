@@ -69,6 +69,28 @@ describe('gateway config', () => {
       /GATEWAY_TOKEN or GATEWAY_TOKEN_FILE/,
     );
     expect(() => loadGatewayConfig({ ...base, GATEWAY_DRIVER: 'zfs' })).toThrow(/GATEWAY_ZFS_DATASET/);
+    expect(() => loadGatewayConfig({ ...base, GATEWAY_SMBD_CONF: '/etc/samba/smb.conf' })).toThrow(
+      /GATEWAY_SMBD_CONF: only with GATEWAY_SMB_CONF/,
+    );
+  });
+
+  it('reads the Samba integration: the include file, how to reload smbd, the smb.conf smbstatus must read', () => {
+    expect(loadGatewayConfig({ ...base, GATEWAY_SMB_CONF: '/etc/samba/fsdr.conf' }).smb).toEqual({
+      includeFile: '/etc/samba/fsdr.conf',
+      pidFile: undefined,
+    });
+    expect(
+      loadGatewayConfig({
+        ...base,
+        GATEWAY_SMB_CONF: '/etc/samba/fsdr.conf',
+        GATEWAY_SMBD_PID_FILE: '/run/samba/smbd.pid',
+        GATEWAY_SMBD_CONF: '/etc/samba/smb.conf',
+      }).smb,
+    ).toEqual({
+      includeFile: '/etc/samba/fsdr.conf',
+      pidFile: '/run/samba/smbd.pid',
+      smbdConf: '/etc/samba/smb.conf',
+    });
   });
 
   it('reads tokens from files', () => {

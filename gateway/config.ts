@@ -48,6 +48,11 @@ const envSchema = z.object({
   GATEWAY_SMB_CONF: optionalString,
   /** How to make smbd re-read its configuration: its pid file (SIGHUP); unset: `smbcontrol smbd reload-config`. */
   GATEWAY_SMBD_PID_FILE: optionalString,
+  /**
+   * The smb.conf smbd runs with (the one that includes GATEWAY_SMB_CONF), for smbstatus to read this smbd's state;
+   * unset: the -s of smbd's command line (GATEWAY_SMBD_PID_FILE), else Samba's default.
+   */
+  GATEWAY_SMBD_CONF: optionalString,
   GATEWAY_BANDWIDTH_LIMIT: byteRate.default(0),
   GATEWAY_MAX_STREAMS: z.coerce.number().int().min(1).max(64).default(4),
   /**
@@ -71,7 +76,7 @@ export interface GatewayConfig {
   token: string;
   /** peer node id -> pair token */
   peerTokens: Map<string, string>;
-  smb?: { includeFile: string; pidFile?: string };
+  smb?: { includeFile: string; pidFile?: string; smbdConf?: string };
   bandwidthLimit: number;
   maxStreams: number;
   /** btrfs/zfs receives spool their stream (resume after a restart of the receiving agent; see the variable). */
@@ -147,6 +152,8 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
         problems,
       )
     : new Map<string, string>();
+  if (e.GATEWAY_SMBD_CONF && !e.GATEWAY_SMB_CONF)
+    problems.push('GATEWAY_SMBD_CONF: only with GATEWAY_SMB_CONF (the Samba integration)');
   if (e.GATEWAY_DRIVER === 'zfs' && !e.GATEWAY_ZFS_DATASET)
     problems.push('GATEWAY_ZFS_DATASET: required when GATEWAY_DRIVER=zfs');
   if (!path.isAbsolute(e.GATEWAY_DATA_ROOT) && source.NODE_ENV === 'production')
@@ -166,7 +173,11 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     token: token!,
     peerTokens,
     smb: e.GATEWAY_SMB_CONF
-      ? { includeFile: path.resolve(e.GATEWAY_SMB_CONF), pidFile: e.GATEWAY_SMBD_PID_FILE }
+      ? {
+          includeFile: path.resolve(e.GATEWAY_SMB_CONF),
+          pidFile: e.GATEWAY_SMBD_PID_FILE,
+          ...(e.GATEWAY_SMBD_CONF ? { smbdConf: path.resolve(e.GATEWAY_SMBD_CONF) } : {}),
+        }
       : undefined,
     bandwidthLimit: e.GATEWAY_BANDWIDTH_LIMIT,
     maxStreams: e.GATEWAY_MAX_STREAMS,

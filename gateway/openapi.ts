@@ -83,6 +83,16 @@ export function buildOpenApi(): unknown {
     params: ['share'],
     body: c.RollbackRequest,
   });
+  add(
+    'get',
+    '/v1/shares/{share}/digest',
+    "Digest of a portion's tree, live or a snapshot (paths, types, modes, sizes, mtimes to the µs, link targets; content=true adds sha256s)",
+    c.PortionDigest,
+    { params: ['share'], query: c.DigestQuery },
+  );
+  add('get', '/v1/shares/{share}/open-files', 'SMB clients with files open on a share', c.ShareOpenFiles, {
+    params: ['share'],
+  });
   add('post', '/v1/snapshots/prune', 'Delete expired snapshots', c.PruneResult, { body: c.PruneRequest });
   add('get', '/v1/negotiation/{share}', 'Snapshots this side has (base vs incremental)', c.NegotiationInfo, {
     params: ['share'],

@@ -5,7 +5,8 @@
 //   off        -> available = no (tree connects are refused)
 // The operator's smb.conf keeps [global] (authentication, interfaces) and has `include = <this file>`.
 import fs from 'node:fs/promises';
-import type { AccessMode } from '../domain/gateway-contract';
+import type { AccessMode, OpenFile } from '../domain/gateway-contract';
+import { readSmbStatus, shareOpenFiles } from './smb-status';
 import { run, writeFileAtomic } from './util';
 
 export interface SambaShare {
@@ -29,7 +30,14 @@ export function renderSambaShares(shares: SambaShare[]): string {
 }
 
 export class SambaConfigurator {
-  constructor(private readonly opts: { includeFile: string; pidFile?: string }) {}
+  constructor(private readonly opts: { includeFile: string; pidFile?: string; smbdConf?: string }) {}
+
+  /** The clients with files open on a share that smbd serves from `sharePath` (see smb-status.ts). */
+  async openFiles(share: string, sharePath: string): Promise<{ openFiles: OpenFile[]; sessions: number }> {
+    const status = await readSmbStatus(this.opts);
+    const real = await fs.realpath(sharePath).catch(() => sharePath);
+    return shareOpenFiles(status, { name: share, paths: [sharePath, real] });
+  }
 
   async apply(shares: SambaShare[]): Promise<void> {
     await writeFileAtomic(this.opts.includeFile, renderSambaShares(shares));

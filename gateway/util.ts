@@ -23,19 +23,25 @@ export class CommandError extends Error {
   }
 }
 
-/** Runs a command with arguments as an array (never through a shell). */
-export function run(argv: string[], opts: { input?: string } = {}): Promise<RunResult> {
+/** Runs a command with arguments as an array (never through a shell); `timeoutMs`: killed (and failed) after that. */
+export function run(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
-    const child = spawn(cmd!, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd!, args, {
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => reject(new CommandError(argv, null, err.message)));
-    child.on('close', (code) =>
-      code === 0 ? resolve({ stdout, stderr }) : reject(new CommandError(argv, code, stderr)),
-    );
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve({ stdout, stderr });
+      else if (signal && opts.timeoutMs)
+        reject(new CommandError(argv, null, `${stderr}\ntimed out after ${opts.timeoutMs} ms`));
+      else reject(new CommandError(argv, code, stderr));
+    });
     if (child.stdin) {
       child.stdin.on('error', () => undefined); // a command that exits without reading its input
       child.stdin.end(opts.input);

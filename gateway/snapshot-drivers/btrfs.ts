@@ -10,7 +10,7 @@ import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 import { exists, run, runWithInput, treeSize } from '../util';
-import type { SendStream, SnapshotDriver } from './driver';
+import type { ReadableTree, SendStream, SnapshotDriver } from './driver';
 
 /** Is `p` a btrfs subvolume (its root inode is always 256)? */
 async function isSubvolume(p: string): Promise<boolean> {
@@ -67,6 +67,11 @@ export class BtrfsDriver implements SnapshotDriver {
     await this.deleteSubvolume(data);
     await run([this.btrfs, 'subvolume', 'snapshot', '-r', this.livePath(p), data]);
     return { sizeBytes: null }; // a walk of the new subvolume: measured in the background
+  }
+
+  async readableTree(p: PortionRef, snapshotId: string | null): Promise<ReadableTree> {
+    // a snapshot is its read-only subvolume: walked like the live one
+    return { kind: 'dir', root: snapshotId === null ? this.livePath(p) : this.layout.snapshotData(p, snapshotId) };
   }
 
   async deleteSnapshot(p: PortionRef, id: string): Promise<void> {

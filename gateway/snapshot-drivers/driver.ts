@@ -57,6 +57,19 @@ export interface RollbackOptions {
   readOnlyReplica?: { base: string | null };
 }
 
+/**
+ * How a portion's tree is read without changing it (the tree digest, gateway/tree-digest.ts): a directory to walk, or
+ * a manifest in canonical order whose file contents are at `contentPath(sha256)`.
+ */
+export type ReadableTree =
+  | {
+      kind: 'dir';
+      root: string;
+      /** names at the root that are the filesystem's, not data (zfs: .zfs) */
+      skipAtRoot?: string[];
+    }
+  | { kind: 'manifest'; file: string; contentPath: (h: string) => string };
+
 export interface SnapshotDriver {
   readonly name: DriverName;
   readonly layout: Layout;
@@ -72,6 +85,8 @@ export interface SnapshotDriver {
    * `sizeBytes` null: the snapshot store measures it in the background.
    */
   createSnapshot(p: PortionRef, id: string, previousId: string | undefined): Promise<{ sizeBytes: number | null }>;
+  /** The live tree (`snapshotId` null) or a complete snapshot, for reading (see ReadableTree). */
+  readableTree(p: PortionRef, snapshotId: string | null): Promise<ReadableTree>;
   /** Removes the snapshot's data (complete or partial) and its directory. Idempotent. */
   deleteSnapshot(p: PortionRef, id: string): Promise<void>;
   /**

@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../util';
 import { parentOf, utimeOf, type Entry } from './manifest';
 import { checkHash } from './object-store';
 import { planStream, type StreamRecord } from './portable-stream';
+import { AGENT_NAME_PREFIX } from './tree-walk';
 
 export interface LiveMarker {
   snapshot: string;
@@ -62,7 +63,7 @@ const SYNC_COPY_MAX = 256 * 1024;
 
 /** Puts a new file or symlink at `dst` in one rename. */
 async function replaceWith(dst: string, make: (tmp: string) => void | Promise<void>): Promise<void> {
-  const tmp = path.join(path.dirname(dst), `.fsdr-commit-${randomBytes(6).toString('hex')}`);
+  const tmp = path.join(path.dirname(dst), `${AGENT_NAME_PREFIX}commit-${randomBytes(6).toString('hex')}`);
   try {
     await make(tmp);
     fsCb.renameSync(tmp, dst);

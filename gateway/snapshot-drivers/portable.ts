@@ -4,23 +4,29 @@
 // entry, so a snapshot costs a walk of the tree plus a copy of what changed. Incremental streams of only what changed
 // (new, modified, deleted, renamed files) are planned from two manifests.
 import { createHash, randomBytes } from 'node:crypto';
-import fsCb, { constants as fsc, createReadStream, type BigIntStats } from 'node:fs';
+import fsCb, { constants as fsc, createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 import { exists, run } from '../util';
-import { type ReceiveOptions, type RollbackOptions, type SendStream, type SnapshotDriver } from './driver';
+import {
+  type ReadableTree,
+  type ReceiveOptions,
+  type RollbackOptions,
+  type SendStream,
+  type SnapshotDriver,
+} from './driver';
 import { parentOf, readManifest, utimeOf, writeManifest, type Entry } from './manifest';
 import { ObjectStore, checkHash, hashesInManifest } from './object-store';
 import { PortableApplier } from './portable-apply';
 import { applyDifferences, readMarker, removeMarker, writeMarker } from './portable-live';
 import { generateStream, planStream, recordsDigest, streamLength } from './portable-stream';
+import { BREATHE_EVERY, breathe, modeOf, mtimeUsOf, walk } from './tree-walk';
 
 const SMALL = 1024 * 1024;
 /** Files up to this size are copied with synchronous calls. */
 const SYNC_MAX = 256 * 1024;
-const BREATHE_EVERY = 500;
 /**
  * Manifests kept parsed in memory: an incremental reads the same few (the previous snapshot's when the next is taken,
  * both when it is sent, the base's when it is received and committed), and parsing 10k entries costs 20-50 ms.
@@ -32,7 +38,7 @@ const MANIFEST_KEPT_MAX_ENTRIES = 250_000;
  * Reads a file and returns the sha256 and length of what was read; with `dst`, writes a copy of it there as well.
  * Small files with synchronous calls.
  */
-async function hashFile(src: string, size: number, dst?: string): Promise<{ h: string; s: number }> {
+export async function hashFile(src: string, size: number, dst?: string): Promise<{ h: string; s: number }> {
   const hash = createHash('sha256');
   if (size <= SYNC_MAX) {
     const data = fsCb.readFileSync(src);
@@ -84,30 +90,6 @@ async function cloneWithHash(
 function setAttrsSync(p: string, m: number, mt: number): void {
   fsCb.chmodSync(p, m);
   fsCb.utimesSync(p, utimeOf(mt), utimeOf(mt));
-}
-
-/** Lets the event loop breathe every so many synchronous calls (API requests stay answered during a long walk). */
-const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
-
-/**
- * Pre-order walk with names sorted per directory (the manifest's canonical order). Synchronous calls: a walk is
- * thousands of lstat/readdir calls of a few microseconds, where a thread-pool round trip each costs several times
- * more; callers yield to the event loop every few hundred entries.
- */
-function* walk(root: string): Generator<{ rel: string; abs: string; st: BigIntStats }> {
-  // a stack rather than recursion: each level of nested generators would pass every entry along once more
-  const stack: { rel: string; abs: string }[] = [{ rel: '', abs: root }];
-  for (let next = stack.pop(); next; next = stack.pop()) {
-    const { rel, abs } = next;
-    const st = fsCb.lstatSync(abs, { bigint: true });
-    yield { rel, abs, st };
-    if (!st.isDirectory()) continue;
-    const names = fsCb.readdirSync(abs).sort();
-    for (let i = names.length - 1; i >= 0; i--) {
-      const n = names[i]!;
-      stack.push({ rel: rel ? `${rel}/${n}` : n, abs: `${abs}/${n}` });
-    }
-  }
 }
 
 async function removeIfExists(p: string): Promise<void> {
@@ -193,8 +175,8 @@ export class PortableDriver implements SnapshotDriver {
     let n = 0;
     for (const { rel, abs, st } of walk(live)) {
       if (++n % BREATHE_EVERY === 0) await breathe();
-      const m = Number(st.mode & 0o7777n);
-      const mt = Number(st.mtimeNs / 1000n);
+      const m = modeOf(st);
+      const mt = mtimeUsOf(st);
       if (st.isDirectory()) {
         entries.push({ p: rel, t: 'd', m, mt, s: 0 });
       } else if (st.isSymbolicLink()) {
@@ -247,6 +229,16 @@ export class PortableDriver implements SnapshotDriver {
     return hashFile(src, size, dst);
   }
 
+  async readableTree(p: PortionRef, snapshotId: string | null): Promise<ReadableTree> {
+    if (snapshotId === null) return { kind: 'dir', root: this.livePath(p) };
+    await this.objects.migrate(p, snapshotId); // a snapshot from before the content store: its files become objects
+    return {
+      kind: 'manifest',
+      file: this.layout.snapshotManifest(p, snapshotId),
+      contentPath: (h) => this.objects.path(p, checkHash(h, 'manifest entry')),
+    };
+  }
+
   /** Removes the snapshot and the contents only it referenced (idempotent, also for a partial snapshot). */
   async deleteSnapshot(p: PortionRef, id: string): Promise<void> {
     const only = await hashesInManifest(this.layout.snapshotManifest(p, id));
@@ -264,7 +256,7 @@ export class PortableDriver implements SnapshotDriver {
     for (const { rel, st } of walk(live)) {
       if (++n % BREATHE_EVERY === 0) await breathe();
       if (st.isFile()) {
-        out.set(rel, { s: Number(st.size), m: Number(st.mode & 0o7777n), mt: Number(st.mtimeNs / 1000n) });
+        out.set(rel, { s: Number(st.size), m: modeOf(st), mt: mtimeUsOf(st) });
       }
     }
     return out;

@@ -93,6 +93,20 @@ describe('zfs driver (command lines and parsing)', () => {
     ]);
   });
 
+  it("reads a snapshot for its digest under the dataset's .zfs/snapshot, and leaves .zfs out of the live tree", async () => {
+    const d = new ZfsDriver(layout, 'tank/fsdr', fakeZfs(new Set(), '').exec);
+    const p = { share: 'home', portion: 'alice' };
+    expect(await d.readableTree(p, 's1')).toEqual({
+      kind: 'dir',
+      root: '/srv/fsdr/shares/home/alice/.zfs/snapshot/s1',
+    });
+    expect(await d.readableTree(p, null)).toEqual({
+      kind: 'dir',
+      root: '/srv/fsdr/shares/home/alice',
+      skipAtRoot: ['.zfs'],
+    });
+  });
+
   it('refuses dataset names a share name could not produce', () => {
     const d = new ZfsDriver(layout, 'tank/fsdr', fakeZfs(new Set(), '').exec);
     expect(() => d.dataset({ share: 'a b', portion: '' })).toThrow(/unsafe dataset/);

@@ -5,11 +5,12 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { ConflictError } from '../../domain/errors';
 import type { Layout, PortionRef } from '../layout';
 import { CommandError, run, runWithInput } from '../util';
-import type { SendStream, SnapshotDriver } from './driver';
+import type { ReadableTree, SendStream, SnapshotDriver } from './driver';
 
 const DATASET = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
 
@@ -165,6 +166,15 @@ export class ZfsDriver implements SnapshotDriver {
     if (!(await this.has(`${ds}@${id}`))) await this.exec.run(zfsCommands.snapshot(ds, id));
     const info = (await this.listSnapshots(p)).find((s) => s.id === id);
     return { sizeBytes: info?.referencedBytes ?? 0 };
+  }
+
+  async readableTree(p: PortionRef, snapshotId: string | null): Promise<ReadableTree> {
+    // the dataset is mounted at the live path; its snapshots are reachable (mounted on access) under .zfs/snapshot,
+    // which a walk of the live tree leaves out (listed when snapdir=visible)
+    const live = this.livePath(p);
+    return snapshotId === null
+      ? { kind: 'dir', root: live, skipAtRoot: ['.zfs'] }
+      : { kind: 'dir', root: path.join(live, '.zfs', 'snapshot', snapshotId) };
   }
 
   async deleteSnapshot(p: PortionRef, id: string): Promise<void> {

@@ -9,11 +9,12 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import type { TransferStatus } from '../../domain/gateway-contract';
 import { PeerClient } from '../../gateway/data-plane/peer';
 import {
   flippingProxy,
   stallingProxy,
+  transferEnded,
+  runCleanups,
   mountBtrfs,
   randomBytesDeterministic,
   startAgent,
@@ -35,28 +36,11 @@ function helpersOf(prefix: string): string {
 }
 const MiB = 1024 * 1024;
 
-async function finished(a: Agent, id: string): Promise<TransferStatus> {
-  return waitFor(
-    async () => {
-      const t = await a.client.getTransfer(id);
-      return ['succeeded', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
-    },
-    `transfer ${id}`,
-    50_000,
-  );
-}
+const finished = transferEnded;
 
 describe('btrfs driver between two agents', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
-  afterAll(async () => {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        console.error('cleanup failed', err);
-      }
-    }
-  });
+  afterAll(() => runCleanups(cleanups));
 
   /**
    * Starts a transfer into b's share `eng` through a proxy that holds it back after `at` bytes; returns the proxy once

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import type { TransferStatus } from '../../domain/gateway-contract';
 import { GatewayClient } from '../../gateway/client';
 import type { GatewayConfig } from '../../gateway/config';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags';
@@ -212,6 +213,30 @@ export async function waitFor<T>(
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** A transfer on its sender once it has ended (succeeded, failed or cancelled). */
+export function transferEnded(a: Agent, id: string, timeoutMs = 50_000, intervalMs = 100): Promise<TransferStatus> {
+  return waitFor(
+    async () => {
+      const t = await a.client.getTransfer(id);
+      return ['succeeded', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
+    },
+    `transfer ${id}`,
+    timeoutMs,
+    intervalMs,
+  );
+}
+
+/** Runs a test's cleanups, the last registered first; one that fails is reported and the others still run. */
+export async function runCleanups(cleanups: (() => Promise<void> | void)[]): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch (err) {
+      console.error('cleanup failed', err);
+    }
   }
 }
 

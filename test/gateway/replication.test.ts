@@ -3,7 +3,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TransferStatus } from '../../domain/gateway-contract';
 import {
   TOKEN,
   flippingProxy,
@@ -12,6 +11,7 @@ import {
   tmpDir,
   snapshotDigest,
   treeDigest,
+  transferEnded,
   waitFor,
   writeFiles,
   type Agent,
@@ -20,16 +20,7 @@ import {
 const PAIR = 'pair-token-for-a-and-b-0001';
 const MiB = 1024 * 1024;
 
-async function finished(a: Agent, id: string, timeoutMs = 50_000): Promise<TransferStatus> {
-  return waitFor(
-    async () => {
-      const t = await a.client.getTransfer(id);
-      return ['succeeded', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
-    },
-    `transfer ${id}`,
-    timeoutMs,
-  );
-}
+const finished = transferEnded;
 
 function transfer(id: string, dst: Agent, snapshotId: string, baseSnapshotId?: string, extra: object = {}) {
   return {
