@@ -344,13 +344,13 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
             continue;
           }
           const [want, got] = await Promise.all([
-            (await gateways.client(src.fileServer, node)).digest(src.share, { portion, snapshot: setId }),
+            (await gateways.client(src.fileServer, node)).digest(src.share, { portion, snapshotId: setId }),
             (await gateways.client(dst.fileServer, other)).digest(dst.share, { portion }),
           ]);
           portions++;
           files += want.files;
           bytes += want.bytes;
-          if (want.digest !== got.digest) {
+          if (want.algorithm !== got.algorithm || want.digest !== got.digest) {
             mismatches.push(
               `share ${label(s)} portion '${portion || '(root)'}': '${dst.fileServer}' holds ${got.files} files / ${got.bytes} bytes, the final set ${setId} ${want.files} / ${want.bytes}`,
             );
