@@ -64,7 +64,9 @@ async function main(): Promise<void> {
       running.push({ name: 'embedded PostgreSQL', stop: pg.stop });
       databaseUrl = pg.url;
       logger.info(
-        `embedded PostgreSQL up on 127.0.0.1:${config.database.embeddedPort} (data in ${path.join(config.dataDir, 'postgres')})`,
+        { cluster: pg.clusterDir, binaries: pg.binDir },
+        `embedded PostgreSQL up on 127.0.0.1:${config.database.embeddedPort}, cluster in ${pg.clusterDir}` +
+          (pg.relocated ? ` (${pg.relocated})` : ''),
       );
     } else {
       logger.info(`using PostgreSQL at ${redactUrl(databaseUrl)}`);

@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { removeCluster } from '../infra/embedded-postgres-placement';
 import { testEnvironment } from './helpers/environment';
 import {
   expectAllPortsFree,
@@ -54,6 +55,7 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
     execFileSync('cp', ['-a', path.join(repoRoot, 'prisma', 'generated'), path.join(clone, 'prisma', 'generated')]);
   });
   afterAll(() => {
+    removeCluster(path.join(clone, '.data', 'postgres'));
     fs.rmSync(outer, { recursive: true, force: true });
   });
 

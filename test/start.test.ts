@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { removeCluster } from '../infra/embedded-postgres-placement';
 import { assertPortFree } from '../infra/temporal-dev-server';
 import { connectClient } from '../infra/temporal';
 import { diagnosticsWorkflow } from '../workflows';
@@ -15,7 +16,10 @@ describe('npm start (embedded default)', () => {
   beforeEach(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-start-'));
   });
-  afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  afterEach(() => {
+    removeCluster(path.join(dataDir, 'postgres')); // as root it may live outside dataDir (a 0700 mkdtemp folder)
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('brings up Temporal with its Web UI, PostgreSQL, worker and API; Ctrl-C stops all; a restart reuses the data', async () => {
     const p = await startPorts();
