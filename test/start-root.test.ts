@@ -3,13 +3,18 @@
 // must place the binaries and the cluster where that user can reach them, without opening the user's folders.
 // The clone is of this checkout's HEAD (commit before running); its node_modules are hard links (`cp -al`), so the
 // PostgreSQL binaries really are inside the closed folder and nothing outside it is offered to the service user.
-// Run as another user, the same clone starts with the cluster in place under .data/postgres.
+// Run as another user, the same clone starts with the cluster in place under .data/postgres. The state folder (in
+// production /var/lib/fs-dr) is a folder of this test's own, so every run makes the copy of the binaries afresh and
+// nothing is left behind.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client as PgClient } from 'pg';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../infra/embedded-postgres';
 import { removeCluster } from '../infra/embedded-postgres-placement';
 import { testEnvironment } from './helpers/environment';
+import { freePort } from './helpers/ports';
 import {
   expectAllPortsFree,
   jsonLines,
@@ -23,14 +28,24 @@ import {
 
 const asRoot = process.getuid?.() === 0;
 const serviceUser = process.env.EMBEDDED_PG_USER ?? 'postgres';
+let stateDir: string;
+beforeAll(() => {
+  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-state-'));
+  fs.chmodSync(stateDir, 0o755); // stands in for /var/lib/fs-dr, which every user may traverse
+  process.env.EMBEDDED_PG_STATE_DIR = stateDir;
+});
+afterAll(() => {
+  delete process.env.EMBEDDED_PG_STATE_DIR;
+  fs.rmSync(stateDir, { recursive: true, force: true });
+});
 
 function idOf(flag: '-u' | '-g'): number {
   return Number(execFileSync('id', [flag, serviceUser], { encoding: 'utf8' }).trim());
 }
 
-/** Whether PostgreSQL's service user can reach `p` (search every folder on the way, and `p` itself). */
+/** Whether PostgreSQL's service user can reach `p` (search every folder on the way to it). */
 function serviceUserReaches(p: string): boolean {
-  return spawnSync('test', ['-x', p], { uid: idOf('-u'), gid: idOf('-g') }).status === 0;
+  return spawnSync('test', ['-e', p], { uid: idOf('-u'), gid: idOf('-g') }).status === 0;
 }
 
 function modeOf(p: string): number {
@@ -47,6 +62,12 @@ function clusterLine(proc: Started): Record<string, any> {
 describe('npm start from a clone in a folder only its owner may enter', () => {
   let outer: string;
   let clone: string;
+  const started: Started[] = [];
+  const start = (env: Record<string, string>) => {
+    const proc = startOrchestrator(env, clone);
+    started.push(proc);
+    return proc;
+  };
   beforeAll(() => {
     outer = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-private-'));
     clone = path.join(outer, 'fs-dr');
@@ -54,7 +75,9 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
     execFileSync('cp', ['-al', path.join(repoRoot, 'node_modules'), path.join(clone, 'node_modules')]);
     execFileSync('cp', ['-a', path.join(repoRoot, 'prisma', 'generated'), path.join(clone, 'prisma', 'generated')]);
   });
-  afterAll(() => {
+  afterAll(async () => {
+    for (const proc of started) if (proc.child.exitCode === null) proc.child.kill('SIGINT');
+    await Promise.all(started.map((proc) => proc.exited));
     removeCluster(path.join(clone, '.data', 'postgres'));
     fs.rmSync(outer, { recursive: true, force: true });
   });
@@ -63,11 +86,11 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
     expect(modeOf(outer)).toBe(0o700);
     const modesBefore = [modeOf(outer), modeOf(clone)];
     const p = await startPorts();
-    const env = { ...startEnv(p), TEMPORAL_CLI_PATH: testEnvironment().temporalCli };
+    const env = { ...startEnv(p), TEMPORAL_CLI_PATH: testEnvironment().temporalCli, EMBEDDED_PG_STATE_DIR: stateDir };
     const api = `http://127.0.0.1:${p.api}`;
     const link = path.join(clone, '.data', 'postgres');
 
-    const first = startOrchestrator(env, clone);
+    const first = start(env);
     let cluster: string;
     let token: string;
     try {
@@ -81,7 +104,13 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
         // The scenario is real: the service user cannot reach the clone, so neither binaries nor cluster are in it.
         expect(serviceUserReaches(clone)).toBe(false);
         expect(cluster.startsWith(outer + path.sep)).toBe(false);
-        expect((where.binaries as string).startsWith(outer + path.sep)).toBe(false);
+        // The binaries run from a root-owned, read-only copy in the state folder.
+        const binaries = where.binaries as string;
+        expect(binaries.startsWith(stateDir + path.sep)).toBe(true);
+        for (const p of [binaries, path.join(binaries, 'postgres')]) {
+          expect([fs.statSync(p).uid, fs.statSync(p).mode & 0o222]).toEqual([0, 0]);
+        }
+        expect(cluster.startsWith(stateDir + path.sep)).toBe(true);
         expect(serviceUserReaches(path.join(cluster, 'PG_VERSION'))).toBe(true);
         expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
         const st = fs.statSync(cluster);
@@ -99,7 +128,7 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
     await expectAllPortsFree(p);
     expect(fs.existsSync(path.join(cluster, 'postmaster.pid'))).toBe(false); // PostgreSQL stopped, not left behind
 
-    const second = startOrchestrator(env, clone);
+    const second = start(env);
     try {
       await waitForHealth(api, second, 90_000);
       expect(clusterLine(second).cluster).toBe(cluster);
@@ -116,4 +145,80 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
     // Nothing of the user's was opened up to let PostgreSQL in.
     expect([modeOf(outer), modeOf(clone)]).toEqual(modesBefore);
   }, 240_000);
+});
+
+describe('where the embedded PostgreSQL keeps a cluster whose folder its service user cannot reach', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-place-'));
+  });
+  afterEach(() => {
+    removeCluster(path.join(dir, 'pg'));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function withServer<T>(fn: (pg: EmbeddedPostgres, client: PgClient) => Promise<T>): Promise<T> {
+    const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'app' });
+    const client = new PgClient({ connectionString: pg.url });
+    await client.connect();
+    try {
+      return await fn(pg, client);
+    } finally {
+      await client.end();
+      await pg.stop();
+    }
+  }
+
+  it('moves a cluster whose folder was closed after it was made, keeping its data; DATA_DIR removed: a fresh one', async () => {
+    fs.chmodSync(dir, 0o711); // this test's own folder: open, so the first cluster is made in place
+    await withServer(async (pg, client) => {
+      expect([pg.clusterDir, pg.relocated]).toEqual([path.join(dir, 'pg'), undefined]);
+      await client.query(`CREATE TABLE kept (v text); INSERT INTO kept VALUES ('first start')`);
+    });
+    fs.chmodSync(dir, 0o700); // as if the project had been moved into a folder only its owner may enter
+    const moved = await withServer(async (pg, client) => {
+      expect((await client.query('SELECT v FROM kept')).rows).toEqual([{ v: 'first start' }]);
+      if (asRoot) {
+        expect(pg.clusterDir.startsWith(path.join(stateDir, 'clusters') + path.sep)).toBe(true);
+        expect(pg.relocated).toMatch(new RegExp(`user '${serviceUser}' .* cannot reach ${dir}`));
+        expect(fs.readlinkSync(path.join(dir, 'pg'))).toBe(pg.clusterDir);
+      } else {
+        expect([pg.clusterDir, pg.relocated]).toEqual([path.join(dir, 'pg'), undefined]);
+      }
+      return pg.clusterDir;
+    });
+    expect(modeOf(dir)).toBe(0o700);
+
+    // `rm -rf .data`: the link and the password go; the next start from the same path begins with an empty cluster
+    // (replacing the orphaned one rather than leaving it behind).
+    fs.rmSync(path.join(dir, 'pg'), { recursive: true, force: true });
+    fs.rmSync(path.join(dir, 'pg.password'));
+    await withServer(async (pg, client) => {
+      expect(pg.clusterDir).toBe(moved);
+      const tables = await client.query(`SELECT 1 FROM pg_tables WHERE tablename = 'kept'`);
+      expect(tables.rowCount).toBe(0);
+    });
+    if (asRoot) expect(fs.readdirSync(path.join(stateDir, 'clusters'))).toHaveLength(1);
+  }, 90_000);
+
+  it('refuses a DATA_DIR/postgres that links to a folder the service user cannot reach, changing nothing', async () => {
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-closed-'));
+    try {
+      fs.symlinkSync(elsewhere, path.join(dir, 'pg'));
+      const start = startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'app' });
+      if (asRoot) {
+        await expect(start).rejects.toThrow(`${path.join(dir, 'pg')} is a link to ${elsewhere}, which user`);
+        expect(fs.readlinkSync(path.join(dir, 'pg'))).toBe(elsewhere);
+        expect(fs.readdirSync(elsewhere)).toEqual([]);
+        expect(modeOf(elsewhere)).toBe(0o700);
+      } else {
+        // Not root: PostgreSQL runs as us and the link is followed, as always.
+        const pg = await start;
+        expect(pg.clusterDir).toBe(elsewhere);
+        await pg.stop();
+      }
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
 });
