@@ -122,7 +122,7 @@ export function reachableBinDir(binDir: string, runAs: RunAs): string {
   const copy = path.join(target, 'bin');
   if (!canRun(runAs, copy)) {
     throw new Error(
-      `user '${runAs.name}' (which PostgreSQL runs as, since it refuses root) can run neither ${binDir} nor its copy ` +
+      `user '${runAs.name}' (PostgreSQL refuses to run as root) can run neither ${binDir} nor its copy ` +
         `${copy}: set EMBEDDED_PG_STATE_DIR to a folder every user may traverse`,
     );
   }
@@ -159,7 +159,7 @@ export function placeCluster(dataDir: string, runAs: RunAs | undefined): Cluster
   const existing = fs.existsSync(wanted) ? fs.realpathSync(wanted) : undefined;
   if (canReach(runAs, path.dirname(existing ?? wanted))) return { dir: existing ?? wanted };
 
-  const who = `user '${runAs.name}' (which PostgreSQL runs as, since it refuses root)`;
+  const who = `user '${runAs.name}' (PostgreSQL refuses to run as root)`;
   const linkStat = fs.lstatSync(wanted, { throwIfNoEntry: false });
   if (existing && linkStat?.isSymbolicLink()) {
     throw new Error(
@@ -185,7 +185,10 @@ export function placeCluster(dataDir: string, runAs: RunAs | undefined): Cluster
   // What is left in place is an empty folder or the remains of an initdb that could not reach it.
   if (linkStat) fs.rmSync(wanted, { recursive: true, force: true });
   fs.symlinkSync(target, wanted);
-  return { dir: target, relocated: `${who} cannot reach ${path.dirname(wanted)}; ${wanted} links here` };
+  return {
+    dir: target,
+    relocated: `PostgreSQL runs as user '${runAs.name}', who cannot reach ${path.dirname(wanted)}; ${wanted} links here`,
+  };
 }
 
 /**
