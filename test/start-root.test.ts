@@ -6,7 +6,7 @@
 // Run as another user, the same clone starts with the cluster in place under .data/postgres. The state folder (in
 // production /var/lib/fs-dr) is a folder of this test's own, so every run makes the copy of the binaries afresh and
 // nothing is left behind.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,7 +94,7 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
     let cluster: string;
     let token: string;
     try {
-      const health = await waitForHealth(api, first, 90_000);
+      const health = await waitForHealth(api, first);
       expect(health).toMatchObject({ status: 'ok', database: { status: 'up' }, temporal: { status: 'up' } });
       const where = clusterLine(first);
       cluster = where.cluster as string;
@@ -130,7 +130,7 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
 
     const second = start(env);
     try {
-      await waitForHealth(api, second, 90_000);
+      await waitForHealth(api, second);
       expect(clusterLine(second).cluster).toBe(cluster);
       expect(second.output()).not.toMatch(/initdb/);
       // The token the first start stored is still in the database: the same cluster, not a new one.
@@ -144,6 +144,28 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
     await expectAllPortsFree(p);
     // Nothing of the user's was opened up to let PostgreSQL in.
     expect([modeOf(outer), modeOf(clone)]).toEqual(modesBefore);
+  }, 240_000);
+
+  it("runs npm test's harness there too: its own PostgreSQL and Temporal, a server-backed test file passes", async () => {
+    const clustersBefore = asRoot ? fs.readdirSync(path.join(stateDir, 'clusters')) : [];
+    const jest = spawn(path.join(clone, 'node_modules', '.bin', 'jest'), ['test/smoke.test.ts'], {
+      cwd: clone,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/root',
+        CI: 'true',
+        TEMPORAL_CLI_PATH: testEnvironment().temporalCli,
+        EMBEDDED_PG_STATE_DIR: stateDir,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    jest.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    jest.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    const status = await new Promise<number | null>((resolve) => jest.once('exit', resolve));
+    expect({ status, output }).toMatchObject({ status: 0, output: expect.stringMatching(/PASS test\/smoke/) });
+    // The harness's throwaway cluster went with it.
+    if (asRoot) expect(fs.readdirSync(path.join(stateDir, 'clusters'))).toEqual(clustersBefore);
   }, 240_000);
 });
 

@@ -61,7 +61,7 @@ describe('npm start (embedded default)', () => {
     }
     expect(await second.exited).toBe(0);
     await expectAllPortsFree(p);
-  }, 120_000);
+  }, 240_000);
 
   it('fails fast on bad settings, naming every bad variable, and starts nothing', async () => {
     const p = await startPorts();

@@ -27,7 +27,7 @@ export function startOrchestrator(env: Record<string, string>, cwd = repoRoot): 
   return { child, output: () => out, exited };
 }
 
-export async function waitForHealth(url: string, proc: Started, timeoutMs = 45_000): Promise<Record<string, any>> {
+export async function waitForHealth(url: string, proc: Started, timeoutMs = 90_000): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null) throw new Error(`start exited early:\n${proc.output()}`);
