@@ -20,6 +20,7 @@ import {
   TransferList,
   TransferStatus,
   type AccessMode,
+  type CommitReceiveRequest,
   type GatewaySnapshot,
   type StartTransferRequest,
 } from '../domain/gateway-contract';
@@ -144,13 +145,21 @@ export class GatewayClient {
     return this.call('GET', `/receives/${encodeURIComponent(transferId)}`, ReceiveStatus, undefined, opts);
   }
 
-  /** Publishes a received snapshot on the destination (and, by default, brings the live share to it). */
+  /**
+   * Publishes a received snapshot on the destination (and, by default, brings the live share to it). A read_write
+   * share is not brought to it (ConflictError, nothing changed) unless `force` is true: see CommitReceiveRequest.
+   */
   commitReceive(
     transferId: string,
-    body: { updateLive?: boolean } = {},
+    body: z.input<typeof CommitReceiveRequest> = {},
     opts?: RequestOptions,
   ): Promise<ReceiveStatus> {
     return this.call('POST', `/receives/${encodeURIComponent(transferId)}/commit`, ReceiveStatus, body, opts);
+  }
+
+  /** Abandons a receive on the destination: what it applied is removed; a committed snapshot stays. Idempotent. */
+  async discardReceive(transferId: string, opts?: RequestOptions): Promise<void> {
+    await this.call('DELETE', `/receives/${encodeURIComponent(transferId)}`, Empty, undefined, opts);
   }
 
   /** The generic call the typed methods are built on; later endpoints (snapshots, transfers) use it too. */
