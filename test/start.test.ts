@@ -42,6 +42,13 @@ describe('npm start (embedded default)', () => {
       first.child.kill('SIGINT');
     }
     expect(await first.exited).toBe(0);
+    // LOG_FORMAT=json: every line is JSON (the Temporal SDK's native lines included)
+    expect(
+      first
+        .output()
+        .split('\n')
+        .filter((l) => l.trim() && !l.startsWith('{')),
+    ).toEqual([]);
     await expectAllPortsFree(p);
     expect(fs.existsSync(path.join(dataDir, 'temporal.sqlite'))).toBe(true);
     expect(fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
