@@ -76,7 +76,7 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
     execFileSync('cp', ['-a', path.join(repoRoot, 'prisma', 'generated'), path.join(clone, 'prisma', 'generated')]);
   });
   afterAll(async () => {
-    for (const proc of started) if (proc.child.exitCode === null) proc.child.kill('SIGINT');
+    for (const proc of started) proc.interrupt();
     await Promise.all(started.map((proc) => proc.exited));
     removeCluster(path.join(clone, '.data', 'postgres'));
     fs.rmSync(outer, { recursive: true, force: true });
@@ -122,7 +122,7 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
       const res = await fetch(`${api}/api/v1/file-servers`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
     } finally {
-      first.child.kill('SIGINT');
+      first.interrupt();
     }
     expect(await first.exited).toBe(0);
     await expectAllPortsFree(p);
@@ -138,7 +138,7 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
       expect(res.status).toBe(200);
       expect(second.output()).not.toMatch(/first admin API token written/);
     } finally {
-      second.child.kill('SIGINT');
+      second.interrupt();
     }
     expect(await second.exited).toBe(0);
     await expectAllPortsFree(p);

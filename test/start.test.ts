@@ -39,7 +39,7 @@ describe('npm start (embedded default)', () => {
       expect(result.database.reachable).toBe(true);
       await client.connection.close();
     } finally {
-      first.child.kill('SIGINT');
+      first.interrupt();
     }
     expect(await first.exited).toBe(0);
     // LOG_FORMAT=json: every line is JSON (the Temporal SDK's native lines included)
@@ -64,7 +64,7 @@ describe('npm start (embedded default)', () => {
       expect(seen).toEqual(['COMPLETED']);
       expect(second.output()).not.toMatch(/initdb/);
     } finally {
-      second.child.kill('SIGINT');
+      second.interrupt();
     }
     expect(await second.exited).toBe(0);
     await expectAllPortsFree(p);
@@ -132,7 +132,7 @@ describe('npm start (embedded default)', () => {
       expect(fs.existsSync(path.join(dataDir, 'postgres'))).toBe(false);
       expect(proc.output()).not.toContain(database.url); // the password in the URL is never logged
     } finally {
-      proc.child.kill('SIGINT');
+      proc.interrupt();
       await proc.exited;
       await database.drop();
     }

@@ -11,6 +11,11 @@ export interface Started {
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
+  /**
+   * Ctrl-C as a terminal sends it: SIGINT to the whole process group (tsx and the script under it). A SIGINT to tsx
+   * alone is relayed by tsx, which kills the script if it does not acknowledge within 30 ms (on a loaded machine).
+   */
+  interrupt: () => void;
 }
 
 /** Runs scripts/start.ts of the project in `cwd` (default: this checkout) with its own tsx and a minimal environment. */
@@ -19,12 +24,21 @@ export function startOrchestrator(env: Record<string, string>, cwd = repoRoot): 
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, as a command started from a shell
   });
   let out = '';
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
+  const interrupt = () => {
+    if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+    try {
+      process.kill(-child.pid, 'SIGINT');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // the group is gone already
+    }
+  };
+  return { child, output: () => out, exited, interrupt };
 }
 
 export async function waitForHealth(url: string, proc: Started, timeoutMs = 90_000): Promise<Record<string, any>> {
