@@ -44,9 +44,8 @@ async function main(): Promise<void> {
     }
     process.exit(code);
   };
-  // `on`, not `once`: a second signal must not end the process half-way through stopping (leaving PostgreSQL or
-  // Temporal running). tsx relays a Ctrl-C to this process once more when it did not see it acknowledged within
-  // 30 ms, and with no listener left tsx's own handler would exit at once.
+  // `on`, not `once`: a second Ctrl-C must not end the process half-way through stopping (leaving PostgreSQL or
+  // Temporal running); stopAll runs once.
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 

@@ -1,5 +1,5 @@
-// `npm start` (scripts/start.ts through tsx) as a child process with its own free ports, for the tests that start
-// the whole embedded default as an operator would.
+// `npm start` (`node --import tsx scripts/start.ts`, as package.json runs it) as a child process with its own free
+// ports, for the tests that start the whole embedded default as an operator would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { assertPortFree } from '../../infra/temporal-dev-server';
@@ -11,16 +11,13 @@ export interface Started {
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
-  /**
-   * Ctrl-C as a terminal sends it: SIGINT to the whole process group (tsx and the script under it). A SIGINT to tsx
-   * alone is relayed by tsx, which kills the script if it does not acknowledge within 30 ms (on a loaded machine).
-   */
+  /** Ctrl-C as a terminal sends it: SIGINT to the whole process group (the embedded PostgreSQL is in it too). */
   interrupt: () => void;
 }
 
-/** Runs scripts/start.ts of the project in `cwd` (default: this checkout) with its own tsx and a minimal environment. */
+/** Runs scripts/start.ts of the project in `cwd` (default: this checkout), with its tsx, in a minimal environment. */
 export function startOrchestrator(env: Record<string, string>, cwd = repoRoot): Started {
-  const child = spawn(path.join(cwd, 'node_modules', '.bin', 'tsx'), ['scripts/start.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
