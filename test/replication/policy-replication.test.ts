@@ -190,8 +190,15 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     expect(treeDigest(target)).toEqual(clientData);
     const receives = await destNode.client.listReceives();
     expect(receives.filter((r) => r.share === 'ops-dr' && r.state === 'received')).toEqual([]);
-    // The refusal is not retried: the run's workflow ended, failed, at once.
-    const run = await lab.temporal.workflow.getHandle(job.workflowId!).describe();
+    // The refusal is not retried: the run's workflow ends, failed, right after recording the job.
+    const run = await waitUntil(
+      'the run to end',
+      async () => {
+        const d = await lab.temporal.workflow.getHandle(job.workflowId!).describe();
+        return d.status.name === 'RUNNING' ? undefined : d;
+      },
+      15_000,
+    );
     expect(run.status.name).toBe('FAILED');
 
     // Read-only again (clients at B are back on the replica): replication resumes and the replica follows the source.
