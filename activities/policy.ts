@@ -160,13 +160,18 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
       const { layout } = input;
       for (const nodeId of [...new Set(layout.placements.map((p) => p.destNode))]) {
         const portions = layout.placements.filter((p) => p.destNode === nodeId).map((p) => p.portion);
-        await (
-          await gateways.client(input.destination, nodeId)
-        ).createShare(layout.targetShare, {
+        const client = await gateways.client(input.destination, nodeId);
+        const share = await client.createShare(layout.targetShare, {
           kind: layout.kind,
           ...(layout.kind === 'distributed' ? { portions } : {}),
           accessMode: 'read_only',
         });
+        // A target that existed keeps its access mode. An empty read-write one (made by an operator) becomes
+        // read-only like a new one; one holding data stays writable: its clients' writes are not ours to discard,
+        // and the gateway refuses to commit over them (each run then fails saying so).
+        if (share.accessMode === 'read_write' && share.portions.every((p) => p.sizeBytes === 0)) {
+          await client.setAccess(layout.targetShare, 'read_only');
+        }
       }
       await db.policyShare.updateMany({
         where: { policyId: input.policyId, sourceShare: layout.sourceShare },

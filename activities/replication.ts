@@ -2,7 +2,7 @@
 // it asks source FSVMs to snapshot and to stream each portion to its destination FSVM, watches the streams, and
 // commits the set at the destination only when every portion arrived.
 import { Context, CancelledFailure } from '@temporalio/activity';
-import { GatewayUnavailable, NotFoundError, ValidationError } from '../domain/errors';
+import { ConflictError, GatewayUnavailable, NotFoundError, ValidationError } from '../domain/errors';
 import {
   newestCommonSnapshot,
   planDatasetMap,
@@ -421,7 +421,23 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
         const client = await gateways.client(input.destination, t.destNode);
         const st = await client.getReceive(t.transferId);
         if (st?.state === 'committed') continue;
-        await client.commitReceive(t.transferId);
+        try {
+          await client.commitReceive(t.transferId);
+        } catch (err) {
+          // The gateway refuses to bring a read-write share to a received snapshot (clients' writes would be lost).
+          if (!(err instanceof ConflictError)) throw err;
+          if ((await client.findShare(st.share))?.accessMode !== 'read_write') throw err;
+          // This run will not come back to commit its set: free what it received rather than leave it unlisted.
+          for (const other of input.transfers) {
+            const c = await gateways.client(input.destination, other.destNode);
+            await c.discardReceive(other.transferId);
+          }
+          throw new ConflictError(
+            `target share '${st.share}' on ${input.destination} is read_write: replicating into it would overwrite ` +
+              'what clients wrote there, so the snapshot set was not committed (nothing there was changed). Make ' +
+              'the target share read-only on the destination to resume replication.',
+          );
+        }
       }
     },
 

@@ -212,7 +212,7 @@ const bench: Benchmark = async ({ quick, log }) => {
     if (server) await new Promise((r) => server!.close(r));
     await sql.end().catch(() => undefined);
     await db.$disconnect();
-    await pg.stop();
+    await pg.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 };

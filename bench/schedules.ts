@@ -92,7 +92,7 @@ const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
   };
   try {
     const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'fsdr' });
-    onCleanup(pg.stop);
+    onCleanup(pg.destroy);
     const temporal = await startDevServer({
       dbFile: path.join(dir, 'temporal.sqlite'),
       port: await freePort(),

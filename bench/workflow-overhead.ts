@@ -106,7 +106,7 @@ const bench: Benchmark = async ({ quick, log }) => {
     };
   } finally {
     await temporal.stop();
-    await pg.stop();
+    await pg.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 };

@@ -283,8 +283,15 @@ export const DATA_STREAM_PROTOCOL = 'fsdr-stream/1';
 /** Headers of the data plane: the sending node's id, and `authorization: Bearer <pair token>`. */
 export const PEER_NODE_HEADER = 'x-gateway-node';
 
-/** POST /v1/receives/:transferId/commit: publish the received snapshot; `updateLive` (default true) brings the share to it. */
-export const CommitReceiveRequest = z.object({ updateLive: z.boolean().default(true) }).strict();
+/**
+ * POST /v1/receives/:transferId/commit: publish the received snapshot; `updateLive` (default true) brings the share
+ * to it. Bringing a `read_write` share to it would discard what clients wrote there, so that is refused (409) unless
+ * `force` is true (the failover's resync, after it took a safety snapshot of the share).
+ */
+export const CommitReceiveRequest = z
+  .object({ updateLive: z.boolean().default(true), force: z.boolean().default(false) })
+  .strict();
+export type CommitReceiveRequest = z.infer<typeof CommitReceiveRequest>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Contract v1, continued: what a planned failover asks of a share (its tree's digest, the clients with open files).

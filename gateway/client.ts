@@ -22,6 +22,7 @@ import {
   TransferList,
   TransferStatus,
   type AccessMode,
+  type CommitReceiveRequest,
   type GatewaySnapshot,
   type StartTransferRequest,
 } from '../domain/gateway-contract';
@@ -146,10 +147,13 @@ export class GatewayClient {
     return this.call('GET', `/receives/${encodeURIComponent(transferId)}`, ReceiveStatus, undefined, opts);
   }
 
-  /** Publishes a received snapshot on the destination (and, by default, brings the live share to it). */
+  /**
+   * Publishes a received snapshot on the destination (and, by default, brings the live share to it). A read_write
+   * share is not brought to it (ConflictError, nothing changed) unless `force` is true: see CommitReceiveRequest.
+   */
   commitReceive(
     transferId: string,
-    body: { updateLive?: boolean } = {},
+    body: z.input<typeof CommitReceiveRequest> = {},
     opts?: RequestOptions,
   ): Promise<ReceiveStatus> {
     return this.call('POST', `/receives/${encodeURIComponent(transferId)}/commit`, ReceiveStatus, body, opts);
@@ -180,6 +184,11 @@ export class GatewayClient {
   /** The SMB clients with files open on the share (`smb` false: this FSVM does not serve it through smbd). */
   openFiles(share: string, opts?: RequestOptions): Promise<ShareOpenFiles> {
     return this.call('GET', `/shares/${encodeURIComponent(share)}/open-files`, ShareOpenFiles, undefined, opts);
+  }
+
+  /** Abandons a receive on the destination: what it applied is removed; a committed snapshot stays. Idempotent. */
+  async discardReceive(transferId: string, opts?: RequestOptions): Promise<void> {
+    await this.call('DELETE', `/receives/${encodeURIComponent(transferId)}`, Empty, undefined, opts);
   }
 
   /** The generic call the typed methods are built on; later endpoints (snapshots, transfers) use it too. */

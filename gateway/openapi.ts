@@ -122,10 +122,13 @@ export function buildOpenApi(): unknown {
     body: c.CompleteReceiveRequest,
     peer: true,
   });
-  add('post', '/v1/receives/{id}/commit', 'Publish a received snapshot', c.ReceiveStatus, {
-    params: ['id'],
-    body: c.CommitReceiveRequest,
-  });
+  add(
+    'post',
+    '/v1/receives/{id}/commit',
+    'Publish a received snapshot; 409 when that would overwrite a read_write share, unless force is true',
+    c.ReceiveStatus,
+    { params: ['id'], body: c.CommitReceiveRequest },
+  );
   add('delete', '/v1/receives/{id}', 'Abandon a receive', c.ReceiveStatus, { params: ['id'] });
   return new OpenApiGeneratorV31(reg.definitions).generateDocument({
     openapi: '3.1.0',

@@ -3,12 +3,22 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import {
+  chownRecursive,
+  placeCluster,
+  reachableBinDir,
+  removeCluster,
+  serviceUser,
+  type RunAs,
+} from './embedded-postgres-placement';
 
 export interface EmbeddedPostgresOptions {
-  /** Folder for the cluster; created and initialised on first start, reused afterwards. */
+  /**
+   * Folder for the cluster; created and initialised on first start, reused afterwards. As root, when PostgreSQL's
+   * service user cannot reach it, a symlink to where the cluster lives (infra/embedded-postgres-placement.ts).
+   */
   dataDir: string;
   port: number;
   /** Database created on start if missing. */
@@ -22,12 +32,18 @@ export interface EmbeddedPostgres {
   /** URL of the server's maintenance database, for creating and dropping databases. */
   adminUrl: string;
   pid: number;
+  /** Where the cluster really lives (differs from `dataDir` only when it was placed elsewhere, see `relocated`). */
+  clusterDir: string;
+  /** Why the cluster is not in `dataDir`; undefined when it is. */
+  relocated?: string;
+  /** The PostgreSQL bin folder the server runs from. */
+  binDir: string;
   stop: () => Promise<void>;
+  /** Stops the server and removes the cluster wherever it lives: for throwaway clusters. */
+  destroy: () => Promise<void>;
 }
 
 const SUPERUSER = 'fsdr';
-/** PostgreSQL refuses to run as root; when we are root it runs as this system user. */
-const SERVICE_USER = process.env.EMBEDDED_PG_USER ?? 'postgres';
 
 export function embeddedPostgresBinDir(): string {
   const override = process.env.EMBEDDED_PG_BIN_DIR;
@@ -43,34 +59,6 @@ export function embeddedPostgresBinDir(): string {
   );
 }
 
-interface RunAs {
-  uid: number;
-  gid: number;
-}
-
-function serviceUser(): RunAs | undefined {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
-  let id = spawnSync('id', ['-u', SERVICE_USER], { encoding: 'utf8' });
-  if (id.status !== 0) {
-    const add = spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVICE_USER], {
-      encoding: 'utf8',
-    });
-    if (add.status !== 0) throw new Error(`running as root and cannot create user '${SERVICE_USER}': ${add.stderr}`);
-    id = spawnSync('id', ['-u', SERVICE_USER], { encoding: 'utf8' });
-  }
-  const gid = spawnSync('id', ['-g', SERVICE_USER], { encoding: 'utf8' });
-  return { uid: Number(id.stdout.trim()), gid: Number(gid.stdout.trim()) };
-}
-
-function chownRecursive(dir: string, runAs: RunAs): void {
-  fs.chownSync(dir, runAs.uid, runAs.gid);
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) chownRecursive(p, runAs);
-    else fs.lchownSync(p, runAs.uid, runAs.gid);
-  }
-}
-
 /** The password is generated once per cluster and kept beside it, readable only by its owner. */
 function clusterPassword(dataDir: string): string {
   const file = `${dataDir}.password`;
@@ -82,7 +70,8 @@ function clusterPassword(dataDir: string): string {
 
 function initCluster(binDir: string, dataDir: string, password: string, runAs?: RunAs): void {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const pwfile = path.join(os.tmpdir(), `fsdr-pg-${process.pid}-${Date.now()}.pw`);
+  // Beside the cluster, which the service user can reach (the system temporary folder may be private).
+  const pwfile = path.join(path.dirname(dataDir), `.initdb-${process.pid}-${Date.now()}.pw`);
   fs.writeFileSync(pwfile, password, { mode: 0o600 });
   try {
     if (runAs) {
@@ -124,16 +113,11 @@ async function waitForReady(url: string, child: ChildProcess, logTail: string[],
 }
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const binDir = embeddedPostgresBinDir();
-  const dataDir = path.resolve(opts.dataDir);
   const runAs = serviceUser();
-  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
-  const password = clusterPassword(dataDir);
-  if (runAs) {
-    // The service user must be able to reach the cluster folder (mkdtemp makes its folders 0700).
-    const parent = path.dirname(dataDir);
-    fs.chmodSync(parent, fs.statSync(parent).mode | 0o711);
-  }
+  const binDir = runAs ? reachableBinDir(embeddedPostgresBinDir(), runAs) : embeddedPostgresBinDir();
+  fs.mkdirSync(path.dirname(path.resolve(opts.dataDir)), { recursive: true });
+  const password = clusterPassword(path.resolve(opts.dataDir));
+  const { dir: dataDir, relocated } = placeCluster(opts.dataDir, runAs);
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) initCluster(binDir, dataDir, password, runAs);
   if (runAs) chownRecursive(dataDir, runAs);
 
@@ -185,7 +169,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     await stop();
     throw err;
   }
-  return { url, adminUrl, pid: child.pid ?? -1, stop };
+  const destroy = async () => {
+    await stop();
+    removeCluster(opts.dataDir);
+  };
+  return { url, adminUrl, pid: child.pid ?? -1, clusterDir: dataDir, relocated, binDir, stop, destroy };
 }
 
 export async function ensureDatabase(adminUrl: string, database: string, template?: string): Promise<void> {

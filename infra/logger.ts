@@ -18,7 +18,8 @@ export const REDACTED_KEYS = [
   'SECRETS_KEY',
 ];
 
-export function createLogger(cfg: Pick<Config, 'log'>, name = 'fs-dr'): Logger {
+/** `destination` (JSON format only): where the lines go instead of stdout, e.g. a test's capture. */
+export function createLogger(cfg: Pick<Config, 'log'>, name = 'fs-dr', destination?: pino.DestinationStream): Logger {
   const paths = REDACTED_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]).concat(['req.headers.authorization']);
   const options = { name, level: cfg.log.level, redact: { paths, censor: '[redacted]' } };
   if (cfg.log.format === 'pretty') {
@@ -27,7 +28,7 @@ export function createLogger(cfg: Pick<Config, 'log'>, name = 'fs-dr'): Logger {
       pretty({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
     );
   }
-  return pino(options);
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Hides the password of a connection URL so it can be logged. */

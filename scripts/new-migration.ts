@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     ['prisma', 'migrate', 'diff', ...from, '--to-schema-datamodel', 'prisma/schema.prisma', '--script'],
     { env, encoding: 'utf8' },
   );
-  await pg.stop();
+  await pg.destroy();
   fs.rmSync(scratch, { recursive: true, force: true });
   if (res.status !== 0) {
     console.error(res.stderr);

@@ -44,8 +44,10 @@ async function main(): Promise<void> {
     }
     process.exit(code);
   };
-  process.once('SIGINT', () => void stopAll(0));
-  process.once('SIGTERM', () => void stopAll(0));
+  // `on`, not `once`: a second Ctrl-C must not end the process half-way through stopping (leaving PostgreSQL or
+  // Temporal running); stopAll runs once.
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
 
   try {
     fs.mkdirSync(config.dataDir, { recursive: true });
@@ -64,7 +66,9 @@ async function main(): Promise<void> {
       running.push({ name: 'embedded PostgreSQL', stop: pg.stop });
       databaseUrl = pg.url;
       logger.info(
-        `embedded PostgreSQL up on 127.0.0.1:${config.database.embeddedPort} (data in ${path.join(config.dataDir, 'postgres')})`,
+        { cluster: pg.clusterDir, binaries: pg.binDir },
+        `embedded PostgreSQL up on 127.0.0.1:${config.database.embeddedPort}, cluster in ${pg.clusterDir}` +
+          (pg.relocated ? ` (${pg.relocated})` : ''),
       );
     } else {
       logger.info(`using PostgreSQL at ${redactUrl(databaseUrl)}`);

@@ -1,84 +1,29 @@
 // `npm start` as an operator runs it: the embedded default comes up (Temporal with Web UI, PostgreSQL, worker, API),
 // Ctrl-C stops everything, a second start reuses the data; a bad setting fails fast, names the variable and leaves
 // nothing running; TEMPORAL_ADDRESS / DATABASE_URL switch to external services.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { removeCluster } from '../infra/embedded-postgres-placement';
 import { assertPortFree } from '../infra/temporal-dev-server';
 import { connectClient } from '../infra/temporal';
 import { diagnosticsWorkflow } from '../workflows';
 import { createTestDatabase, testEnvironment, uniqueName } from './helpers/environment';
-import { freePort } from './helpers/ports';
-
-const root = path.resolve(__dirname, '..');
-const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(env: Record<string, string>): Started {
-  const child = spawn(tsx, ['scripts/start.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
-
-async function waitForHealth(url: string, proc: Started, timeoutMs = 45_000): Promise<Record<string, any>> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`start exited early:\n${proc.output()}`);
-    try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.status === 200) return (await res.json()) as Record<string, any>;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`no healthy /healthz within ${timeoutMs} ms:\n${proc.output()}`);
-}
-
-async function ports() {
-  return { api: await freePort(), db: await freePort(), temporal: await freePort(), ui: await freePort() };
-}
-
-function envFor(dataDir: string, p: Awaited<ReturnType<typeof ports>>): Record<string, string> {
-  return {
-    DATA_DIR: dataDir,
-    API_PORT: String(p.api),
-    EMBEDDED_DB_PORT: String(p.db),
-    TEMPORAL_DEV_PORT: String(p.temporal),
-    TEMPORAL_DEV_UI_PORT: String(p.ui),
-  };
-}
-
-async function expectAllPortsFree(p: Awaited<ReturnType<typeof ports>>) {
-  await assertPortFree(p.api, 'API');
-  await assertPortFree(p.db, 'PostgreSQL');
-  await assertPortFree(p.temporal, 'Temporal');
-  await assertPortFree(p.ui, 'Temporal UI');
-}
+import { expectAllPortsFree, startEnv, startOrchestrator, startPorts, waitForHealth } from './helpers/start-process';
 
 describe('npm start (embedded default)', () => {
   let dataDir: string;
   beforeEach(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-start-'));
   });
-  afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  afterEach(() => {
+    removeCluster(path.join(dataDir, 'postgres')); // as root it may live outside dataDir (a 0700 mkdtemp folder)
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('brings up Temporal with its Web UI, PostgreSQL, worker and API; Ctrl-C stops all; a restart reuses the data', async () => {
-    const p = await ports();
-    const first = start(envFor(dataDir, p));
+    const p = await startPorts();
+    const first = startOrchestrator(startEnv(p, dataDir));
     const api = `http://127.0.0.1:${p.api}`;
     try {
       const health = await waitForHealth(api, first);
@@ -94,14 +39,21 @@ describe('npm start (embedded default)', () => {
       expect(result.database.reachable).toBe(true);
       await client.connection.close();
     } finally {
-      first.child.kill('SIGINT');
+      first.interrupt();
     }
     expect(await first.exited).toBe(0);
+    // LOG_FORMAT=json: every line is JSON (the Temporal SDK's native lines included)
+    expect(
+      first
+        .output()
+        .split('\n')
+        .filter((l) => l.trim() && !l.startsWith('{')),
+    ).toEqual([]);
     await expectAllPortsFree(p);
     expect(fs.existsSync(path.join(dataDir, 'temporal.sqlite'))).toBe(true);
     expect(fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
 
-    const second = start(envFor(dataDir, p));
+    const second = startOrchestrator(startEnv(p, dataDir));
     try {
       await waitForHealth(api, second);
       const client = await connectClient(`127.0.0.1:${p.temporal}`, 'default');
@@ -112,15 +64,15 @@ describe('npm start (embedded default)', () => {
       expect(seen).toEqual(['COMPLETED']);
       expect(second.output()).not.toMatch(/initdb/);
     } finally {
-      second.child.kill('SIGINT');
+      second.interrupt();
     }
     expect(await second.exited).toBe(0);
     await expectAllPortsFree(p);
-  }, 120_000);
+  }, 240_000);
 
   it('fails fast on bad settings, naming every bad variable, and starts nothing', async () => {
-    const p = await ports();
-    const proc = start({ ...envFor(dataDir, p), API_PORT: 'eighty', TEMPORAL_ADDRESS: 'not an address' });
+    const p = await startPorts();
+    const proc = startOrchestrator({ ...startEnv(p, dataDir), API_PORT: 'eighty', TEMPORAL_ADDRESS: 'not an address' });
     expect(await proc.exited).toBe(1);
     expect(proc.output()).toMatch(/API_PORT/);
     expect(proc.output()).toMatch(/TEMPORAL_ADDRESS: must be host:port/);
@@ -129,15 +81,18 @@ describe('npm start (embedded default)', () => {
   });
 
   it('in production requires external Temporal, database and a secrets key', async () => {
-    const p = await ports();
-    const proc = start({ ...envFor(dataDir, p), NODE_ENV: 'production' });
+    const p = await startPorts();
+    const proc = startOrchestrator({ ...startEnv(p, dataDir), NODE_ENV: 'production' });
     expect(await proc.exited).toBe(1);
     for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'SECRETS_KEY']) expect(proc.output()).toContain(name);
   });
 
   it('stops what it already started when a later step fails (bad TEMPORAL_CLI_PATH)', async () => {
-    const p = await ports();
-    const proc = start({ ...envFor(dataDir, p), TEMPORAL_CLI_PATH: path.join(dataDir, 'no-such-temporal') });
+    const p = await startPorts();
+    const proc = startOrchestrator({
+      ...startEnv(p, dataDir),
+      TEMPORAL_CLI_PATH: path.join(dataDir, 'no-such-temporal'),
+    });
     expect(await proc.exited).toBe(1);
     expect(proc.output()).toMatch(/TEMPORAL_CLI_PATH: '.*no-such-temporal' is not an executable file/);
     expect(proc.output()).toMatch(/embedded PostgreSQL stopped/);
@@ -145,11 +100,11 @@ describe('npm start (embedded default)', () => {
   });
 
   it('refuses a port that is already taken, before starting anything', async () => {
-    const p = await ports();
+    const p = await startPorts();
     const net = await import('node:net');
     const blocker = net.createServer().listen(p.api, '127.0.0.1');
     try {
-      const proc = start(envFor(dataDir, p));
+      const proc = startOrchestrator(startEnv(p, dataDir));
       expect(await proc.exited).toBe(1);
       expect(proc.output()).toMatch(new RegExp(`port ${p.api} \\(API\\) is already in use`));
       expect(fs.existsSync(path.join(dataDir, 'postgres'))).toBe(false);
@@ -159,11 +114,11 @@ describe('npm start (embedded default)', () => {
   });
 
   it('uses TEMPORAL_ADDRESS and DATABASE_URL instead of embedded servers when they are set', async () => {
-    const p = await ports();
+    const p = await startPorts();
     const database = await createTestDatabase();
     const temporalAddress = testEnvironment().temporalAddress;
-    const proc = start({
-      ...envFor(dataDir, p),
+    const proc = startOrchestrator({
+      ...startEnv(p, dataDir),
       TEMPORAL_ADDRESS: temporalAddress,
       DATABASE_URL: database.url,
       TEMPORAL_TASK_QUEUE: uniqueName('tq'),
@@ -177,7 +132,7 @@ describe('npm start (embedded default)', () => {
       expect(fs.existsSync(path.join(dataDir, 'postgres'))).toBe(false);
       expect(proc.output()).not.toContain(database.url); // the password in the URL is never logged
     } finally {
-      proc.child.kill('SIGINT');
+      proc.interrupt();
       await proc.exited;
       await database.drop();
     }

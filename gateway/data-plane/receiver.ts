@@ -34,6 +34,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import {
   STREAM_OVERLAP_BYTES,
+  type CommitReceiveRequest,
   type PrepareReceiveRequest,
   type ReceiveStatus,
   type StreamDigestKind,
@@ -887,14 +888,25 @@ export class Receiver {
     return this.status(r);
   }
 
-  /** Publishes a received snapshot and (by default) brings the live share to it. Idempotent. */
-  async commit(id: string, opts: { updateLive: boolean }): Promise<ReceiveStatus> {
+  /**
+   * Publishes a received snapshot and (by default) brings the live share to it. Idempotent. Bringing a read-write
+   * share to it would discard what clients wrote there since: refused, changing nothing, unless forced.
+   */
+  async commit(id: string, opts: CommitReceiveRequest): Promise<ReceiveStatus> {
     const r = this.require(id);
     if (r.state === 'committed') return this.status(r);
     if (r.state !== 'received')
       throw new ConflictError(`receive ${id} is ${r.state}; only a received snapshot can be committed`);
     const p: PortionRef = { share: r.share, portion: r.portion };
     await this.store.withLock(p, async () => {
+      const mode = this.registry.get(r.share)?.accessMode;
+      if (opts.updateLive && mode === 'read_write' && !opts.force) {
+        throw new ConflictError(
+          `share '${r.share}' is read_write on this FSVM: committing snapshot ${r.snapshotId} would bring it back ` +
+            'to that snapshot and lose what clients wrote there since. Set the share read_only (or off) first, or ' +
+            'commit with force: true to discard those writes (a failover resync does, after a safety snapshot)',
+        );
+      }
       await this.store.publish({
         id: r.snapshotId,
         share: r.share,
@@ -907,7 +919,7 @@ export class Receiver {
       });
       this.store.receiving.delete(SnapshotStore.receivingKey(p, r.snapshotId));
       if (opts.updateLive) {
-        const writable = this.registry.get(r.share)?.accessMode === 'read_write';
+        const writable = mode === 'read_write';
         await this.driver.rollback(p, r.snapshotId, {
           reuseUnchanged: true,
           ...(writable ? {} : { readOnlyReplica: { base: r.baseSnapshotId } }),

@@ -39,6 +39,10 @@ describe('gateway control API', () => {
     expect(h.body.capacity.freeBytes).toBeGreaterThan(0);
     const doc = await request(app).get('/v1/openapi.json').expect(200);
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/transfers', '/v1/receives/{id}/data']));
+    // a commit that would overwrite a read-write share is refused unless forced: the flag is documented
+    const commit = doc.body.paths['/v1/receives/{id}/commit'].post;
+    expect(commit.requestBody.content['application/json'].schema.properties.force).toMatchObject({ type: 'boolean' });
+    expect(commit.responses['409']).toBeDefined();
   });
 
   it('creates shares idempotently, standard and distributed, and refuses bad names without touching the disk', async () => {

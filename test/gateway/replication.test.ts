@@ -153,7 +153,7 @@ describe('data plane between agent processes', () => {
   it('runs streams in parallel, reports progress, and cancels one cleanly', async () => {
     const { a, b } = await pair();
     await a.client.createShare('ops');
-    await b.client.createShare('ops');
+    await b.client.createShare('ops', { accessMode: 'read_only' });
     for (const share of ['eng', 'ops']) {
       writeFiles(path.join(a.dataRoot, 'shares', share), {
         'data.bin': randomBytesDeterministic(6 * MiB, share.length),
@@ -194,7 +194,7 @@ describe('data plane between agent processes', () => {
   it('replicates one portion of a distributed share into the matching portion on the peer', async () => {
     const { a, b } = await pair();
     await a.client.createShare('home', { kind: 'distributed', portions: ['alice', 'bob'] });
-    await b.client.createShare('home', { kind: 'distributed', portions: ['alice'] });
+    await b.client.createShare('home', { kind: 'distributed', portions: ['alice'], accessMode: 'read_only' });
     writeFiles(path.join(a.dataRoot, 'shares/home/alice'), {
       'notes.txt': 'alice',
       'deep/x.bin': randomBytesDeterministic(50_000, 9),
@@ -225,6 +225,64 @@ describe('data plane between agent processes', () => {
       target: { ...target, portion: 'bob' },
     });
     expect((await finished(a, 't-bob')).error).toMatch(/no portion "bob"/);
+  });
+
+  it('never commits over a read-write target share unless forced; a read-only one commits as before', async () => {
+    const { a, b } = await pair();
+    await a.client.createShare('ops');
+    await b.client.createShare('ops'); // read_write: clients work in it (as after a failover)
+    const source = path.join(a.dataRoot, 'shares/ops');
+    const target = path.join(b.dataRoot, 'shares/ops');
+    writeFiles(source, { 'plan.txt': 'from the source\n', 'data.bin': randomBytesDeterministic(MiB, 11) });
+    writeFiles(target, { 'plan.txt': 'written by a client at the destination\n', 'notes/today.md': 'keep me\n' });
+    const clientData = treeDigest(target);
+    await a.client.createSnapshot('ops', { snapshotId: 's1' });
+    const toOps = (id: string, snapshotId: string, base?: string) => ({
+      ...transfer(id, b, snapshotId, base),
+      share: 'ops',
+      target: { url: b.url, nodeId: b.nodeId, share: 'ops' },
+    });
+    await a.client.startTransfer(toOps('t-rw1', 's1'));
+    expect((await finished(a, 't-rw1')).state).toBe('succeeded');
+
+    // (a) the commit is refused with the reason, and nothing changed: the clients' data byte for byte, no snapshot
+    // listed, the receive still `received` (a later commit can still take it)
+    const commit = (id: string, body: object = {}) =>
+      fetch(`${b.url}/v1/receives/${id}/commit`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const refused = await commit('t-rw1');
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    const problem = (await refused.json()) as { status: number; detail: string };
+    expect(problem.status).toBe(409);
+    expect(problem.detail).toMatch(/share 'ops' is read_write/);
+    expect(problem.detail).toMatch(/lose what clients wrote there/);
+    expect(problem.detail).toMatch(/force: true/);
+    await expect(b.client.commitReceive('t-rw1')).rejects.toThrow(/share 'ops' is read_write/);
+    expect(treeDigest(target)).toEqual(clientData);
+    expect(await b.client.listSnapshots('ops')).toEqual([]);
+    expect((await b.client.getReceive('t-rw1')).state).toBe('received');
+    // (b) force: true commits, and the live share becomes the snapshot (the clients' writes are gone, as asked)
+    expect((await b.client.commitReceive('t-rw1', { force: true })).state).toBe('committed');
+    expect(treeDigest(target)).toEqual(snapshotDigest(a.dataRoot, 'ops', '', 's1'));
+
+    // (c) clients write again; the next incremental is refused too, then committed without force once the share is
+    // read-only (the refused receive is still there to commit)
+    writeFiles(target, { 'after-force.txt': 'a client wrote this after the forced commit\n' });
+    const written = treeDigest(target);
+    writeFiles(source, { 'plan.txt': 'second version\n' });
+    await a.client.createSnapshot('ops', { snapshotId: 's2' });
+    await a.client.startTransfer(toOps('t-rw2', 's2', 's1'));
+    expect((await finished(a, 't-rw2')).state).toBe('succeeded');
+    expect((await commit('t-rw2')).status).toBe(409);
+    expect(treeDigest(target)).toEqual(written);
+    await b.client.setAccess('ops', 'read_only');
+    expect((await b.client.commitReceive('t-rw2')).state).toBe('committed');
+    expect(treeDigest(target)).toEqual(treeDigest(source));
+    expect((await b.client.listSnapshots('ops')).map((x) => x.id)).toEqual(['s1', 's2']);
   });
 
   it('rejects bytes flipped in flight: the transfer fails, nothing is listed or left staged', async () => {

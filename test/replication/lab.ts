@@ -199,7 +199,7 @@ export async function waitUntil<T>(
 }
 
 /** The production worker entry point (workers/main.ts) as its own process; ready once it polls the task queue. */
-async function startWorkerProcess(databaseUrl: string, taskQueue: string): Promise<WorkerProcess> {
+export async function startWorkerProcess(databaseUrl: string, taskQueue: string): Promise<WorkerProcess> {
   let out = '';
   const proc = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
     cwd: REPO,

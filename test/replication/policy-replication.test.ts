@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { scheduleId, scheduleTiming } from '../../domain/replication';
-import { randomBytesDeterministic, writeFiles, type Agent } from '../gateway/helpers';
+import { randomBytesDeterministic, treeDigest, writeFiles, type Agent } from '../gateway/helpers';
 import { contentDigest, startLab, waitUntil, type Lab } from './lab';
 
 jest.setTimeout(180_000);
@@ -169,6 +169,44 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     const dst = await destNode.client.listSnapshots('ops-dr');
     expect(dst.map((s) => s.id)).toContain(newest);
     expect(dst.length).toBeLessThanOrEqual(2);
+  });
+
+  it("a target share made read-write at the destination: the next run fails saying so, its clients' data stays", async () => {
+    const { a2 } = lab.agents;
+    const destNode = fs.existsSync(lab.livePath(lab.agents.b1, 'ops-dr')) ? lab.agents.b1 : lab.agents.b2;
+    const target = lab.livePath(destNode, 'ops-dr');
+    await destNode.client.setAccess('ops-dr', 'read_write');
+    writeFiles(target, { 'written-at-site-b.txt': 'a client at the destination\n', 'runbook.txt': 'edited at B\n' });
+    const clientData = treeDigest(target);
+    writeFiles(lab.livePath(a2, 'ops'), { 'runbook.txt': 'restart the thing, then check\n' });
+    const started = new Date();
+    await lab.temporal.schedule.getHandle(scheduleId('gold', 'ops')).trigger();
+    const job = await waitUntil('the run to fail', async () =>
+      lab.database.db.job.findFirst({ where: { share: 'ops', state: 'failed', startedAt: { gte: started } } }),
+    );
+    // The operator reads why, naming the share, and nothing at the destination changed or was left behind.
+    expect(job.error).toMatch(/target share 'ops-dr' on fs-b is read_write/);
+    expect(job.error).toMatch(/overwrite what clients wrote there/);
+    expect(treeDigest(target)).toEqual(clientData);
+    const receives = await destNode.client.listReceives();
+    expect(receives.filter((r) => r.share === 'ops-dr' && r.state === 'received')).toEqual([]);
+    // The refusal is not retried: the run's workflow ends, failed, right after recording the job.
+    const run = await waitUntil(
+      'the run to end',
+      async () => {
+        const d = await lab.temporal.workflow.getHandle(job.workflowId!).describe();
+        return d.status.name === 'RUNNING' ? undefined : d;
+      },
+      15_000,
+    );
+    expect(run.status.name).toBe('FAILED');
+
+    // Read-only again (clients at B are back on the replica): replication resumes and the replica follows the source.
+    await destNode.client.setAccess('ops-dr', 'read_only');
+    const before = (await succeededJobs('ops')).length;
+    await lab.temporal.schedule.getHandle(scheduleId('gold', 'ops')).trigger();
+    await waitUntil('ops replicated again', async () => (await succeededJobs('ops')).length > before);
+    expect(contentDigest(target)).toEqual(contentDigest(lab.livePath(a2, 'ops')));
   });
 
   it('a source FSVM goes down: its sub-job waits, and follows the portion to the FSVM that takes it over', async () => {

@@ -162,10 +162,17 @@ describe('policy lifecycle sagas', () => {
   it('updates RPO and shares, rolls back to the previous version when the update fails, and deletes', async () => {
     const workflowId = await createPolicy('silver');
     await lab.temporal.workflow.getHandle(workflowId).result();
-    await waitUntil(
-      'base copies',
-      async () => (await lab.database.db.job.count({ where: { state: 'succeeded' } })) >= 2,
-    );
+    await waitUntil('base copies of both shares', async () => {
+      const done = await lab.database.db.job.findMany({ where: { state: 'succeeded' }, select: { share: true } });
+      return ['eng', 'ops'].every((share) => done.some((j) => j.share === share));
+    });
+    // Where the operator's empty target share receives, it became read-only like a target the policy made (else no
+    // commit could land there).
+    const entry = await lab.database.db.datasetMapEntry.findFirstOrThrow({
+      where: { sourceShare: 'ops', reverse: false },
+    });
+    const receiving = lab.agents[entry.destNodeId as 'b1' | 'b2'];
+    expect((await receiving.client.findShare('ops-dr'))?.accessMode).toBe('read_only');
 
     // A failing update (the new schedule cannot be made): back to version 1 with its RPO and shares.
     await lab.agents.a1.client.createShare('docs');

@@ -47,7 +47,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.FSDR_TEST_ENV = JSON.stringify(env);
   (globalThis as Record<string, unknown>).__fsdrStop = async () => {
     await temporal.stop();
-    await pg.stop();
+    await pg.destroy();
     fs.rmSync(root, { recursive: true, force: true });
   };
   if (process.env.CI)
