@@ -5,6 +5,7 @@ import type { Db } from '../infra/database';
 import type { SecretBox } from '../infra/secrets';
 import { createComplianceActivities } from './compliance';
 import { createDiagnosticsActivities } from './diagnostics';
+import { createDirectoryActivities } from './directory';
 import { withFailureMapping } from './failures';
 import { createGatewayDirectory } from './gateway-directory';
 import { createOperationActivities } from './operations';
@@ -20,6 +21,10 @@ export interface ActivityDeps {
   taskQueue: string;
   /** How often running transfers are polled; default 1 s. */
   pollIntervalMs?: number;
+  /** NODE_ENV=production: directory settings may not use plain LDAP. */
+  production?: boolean;
+  /** Domain controller timeouts (connect incl. TLS and bind, each operation); defaults 5 s and 10 s. */
+  directoryTimeouts?: { connectMs: number; operationMs: number };
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -27,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
   return withFailureMapping({
     ...createDiagnosticsActivities(deps),
     ...createComplianceActivities(deps),
+    ...createDirectoryActivities(deps),
     ...createOperationActivities(deps),
     ...createPolicyActivities({ ...deps, gateways }),
     ...createReplicationActivities({ ...deps, gateways }),

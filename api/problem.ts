@@ -5,7 +5,7 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import { z } from 'zod';
 import { DomainError, type DomainErrorCode, type FieldError } from '../domain/errors';
 import type { Logger } from '../infra/logger';
-import { TemporalUnavailable } from './temporal';
+import { TemporalUnavailable, WorkflowTimeout } from './temporal';
 
 export const Problem = z
   .object({
@@ -58,6 +58,8 @@ export function toProblem(err: unknown): Problem {
     const fields = err.code === 'VALIDATION' ? (err as unknown as { fields: FieldError[] }).fields : undefined;
     return problem(m.status, m.title, m.slug, err.message, fields?.length ? fields : undefined);
   }
+  if (err instanceof WorkflowTimeout)
+    return problem(504, 'Workflow did not answer in time', 'workflow-timeout', err.message);
   if (err instanceof TemporalUnavailable) {
     return problem(
       503,

@@ -1,6 +1,6 @@
 // The narrow Temporal port the API needs: start a workflow by type name, and read a workflow's status. Workflows are
 // started by type name (the workflows of later issues register them) on the configured task queue.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 
 export interface StartRequest {
@@ -9,7 +9,14 @@ export interface StartRequest {
   input: unknown;
   searchAttributes: SearchAttributePair[];
   memo?: Record<string, unknown>;
+  /** Temporal ends the workflow (timed out) if it runs longer, e.g. when no worker polls the queue. */
+  executionTimeoutMs?: number;
 }
+
+export type RunOutcome =
+  | { status: 'completed'; workflowId: string; result: unknown }
+  | { status: 'failed'; workflowId: string; message: string }
+  | { status: 'timed_out'; workflowId: string };
 
 export interface WorkflowStatus {
   status: string;
@@ -22,6 +29,8 @@ export interface WorkflowPort {
   start(req: StartRequest): Promise<{ workflowId: string; runId: string }>;
   /** null when Temporal does not know the workflow; throws when Temporal cannot be reached. */
   describe(workflowId: string): Promise<WorkflowStatus | null>;
+  /** Starts a workflow and waits for its result, at most `waitMs` (a short request-response workflow). */
+  run(req: StartRequest, waitMs: number): Promise<RunOutcome>;
   /** Web UI link of a workflow, or null when no UI URL is configured. */
   link(workflowId: string): string | null;
 }
@@ -30,6 +39,14 @@ export class TemporalUnavailable extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'TemporalUnavailable';
+  }
+}
+
+/** A request-response workflow did not answer within the time the route waits for it: HTTP 504. */
+export class WorkflowTimeout extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkflowTimeout';
   }
 }
 
@@ -42,23 +59,42 @@ export function createWorkflowPort(
 ): WorkflowPort {
   const namespace = client.options.namespace;
   const bounded = <T>(fn: () => Promise<T>) => client.withDeadline(Date.now() + timeoutMs, fn);
+  async function start(req: StartRequest) {
+    try {
+      const handle = await bounded(() =>
+        client.workflow.start(req.workflowType, {
+          taskQueue,
+          workflowId: req.workflowId,
+          args: [req.input],
+          typedSearchAttributes: req.searchAttributes,
+          memo: req.memo,
+          ...(req.executionTimeoutMs ? { workflowExecutionTimeout: req.executionTimeoutMs } : {}),
+        }),
+      );
+      return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+    } catch (err) {
+      throw new TemporalUnavailable(
+        `could not start workflow ${req.workflowId}: ${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}`,
+      );
+    }
+  }
   return {
-    async start(req) {
+    start,
+    async run(req, waitMs) {
+      const { workflowId } = await start(req);
+      const deadline = Date.now() + waitMs;
       try {
-        const handle = await bounded(() =>
-          client.workflow.start(req.workflowType, {
-            taskQueue,
-            workflowId: req.workflowId,
-            args: [req.input],
-            typedSearchAttributes: req.searchAttributes,
-            memo: req.memo,
-          }),
+        const result: unknown = await client.withDeadline(deadline, () =>
+          client.workflow.getHandle(workflowId).result(),
         );
-        return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+        return { status: 'completed', workflowId, result };
       } catch (err) {
-        throw new TemporalUnavailable(
-          `could not start workflow ${req.workflowId}: ${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}`,
-        );
+        if (err instanceof WorkflowFailedError) {
+          const cause = err.cause;
+          return { status: 'failed', workflowId, message: (cause?.message ?? err.message).split('\n')[0]! };
+        }
+        if (Date.now() >= deadline - 50) return { status: 'timed_out', workflowId };
+        throw new TemporalUnavailable(`could not read the result of workflow ${workflowId} from Temporal`);
       }
     },
     async describe(workflowId) {

@@ -112,6 +112,7 @@ async function main(): Promise<void> {
       db,
       secrets,
       temporal,
+      production: config.env === 'production',
     });
     await ensureRpoMonitorSchedule(temporal, config.temporal.taskQueue);
     const workerDone = worker.run();
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
       temporalUiUrl: uiUrl,
       logger,
       secrets,
+      production: config.env === 'production',
     });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(config.api.port, config.api.host, () => resolve(s));

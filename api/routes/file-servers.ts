@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { Db } from '../../infra/database';
 import { NotFoundError } from '../../domain/errors';
-import { AdComputerAccount, DnsName, FileServerName, IpAddress, NodeId, ShareName, Text } from '../../domain/names';
+import { DnsName, FileServerName, IpAddress, NodeId, ShareName, Text } from '../../domain/names';
 import type { ApiRoutes } from '../http';
 import type { FileServerService } from '../services/file-servers';
 import type { ShareService } from '../services/shares';
@@ -22,19 +22,16 @@ const FsvmInput = z.strictObject({
   token: z.string().min(16).max(4096).describe('Bearer token of the gateway (stored encrypted, never returned)'),
 });
 
-const AdCredentials = z.strictObject({
-  username: Text(256).describe('DOMAIN\\user or user@domain with rights on the computer accounts and DNS'),
-  password: z.string().min(1).max(1024).describe('Stored encrypted, never returned'),
-});
-
 const RegisterBody = z
   .strictObject({
     name: FileServerName,
     site: Text(100),
     dnsName: DnsName,
-    addresses: z.array(IpAddress).max(64).default([]),
-    adComputerAccount: AdComputerAccount.optional(),
-    adCredentials: AdCredentials.optional(),
+    addresses: z
+      .array(IpAddress)
+      .max(64)
+      .default([])
+      .describe("Client-facing addresses (its FSVMs' external addresses): where a redirect points clients"),
     status: FileServerStatus.default('active'),
     fsvms: z.array(FsvmInput).min(1).max(64),
   })
@@ -45,8 +42,6 @@ const UpdateBody = z
     site: Text(100).optional(),
     dnsName: DnsName.optional(),
     addresses: z.array(IpAddress).max(64).optional(),
-    adComputerAccount: AdComputerAccount.nullable().optional(),
-    adCredentials: AdCredentials.nullable().optional(),
     status: FileServerStatus.optional(),
     fsvms: z.array(FsvmInput).min(1).max(64).optional().describe('The complete new list (every gateway is checked)'),
   })
@@ -63,8 +58,10 @@ const FileServerDetails = z
     site: z.string(),
     dnsName: z.string(),
     addresses: z.array(z.string()),
-    adComputerAccount: z.string().nullable(),
-    adCredentialsSet: z.boolean(),
+    directory: z
+      .object({ domain: z.string(), dnsZone: z.string(), computerAccount: z.string() })
+      .nullable()
+      .describe('Active Directory settings (GET .../directory for all of them); null: clients are not redirected'),
     status: FileServerStatus,
     fsvms: z.array(FsvmView),
     sharesRefreshedAt: IsoDate.nullable(),
@@ -157,8 +154,9 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
       site: fs.site,
       dnsName: fs.dnsName,
       addresses: fs.addresses,
-      adComputerAccount: fs.adComputerAccount,
-      adCredentialsSet: fs.adCredentialsEnc !== null,
+      directory: fs.directory
+        ? { domain: fs.directory.domain, dnsZone: fs.directory.dnsZone, computerAccount: fs.directory.computerAccount }
+        : null,
       status: fs.status,
       fsvms: fs.fsvms.map(fsvmView),
       sharesRefreshedAt: iso(fs.sharesRefreshedAt),
@@ -281,7 +279,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
     path: '/file-servers/:name',
     role: 'admin',
     tag: 'File servers',
-    summary: 'Update a file server (site, DNS name, addresses, AD account and credentials, status, FSVMs)',
+    summary: 'Update a file server (site, DNS name, addresses, status, FSVMs)',
     params: NameParams,
     body: UpdateBody,
     responses: { 200: { description: 'Updated', schema: FileServerDetails }, 404: { description: 'Unknown' } },
