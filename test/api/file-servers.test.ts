@@ -69,7 +69,7 @@ describe('file servers and shares', () => {
       .set(h.auth('admin'))
       .send({ ...fs1(), name: 'fs8', adComputerAccount: 'FS8$', adCredentials: { username: 'u', password: 'p' } })
       .expect(400);
-    expect(res.body.errors.map((e: { message: string }) => e.message).join(' ')).toMatch(/adComputerAccount/);
+    expect((res.body.errors as { message: string }[]).map((e) => e.message).join(' ')).toMatch(/adComputerAccount/);
     expect(await h.counts()).toEqual(before);
   });
 

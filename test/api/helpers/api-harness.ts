@@ -21,6 +21,7 @@ export interface Counts {
   jobs: number;
   operations: number;
   tokens: number;
+  directorySettings: number;
 }
 
 export interface Harness {
@@ -42,7 +43,7 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
   const database = await createTestDatabase();
   const temporal = await connectClient(testEnvironment().temporalAddress, 'default');
   const taskQueue = uniqueName('api-unpolled');
-  const secrets = createSecretBox(randomBytes(32));
+  const secrets = overrides.secrets ?? createSecretBox(randomBytes(32));
   const app = createApp({
     db: database.db,
     temporal,
@@ -70,17 +71,29 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
     tokens,
     auth: (role) => ({ authorization: `Bearer ${tokens[role]}` }),
     async counts() {
-      const [fileServers, fsvms, shares, policies, policyShares, jobs, operations, tokensN] = await Promise.all([
-        db.fileServer.count(),
-        db.fsvm.count(),
-        db.share.count(),
-        db.replicationPolicy.count(),
-        db.policyShare.count(),
-        db.job.count(),
-        db.operation.count(),
-        db.apiToken.count({ where: { revokedAt: null } }),
-      ]);
-      return { fileServers, fsvms, shares, policies, policyShares, jobs, operations, tokens: tokensN };
+      const [fileServers, fsvms, shares, policies, policyShares, jobs, operations, tokensN, directorySettings] =
+        await Promise.all([
+          db.fileServer.count(),
+          db.fsvm.count(),
+          db.share.count(),
+          db.replicationPolicy.count(),
+          db.policyShare.count(),
+          db.job.count(),
+          db.operation.count(),
+          db.apiToken.count({ where: { revokedAt: null } }),
+          db.directorySettings.count(),
+        ]);
+      return {
+        fileServers,
+        fsvms,
+        shares,
+        policies,
+        policyShares,
+        jobs,
+        operations,
+        tokens: tokensN,
+        directorySettings,
+      };
     },
     async close() {
       // Terminate every workflow this file started on its unpolled task queue.
