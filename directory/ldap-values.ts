@@ -1,7 +1,7 @@
 // Every value that goes into a DN or a filter passes through here. Names are first checked against what they may be
 // (a DNS name, an SPN, a sAMAccountName: none of them can hold an LDAP special character), and then escaped anyway
-// (RFC 4514 for DN values, RFC 4515 for filter values), so neither a bug in a check nor a future caller can turn a
-// value into LDAP syntax. Filters are also sent as typed objects (ldapts EqualityFilter), never parsed from text.
+// (RFC 4514) on their way into a DN, so neither a bug in a check nor a future caller can turn a value into LDAP
+// syntax. Filters are sent as typed objects (ldapts EqualityFilter, encoded as BER), never parsed from text.
 import { AndFilter, EqualityFilter, type Filter } from 'ldapts';
 import { DirectoryError } from '../domain/errors';
 import { SPN_PATTERN } from '../domain/directory';
@@ -44,14 +44,6 @@ export function escapeDnValue(value: string): string {
     else out += ch;
   }
   return out;
-}
-
-/** RFC 4515: escapes a value for a filter string (used only for text the operator reads, e.g. in messages). */
-export function escapeFilterValue(value: string): string {
-  return Buffer.from(value, 'utf8').reduce((out, byte) => {
-    const ch = String.fromCharCode(byte);
-    return out + (byte < 0x20 || byte > 0x7e || '*()\\'.includes(ch) ? `\\${byte.toString(16).padStart(2, '0')}` : ch);
-  }, '');
 }
 
 export function equals(attribute: string, value: string): Filter {

@@ -247,6 +247,20 @@ describe('client redirection through Active Directory (real Samba AD DC)', () =>
     expect(await dnsQuery(dc, n.host)).toBe('(no such name)');
   });
 
+  it('a name deleted earlier (a tombstoned node) gets records again, and undo leaves it without any', async () => {
+    const n = await createAdFileServer(dc, 'tomb', ['10.55.0.1']);
+    const x = await createAdFileServer(dc, 'dst', ['10.65.0.1']);
+    await dc.sambaTool(['dns', 'delete', dc.address, ZONE, n.host, 'A', '10.55.0.1'], { auth: true });
+    expect((await dig(dc, n.fqdn)).answers).toEqual([]);
+    await registerFileServer(database.db, secrets, dc, n);
+    await registerFileServer(database.db, secrets, dc, x);
+    const undo = await activities.redirectClients({ fileServer: n.name, to: x.name });
+    expect(addressesOf((await dig(dc, n.fqdn)).answers, n.fqdn)).toEqual(['10.65.0.1']);
+    expect(undo.names).toEqual([{ name: n.fqdn, existed: false, records: [] }]);
+    await activities.undoRedirect(undo);
+    expect((await dig(dc, n.fqdn)).answers).toEqual([]);
+  });
+
   it('a file server with no directory settings: the plan says so, redirect and undo change nothing', async () => {
     const n = await createAdFileServer(dc, 'nod', ['10.54.0.1']);
     const x = await createAdFileServer(dc, 'dst', ['10.64.0.1']);
