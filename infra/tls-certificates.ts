@@ -28,6 +28,11 @@ async function openssl(args: string[]): Promise<void> {
   }
 }
 
+/** `openssl req` arguments for a new, unencrypted P-256 key written to keyFile. */
+function newKey(keyFile: string): string[] {
+  return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile];
+}
+
 /** A self-signed CA (P-256) valid for `days`, written to <dir>/<name>.pem and <dir>/<name>.key (0600). */
 export async function createCertificateAuthority(
   dir: string,
@@ -39,13 +44,7 @@ export async function createCertificateAuthority(
   await openssl([
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    keyFile,
+    ...newKey(keyFile),
     '-out',
     certFile,
     '-days',
@@ -79,13 +78,7 @@ export async function issueServerCertificate(
   );
   await openssl([
     'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    keyFile,
+    ...newKey(keyFile),
     '-out',
     csrFile,
     '-subj',

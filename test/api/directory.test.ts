@@ -11,6 +11,9 @@ import { uniqueName } from '../helpers/environment';
 import { startTestWorker, TEST_SECRETS, type TestWorker } from '../helpers/worker';
 import { seedFileServer, startHarness, type Harness } from './helpers/api-harness';
 
+// Each samba-tool call starts a Python interpreter (about 1 s, several under load): generous per-test time.
+jest.setTimeout(180_000);
+
 describe('directory settings and check (API)', () => {
   let h: Harness;
   let dc: DomainController;

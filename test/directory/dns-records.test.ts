@@ -8,7 +8,10 @@ import { withSession, type SessionOptions } from '../../directory/session';
 import { addressRecord, cnameRecord, RANK_ZONE } from '../../directory/dns-record';
 import type { DomainController } from '../../infra/samba-dc';
 import { sharedDomainController, uniqueHost, ZONE } from '../helpers/domain-controller';
-import { dig, dnsQuery, recordsWithoutSerial } from '../helpers/directory-fixture';
+import { adminSession, dig, dnsQuery, recordsWithoutSerial } from '../helpers/directory-fixture';
+
+// Each samba-tool call starts a Python interpreter (about 1 s, several under load): generous per-test time.
+jest.setTimeout(180_000);
 
 async function rawValues(dc: DomainController, host: string): Promise<Buffer[]> {
   const c = new Client({ url: dc.ldapsUrl, tlsOptions: { ca: [dc.caPem] } });
@@ -30,14 +33,7 @@ describe('dnsRecord round trip with Samba (A, AAAA, CNAME)', () => {
   let session: SessionOptions;
   beforeAll(async () => {
     dc = await sharedDomainController();
-    session = {
-      servers: [dc.ldapsUrl],
-      bindUser: dc.adminUser,
-      bindPassword: dc.adminPassword,
-      caPem: dc.caPem,
-      plainLdap: false,
-      production: false,
-    };
+    session = adminSession(dc);
   }, 240_000);
 
   it('decodes what samba-tool wrote, re-encodes it byte for byte, and Samba reads our encoding back identically', async () => {

@@ -18,6 +18,9 @@ import {
   type DirectoryFileServer,
 } from '../helpers/directory-fixture';
 
+// Each samba-tool call starts a Python interpreter (about 1 s, several under load): generous per-test time.
+jest.setTimeout(180_000);
+
 const secrets = createSecretBox(Buffer.alloc(32, 7));
 
 /** Sets the TTL of a name's records by hand (raw LDAP, TTL bytes 12..15 big-endian), as an administrator might. */

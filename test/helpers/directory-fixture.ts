@@ -8,9 +8,22 @@ import { defaultSpns, type FsvmName } from '../../domain/directory';
 import type { Db } from '../../infra/database';
 import type { DomainController } from '../../infra/samba-dc';
 import type { SecretBox } from '../../infra/secrets';
+import type { SessionOptions } from '../../directory/session';
 import { uniqueHost, ZONE } from './domain-controller';
 
 const run = promisify(execFile);
+
+/** Session options to use the DC as its Administrator over verified LDAPS (tests that call directory/ directly). */
+export function adminSession(dc: DomainController): SessionOptions {
+  return {
+    servers: [dc.ldapsUrl],
+    bindUser: dc.adminUser,
+    bindPassword: dc.adminPassword,
+    caPem: dc.caPem,
+    plainLdap: false,
+    production: false,
+  };
+}
 
 export interface DirectoryFileServer {
   name: string;
