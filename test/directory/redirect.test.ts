@@ -146,6 +146,7 @@ describe('client redirection through Active Directory (real Samba AD DC)', () =>
     expect(serials.every((s) => s > serialBefore && s <= serialAfter)).toBe(true);
     expect(query).toMatch(/A: 10\.60\.1\.21 \(flags=f0, serial=\d+, ttl=300\)/);
     transcript(`redirect ${n.name} -> ${x.name}: summary`, undo.summary);
+    transcript(`zone SOA serial (dig ${ZONE} SOA)`, `${serialBefore} before the redirect, ${serialAfter} after`);
     transcript('after redirect: dig', after.text);
     transcript(`after redirect: samba-tool spn list ${n.account}`, (await spnList(dc, n.account)).text);
     transcript(`after redirect: samba-tool spn list ${x.account}`, (await spnList(dc, x.account)).text);
