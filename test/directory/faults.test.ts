@@ -25,6 +25,7 @@ import {
   createAdFileServer,
   dig,
   registerFileServer,
+  soaSerialByDig,
   spnList,
   type DirectoryFileServer,
 } from '../helpers/directory-fixture';
@@ -181,6 +182,30 @@ describe('directory faults (real Samba AD DC)', () => {
       detail: 'found in DomainDnsZones; this identity may not update its SOA serial',
     });
     expect(check.summary).toMatch(/cannot be redirected: DNS zone corp.example.test: .*may not update its SOA serial/);
+  });
+
+  it('a write that fails half-way is put back: DNS written, SPNs refused -> the DNS records are restored', async () => {
+    // A member of DnsAdmins may write the zone but not the computer accounts' SPNs.
+    const user = uniqueHost('dnsadm');
+    const password = `Da-${uniqueHost('p')}-9!`;
+    await dc.sambaTool(['user', 'create', user, password]);
+    await dc.sambaTool(['group', 'addmembers', 'DnsAdmins', user]);
+    const name = await variant({ bindUser: `${user}@${ZONE}`, password });
+    const serialBefore = await soaSerialByDig(dc);
+    const f = await expectRefused(
+      name,
+      'DIRECTORY_INSUFFICIENT_RIGHTS',
+      false,
+      /SPN 'cifs\/.*' of computer account '.*': insufficient access rights; everything written before it was put back/,
+    );
+    expect(f.message).toContain(n.account);
+    // the zone serial moved (the records were written, then written back), the records are as before
+    expect(await soaSerialByDig(dc)).toBeGreaterThan(serialBefore);
+    const check = await activities.checkDirectory({ fileServer: name });
+    expect(check.checks.find((c) => c.subject === `computer account ${n.account}`)).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/this identity may NOT change its SPNs$/),
+    });
   });
 
   it('plain LDAP: the DC refuses a simple bind without TLS; with NODE_ENV=production it is never even tried', async () => {
