@@ -117,19 +117,27 @@ export function managedRecords(node: DnsNode): DnsRecord[] {
 
 /**
  * Advances the zone's SOA serial by one and returns the new serial, for stamping the records written with it. The
- * old SOA value is deleted by its exact bytes: if another writer changed it since it was read, the modify fails
- * (concurrent_change, retryable) instead of losing their serial.
+ * old SOA value is deleted by its exact bytes, so two writers never both take the same serial. Every update of the
+ * zone (a DNS client registering itself, the DC's own scavenging, another fs-dr activity) advances it too: when one
+ * got in between our read and our write, read it again and retry, a few times, before reporting the contention.
  */
-export async function bumpZoneSerial(s: DirectorySession, zone: Zone): Promise<number> {
-  const apex = await readNodeDn(s, `DC=@,${zone.dn}`, `@.${zone.name}`);
-  const i = apex.records.findIndex((r) => r.type === DNS_TYPE.SOA);
-  if (i < 0) throw new DirectoryError('refused', `DNS zone '${zone.name}' has no SOA record`);
-  const serial = nextSerial(soaSerial(apex.records[i]!));
-  await s.modify(apex.dn, `SOA serial of DNS zone '${zone.name}'`, [
-    { op: 'delete', type: 'dnsRecord', values: [apex.values[i]!] },
-    { op: 'add', type: 'dnsRecord', values: [encodeDnsRecord(withSoaSerial(apex.records[i]!, serial))] },
-  ]);
-  return serial;
+export async function bumpZoneSerial(s: DirectorySession, zone: Zone, attempts = 6): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const apex = await readNodeDn(s, `DC=@,${zone.dn}`, `@.${zone.name}`);
+    const i = apex.records.findIndex((r) => r.type === DNS_TYPE.SOA);
+    if (i < 0) throw new DirectoryError('refused', `DNS zone '${zone.name}' has no SOA record`);
+    const serial = nextSerial(soaSerial(apex.records[i]!));
+    try {
+      await s.modify(apex.dn, `SOA serial of DNS zone '${zone.name}'`, [
+        { op: 'delete', type: 'dnsRecord', values: [apex.values[i]!] },
+        { op: 'add', type: 'dnsRecord', values: [encodeDnsRecord(withSoaSerial(apex.records[i]!, serial))] },
+      ]);
+      return serial;
+    } catch (err) {
+      if (!(err instanceof DirectoryError && err.reason === 'concurrent_change') || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 20 * attempt + Math.floor(Math.random() * 50)));
+    }
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import { withSession, type SessionOptions } from '../../directory/session';
 import { addressRecord, cnameRecord, RANK_ZONE } from '../../directory/dns-record';
 import type { DomainController } from '../../infra/samba-dc';
 import { sharedDomainController, uniqueHost, ZONE } from '../helpers/domain-controller';
-import { adminSession, dig, dnsQuery, recordsWithoutSerial } from '../helpers/directory-fixture';
+import { adminSession, dig, dnsQuery, recordsWithoutSerial, soaSerialByDig } from '../helpers/directory-fixture';
 
 // Each samba-tool call starts a Python interpreter (about 1 s, several under load): generous per-test time.
 jest.setTimeout(180_000);
@@ -149,5 +149,15 @@ describe('dnsRecord round trip with Samba (A, AAAA, CNAME)', () => {
       expect(node.records.map(recordValue)).toEqual(['10.72.0.1']);
       expect(node.records[0]!.serial).toBe(serial2);
     });
+  });
+
+  it('concurrent writers each take a zone serial of their own (the SOA is updated by compare-and-swap, retried)', async () => {
+    const before = await soaSerialByDig(dc);
+    const serials = await Promise.all(
+      [1, 2, 3, 4].map(() => withSession(session, async (s) => bumpZoneSerial(s, await findZone(s, ZONE)))),
+    );
+    expect(new Set(serials).size).toBe(4);
+    expect(Math.min(...serials)).toBeGreaterThan(before);
+    expect(await soaSerialByDig(dc)).toBeGreaterThanOrEqual(Math.max(...serials));
   });
 });
