@@ -40,6 +40,23 @@ export default tseslint.config(
     },
   },
   {
+    // The API stores settings and starts workflows; LDAP is only ever spoken by activities (data flows one way).
+    files: ['api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../directory/*', '../../directory/*', 'ldapts'],
+              message: 'the API never talks to the directory: start a workflow',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -6,6 +6,7 @@ import type { SecretBox } from '../infra/secrets';
 import { createComplianceActivities } from './compliance';
 import { createDiagnosticsActivities } from './diagnostics';
 import { createFailoverActivities } from './failover';
+import { createDirectoryActivities } from './directory';
 import { withFailureMapping } from './failures';
 import { createGatewayDirectory } from './gateway-directory';
 import { createOperationActivities } from './operations';
@@ -24,6 +25,10 @@ export interface ActivityDeps {
   pollIntervalMs?: number;
   /** How often a running transfer's progress is written to its job; default 2 s. */
   progressIntervalMs?: number;
+  /** NODE_ENV=production: directory settings may not use plain LDAP. */
+  production?: boolean;
+  /** Domain controller timeouts (connect incl. TLS and bind, each operation); defaults 5 s and 10 s. */
+  directoryTimeouts?: { connectMs: number; operationMs: number };
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -31,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
   return withFailureMapping({
     ...createDiagnosticsActivities(deps),
     ...createComplianceActivities(deps),
+    ...createDirectoryActivities(deps),
     ...createOperationActivities(deps),
     ...createPolicyActivities({ ...deps, gateways }),
     ...createReplicationActivities({ ...deps, gateways }),

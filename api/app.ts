@@ -18,8 +18,10 @@ import { fileServerRoutes } from './routes/file-servers';
 import { jobRoutes } from './routes/jobs';
 import { operationRoutes } from './routes/operations';
 import { alertRoutes } from './routes/alerts';
+import { directoryRoutes } from './routes/directory';
 import { policyRoutes } from './routes/policies';
 import { tokenRoutes } from './routes/tokens';
+import { createDirectorySettingsService } from './services/directory-settings';
 import { createFileServerService } from './services/file-servers';
 import { createOperationService } from './services/operations';
 import { createPolicyService } from './services/policies';
@@ -48,6 +50,10 @@ export interface AppDeps {
   bodyLimit?: string;
   /** How live workers on the task queue are counted before a workflow starts (default: ask Temporal). */
   workersPolling?: (client: Client, taskQueue: string) => Promise<number>;
+  /** NODE_ENV=production: directory settings may not use plain LDAP. */
+  production?: boolean;
+  /** How long POST .../directory/check waits for the check workflow (default 30 s). */
+  directoryCheckWaitMs?: number;
 }
 
 const missingSecrets: SecretBox = {
@@ -93,6 +99,12 @@ export function createApp(deps: AppDeps): Express {
   const tokenCache = new TokenCache();
   tokenRoutes(api, { db: deps.db, onRevoke: (id) => tokenCache.forget(id) });
   fileServerRoutes(api, { db: deps.db, fileServers, shares });
+  directoryRoutes(api, {
+    directory: createDirectorySettingsService({ db: deps.db, secrets }),
+    workflows,
+    production: deps.production ?? false,
+    checkWaitMs: deps.directoryCheckWaitMs ?? 30_000,
+  });
   policyRoutes(api, { db: deps.db, policies, workflows });
   jobRoutes(api, { db: deps.db });
   operationRoutes(api, { db: deps.db, operations, workflows });

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     temporalUiUrl: config.temporal.uiUrl,
     logger,
     secrets: createSecretBox(loadSecretKey(config).key),
+    production: config.env === 'production',
   });
   const server = app.listen(config.api.port, config.api.host, () =>
     logger.info(`API listening on http://${config.api.host}:${config.api.port}`),

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { DomainError, type DomainErrorCode, type FieldError } from '../domain/errors';
 import type { Logger } from '../infra/logger';
 import { IdempotencyMismatch } from './services/operations';
-import { TemporalUnavailable, WorkerUnavailable, WorkflowRunFailed } from './temporal';
+import { TemporalUnavailable, WorkerUnavailable, WorkflowRunFailed, WorkflowTimeout } from './temporal';
 
 export const Problem = z
   .object({
@@ -68,6 +68,8 @@ export function toProblem(err: unknown): Problem {
   if (err instanceof WorkerUnavailable) {
     return problem(503, 'No worker available', 'no-worker', err.message);
   }
+  if (err instanceof WorkflowTimeout)
+    return problem(504, 'Workflow did not answer in time', 'workflow-timeout', err.message);
   if (err instanceof TemporalUnavailable) {
     return problem(
       503,

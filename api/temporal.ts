@@ -1,6 +1,6 @@
 // The narrow Temporal port the API needs: start a workflow by type name, and read a workflow's status. Workflows are
 // started by type name (the workflows of later issues register them) on the configured task queue.
-import { ScheduleOverlapPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { NotFoundError } from '../domain/errors';
 import type { SearchAttributePair } from '@temporalio/common';
 import { pollingWorkers } from '../infra/temporal';
@@ -11,7 +11,14 @@ export interface StartRequest {
   input: unknown;
   searchAttributes: SearchAttributePair[];
   memo?: Record<string, unknown>;
+  /** Temporal ends the workflow (timed out) if it runs longer, e.g. when no worker polls the queue. */
+  executionTimeoutMs?: number;
 }
+
+export type RunOutcome =
+  | { status: 'completed'; workflowId: string; result: unknown }
+  | { status: 'failed'; workflowId: string; message: string }
+  | { status: 'timed_out'; workflowId: string };
 
 export interface WorkflowStatus {
   status: string;
@@ -31,11 +38,13 @@ export interface WorkflowPort {
    * run, replacing a queued one) rather than beside it. Checks that a worker polls, as start does.
    */
   triggerSchedule(scheduleId: string): Promise<void>;
+  /** Starts a short request-response workflow and waits for its outcome, at most `waitMs`. */
+  run(req: StartRequest, waitMs: number): Promise<RunOutcome>;
   /**
-   * Runs a short workflow to its end and returns its result (the dry run's plan, the directory check): bounded by
-   * `timeoutMs`, after which the workflow is terminated and the call fails.
+   * Runs a short workflow to its end and returns its result (the dry run's plan): a failure is WorkflowRunFailed
+   * (HTTP 502 with the reason), no answer within `waitMs` WorkflowTimeout (504).
    */
-  execute<T>(req: StartRequest, timeoutMs: number): Promise<T>;
+  execute<T>(req: StartRequest, waitMs: number): Promise<T>;
   /** Sends a signal to a running workflow (approval). */
   signal(workflowId: string, name: string, arg: unknown): Promise<void>;
   /** Requests cancellation (the workflow undoes what it may and records its end); false when it is not running. */
@@ -53,7 +62,15 @@ export class TemporalUnavailable extends Error {
   }
 }
 
-/** A workflow the API ran to its end (execute) failed or timed out: HTTP 502 with its reason. */
+/** A request-response workflow did not answer within the time the route waits for it: HTTP 504. */
+export class WorkflowTimeout extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkflowTimeout';
+  }
+}
+
+/** A workflow the API ran to its end (execute) failed: HTTP 502 with its reason. */
 export class WorkflowRunFailed extends Error {
   constructor(
     readonly workflowId: string,
@@ -92,6 +109,25 @@ export function createWorkflowPort(
 ): WorkflowPort {
   const namespace = client.options.namespace;
   const bounded = <T>(fn: () => Promise<T>) => client.withDeadline(Date.now() + timeoutMs, fn);
+  async function start(req: StartRequest) {
+    try {
+      const handle = await bounded(() =>
+        client.workflow.start(req.workflowType, {
+          taskQueue,
+          workflowId: req.workflowId,
+          args: [req.input],
+          typedSearchAttributes: req.searchAttributes,
+          memo: req.memo,
+          ...(req.executionTimeoutMs ? { workflowExecutionTimeout: req.executionTimeoutMs } : {}),
+        }),
+      );
+      return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+    } catch (err) {
+      throw new TemporalUnavailable(
+        `could not start workflow ${req.workflowId}: ${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}`,
+      );
+    }
+  }
   async function requireWorker(): Promise<void> {
     let workers: number;
     try {
@@ -103,7 +139,7 @@ export function createWorkflowPort(
     }
     if (!workers) throw new WorkerUnavailable(taskQueue);
   }
-  return {
+  const port: WorkflowPort = {
     async triggerSchedule(scheduleId) {
       await requireWorker();
       try {
@@ -117,47 +153,30 @@ export function createWorkflowPort(
     },
     async start(req) {
       await requireWorker();
+      return start(req);
+    },
+    async run(req, waitMs) {
+      await requireWorker();
+      const { workflowId } = await start(req);
+      const deadline = Date.now() + waitMs;
       try {
-        const handle = await bounded(() =>
-          client.workflow.start(req.workflowType, {
-            taskQueue,
-            workflowId: req.workflowId,
-            args: [req.input],
-            typedSearchAttributes: req.searchAttributes,
-            memo: req.memo,
-          }),
+        const result: unknown = await client.withDeadline(deadline, () =>
+          client.workflow.getHandle(workflowId).result(),
         );
-        return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+        return { status: 'completed', workflowId, result };
       } catch (err) {
-        throw new TemporalUnavailable(
-          `could not start workflow ${req.workflowId}: ${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}`,
-        );
+        if (err instanceof WorkflowFailedError) {
+          return { status: 'failed', workflowId, message: rootMessage(err).split('\n')[0]! };
+        }
+        if (Date.now() >= deadline - 50) return { status: 'timed_out', workflowId };
+        throw new TemporalUnavailable(`could not read the result of workflow ${workflowId} from Temporal`);
       }
     },
-    async execute<T>(req: StartRequest, runMs: number): Promise<T> {
-      await requireWorker();
-      let handle;
-      try {
-        handle = await bounded(() =>
-          client.workflow.start(req.workflowType, {
-            taskQueue,
-            workflowId: req.workflowId,
-            args: [req.input],
-            typedSearchAttributes: req.searchAttributes,
-            memo: req.memo,
-            workflowExecutionTimeout: runMs,
-          }),
-        );
-      } catch (err) {
-        throw new TemporalUnavailable(
-          `could not start workflow ${req.workflowId}: ${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}`,
-        );
-      }
-      try {
-        return (await client.withDeadline(Date.now() + runMs + timeoutMs, () => handle.result())) as T;
-      } catch (err) {
-        throw new WorkflowRunFailed(req.workflowId, err instanceof Error ? rootMessage(err) : String(err));
-      }
+    async execute<T>(req: StartRequest, waitMs: number): Promise<T> {
+      const outcome = await port.run({ ...req, executionTimeoutMs: req.executionTimeoutMs ?? waitMs }, waitMs);
+      if (outcome.status === 'completed') return outcome.result as T;
+      if (outcome.status === 'failed') throw new WorkflowRunFailed(outcome.workflowId, outcome.message);
+      throw new WorkflowTimeout(`workflow ${outcome.workflowId} did not answer within ${Math.round(waitMs / 1000)} s`);
     },
     async signal(workflowId, name, arg) {
       try {
@@ -195,4 +214,5 @@ export function createWorkflowPort(
       return `${uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
     },
   };
+  return port;
 }

@@ -53,14 +53,56 @@ export class GatewayUnavailable extends DomainError {
   }
 }
 
+/**
+ * Why a directory (Active Directory over LDAP) call failed, and whether a retry can help. The reason is stable: the
+ * workflows branch on it (activities/failures.ts makes it the ApplicationFailure type `DIRECTORY_<REASON>`).
+ */
+export const DIRECTORY_FAILURES = {
+  /** No domain controller answered (connection refused, reset, host unreachable, DC busy or unavailable). */
+  unreachable: { retryable: true },
+  /** A domain controller accepted the connection but did not answer in time. */
+  timeout: { retryable: true },
+  /** Another writer changed the object between our read and our write; a retry reads it again. */
+  concurrent_change: { retryable: true },
+  /** The DC refused the bind identity or password. */
+  invalid_credentials: { retryable: false },
+  /** Bound, but the identity may not read or write the object named in the message. */
+  insufficient_rights: { retryable: false },
+  /** The DC's TLS certificate does not verify against the configured CA, or does not name the DC. */
+  tls_verification_failed: { retryable: false },
+  /** The DC refuses a simple bind without TLS (plain ldap:// against a DC that requires it). */
+  tls_required: { retryable: false },
+  /** The configured DNS zone is not an AD-integrated zone of this domain. */
+  zone_not_found: { retryable: false },
+  /** A computer account (sAMAccountName) does not exist in the domain. */
+  account_not_found: { retryable: false },
+  /** An SPN is held by an account outside the pair: moving it would make a duplicate, which breaks Kerberos. */
+  duplicate_spn: { retryable: false },
+  /** A file server has no directory settings (or not the ones this call needs). */
+  not_configured: { retryable: false },
+  /** A name, SPN or setting is not acceptable (refused before anything is sent to the directory). */
+  invalid_input: { retryable: false },
+  /** Any other refusal of the directory (an LDAP result code with no better reason), named in the message. */
+  refused: { retryable: false },
+} as const satisfies Record<string, { retryable: boolean }>;
+
+export type DirectoryFailureReason = keyof typeof DIRECTORY_FAILURES;
+
 export class DirectoryError extends DomainError {
   readonly code = 'DIRECTORY_ERROR';
+  readonly retryable: boolean;
   constructor(
+    readonly reason: DirectoryFailureReason,
     message: string,
-    readonly retryable: boolean,
   ) {
     super(message);
     this.name = 'DirectoryError';
+    this.retryable = DIRECTORY_FAILURES[reason].retryable;
+  }
+
+  /** The Temporal ApplicationFailure type of this error, e.g. DIRECTORY_INVALID_CREDENTIALS. */
+  get failureType(): string {
+    return `DIRECTORY_${this.reason.toUpperCase()}`;
   }
 }
 

@@ -116,6 +116,7 @@ async function main(): Promise<void> {
       db,
       secrets,
       temporal,
+      production: config.env === 'production',
     });
     await ensureRpoMonitor(temporal, config.temporal.taskQueue);
     const workerDone = worker.run();
@@ -136,6 +137,7 @@ async function main(): Promise<void> {
       temporalUiUrl: uiUrl,
       logger,
       secrets,
+      production: config.env === 'production',
     });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(config.api.port, config.api.host, () => resolve(s));

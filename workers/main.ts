@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     db,
     secrets: createSecretBox(loadSecretKey(config).key),
     temporal,
+    production: config.env === 'production',
     ...(config.worker.workflowBundlePath ? { workflowBundle: { codePath: config.worker.workflowBundlePath } } : {}),
   });
   await ensureRpoMonitor(temporal, config.temporal.taskQueue);

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { Db } from '../../infra/database';
 import { NotFoundError } from '../../domain/errors';
-import { AdComputerAccount, DnsName, FileServerName, IpAddress, NodeId, ShareName, Text } from '../../domain/names';
+import { DnsName, FileServerName, IpAddress, NodeId, ShareName, Text } from '../../domain/names';
 import type { ApiRoutes } from '../http';
 import type { FileServerService } from '../services/file-servers';
 import type { ShareService } from '../services/shares';
@@ -46,19 +46,16 @@ const FsvmInput = z.strictObject({
   token: z.string().min(16).max(4096).describe('Bearer token of the gateway (stored encrypted, never returned)'),
 });
 
-const AdCredentials = z.strictObject({
-  username: Text(256).describe('DOMAIN\\user or user@domain with rights on the computer accounts and DNS'),
-  password: z.string().min(1).max(1024).describe('Stored encrypted, never returned'),
-});
-
 const RegisterBody = z
   .strictObject({
     name: FileServerName,
     site: Text(100),
     dnsName: DnsName,
-    addresses: z.array(IpAddress).max(64).default([]),
-    adComputerAccount: AdComputerAccount.optional(),
-    adCredentials: AdCredentials.optional(),
+    addresses: z
+      .array(IpAddress)
+      .max(64)
+      .default([])
+      .describe("Client-facing addresses (its FSVMs' external addresses): where a redirect points clients"),
     status: KeptBySystem,
     fsvms: z.array(FsvmInput).min(1).max(64),
   })
@@ -69,8 +66,6 @@ const UpdateBody = z
     site: Text(100).optional(),
     dnsName: DnsName.optional(),
     addresses: z.array(IpAddress).max(64).optional(),
-    adComputerAccount: AdComputerAccount.nullable().optional(),
-    adCredentials: AdCredentials.nullable().optional(),
     status: KeptBySystem,
     fsvms: z.array(FsvmInput).min(1).max(64).optional().describe('The complete new list (every gateway is checked)'),
   })
@@ -87,8 +82,10 @@ const FileServerDetails = z
     site: z.string(),
     dnsName: z.string(),
     addresses: z.array(z.string()),
-    adComputerAccount: z.string().nullable(),
-    adCredentialsSet: z.boolean(),
+    directory: z
+      .object({ domain: z.string(), dnsZone: z.string(), computerAccount: z.string() })
+      .nullable()
+      .describe('Active Directory settings (GET .../directory for all of them); null: clients are not redirected'),
     status: FileServerStatus,
     roles: Roles,
     fence: Fence,
@@ -193,8 +190,9 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
       site: fs.site,
       dnsName: fs.dnsName,
       addresses: fs.addresses,
-      adComputerAccount: fs.adComputerAccount,
-      adCredentialsSet: fs.adCredentialsEnc !== null,
+      directory: fs.directory
+        ? { domain: fs.directory.domain, dnsZone: fs.directory.dnsZone, computerAccount: fs.directory.computerAccount }
+        : null,
       status: r?.status ?? 'active',
       roles: { primaryShares: r?.primaryShares ?? 0, replicaShares: r?.replicaShares ?? 0 },
       fence: r?.fenced
@@ -326,7 +324,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
     path: '/file-servers/:name',
     role: 'admin',
     tag: 'File servers',
-    summary: 'Update a file server (site, DNS name, addresses, AD account and credentials, status, FSVMs)',
+    summary: 'Update a file server (site, DNS name, addresses, status, FSVMs)',
     params: NameParams,
     body: UpdateBody,
     responses: { 200: { description: 'Updated', schema: FileServerDetails }, 404: { description: 'Unknown' } },

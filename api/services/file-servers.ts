@@ -1,6 +1,7 @@
 // File servers and their FSVM gateways: registration (each gateway's health is checked with the given token before
 // anything is stored), update, removal (refused while a policy uses the file server), list with the protection
-// overview and details. Gateway tokens and AD credentials are sealed (infra/secrets.ts) and never returned.
+// overview and details. Gateway tokens are sealed (infra/secrets.ts) and never returned; Active Directory settings
+// have their own service (directory-settings.ts).
 import type { Db } from '../../infra/database';
 import type { SecretBox } from '../../infra/secrets';
 import { ConflictError, DomainError, NotFoundError, ValidationError, type FieldError } from '../../domain/errors';
@@ -9,6 +10,8 @@ import type { GatewayFactory } from '../gateways';
 import { availableActions } from '../../domain/operation-rules';
 import { serverRoles, shareStates } from '../../store/file-server-status';
 import { ACTIVE_OPERATION_STATES } from './protection';
+import type { FsvmName } from '../../domain/directory';
+import { settingsProblems } from './directory-settings';
 
 export interface FsvmInput {
   nodeId?: string;
@@ -21,8 +24,6 @@ export interface RegisterFileServer {
   site: string;
   dnsName: string;
   addresses: string[];
-  adComputerAccount?: string;
-  adCredentials?: { username: string; password: string };
   fsvms: FsvmInput[];
 }
 
@@ -30,8 +31,6 @@ export interface UpdateFileServer {
   site?: string;
   dnsName?: string;
   addresses?: string[];
-  adComputerAccount?: string | null;
-  adCredentials?: { username: string; password: string } | null;
   fsvms?: FsvmInput[];
 }
 
@@ -108,12 +107,11 @@ export function createFileServerService(deps: FileServerServiceDeps) {
     }));
   }
 
-  function sealCredentials(c: { username: string; password: string }): string {
-    return deps.secrets.seal(JSON.stringify(c));
-  }
-
   async function getByName(name: string) {
-    const fs = await db.fileServer.findUnique({ where: { name }, include: { fsvms: { orderBy: { nodeId: 'asc' } } } });
+    const fs = await db.fileServer.findUnique({
+      where: { name },
+      include: { fsvms: { orderBy: { nodeId: 'asc' } }, directory: true },
+    });
     if (!fs) throw new NotFoundError(`file server '${name}' is not registered`);
     return fs;
   }
@@ -158,8 +156,6 @@ export function createFileServerService(deps: FileServerServiceDeps) {
           site: req.site,
           dnsName: req.dnsName,
           addresses: req.addresses,
-          adComputerAccount: req.adComputerAccount ?? null,
-          adCredentialsEnc: req.adCredentials ? sealCredentials(req.adCredentials) : null,
           fsvms: { create: fsvmRows(checked) },
         },
       });
@@ -168,6 +164,16 @@ export function createFileServerService(deps: FileServerServiceDeps) {
 
     async update(name: string, req: UpdateFileServer) {
       const current = await getByName(name);
+      if (current.directory && (req.dnsName !== undefined || req.addresses !== undefined)) {
+        // The directory settings name the zone of the file server's name and its FSVMs' addresses: keep them true.
+        const problems = settingsProblems(
+          { dnsName: req.dnsName ?? current.dnsName, addresses: req.addresses ?? current.addresses },
+          { dnsZone: current.directory.dnsZone, fsvmNames: current.directory.fsvmNames as unknown as FsvmName[] },
+          { zone: 'body.dnsName', fsvmName: () => 'body.dnsName', fsvmAddress: () => 'body.addresses' },
+        );
+        if (problems.length)
+          throw new ValidationError(problems.map((p) => `${p.path}: ${p.message}`).join('; '), problems);
+      }
       const checked = req.fsvms ? await checkGateways(req.fsvms) : undefined;
       await db.$transaction(async (tx) => {
         await tx.fileServer.update({
@@ -176,13 +182,6 @@ export function createFileServerService(deps: FileServerServiceDeps) {
             site: req.site,
             dnsName: req.dnsName,
             addresses: req.addresses,
-            adComputerAccount: req.adComputerAccount,
-            adCredentialsEnc:
-              req.adCredentials === undefined
-                ? undefined
-                : req.adCredentials
-                  ? sealCredentials(req.adCredentials)
-                  : null,
           },
         });
         if (checked) {

@@ -35,8 +35,6 @@ describe('file servers and shares', () => {
     site: 'Paris',
     dnsName: 'FS1.corp.example.com',
     addresses: ['10.0.0.11', 'fd00::11'],
-    adComputerAccount: 'FS1$',
-    adCredentials: { username: 'CORP\\svc-dr', password: 'Sup3r-secret-pw' },
     fsvms: [
       { nodeId: 'node-a', gatewayUrl: `${a.url}/`, token: a.token },
       { gatewayUrl: b.url, token: b.token },
@@ -50,8 +48,7 @@ describe('file servers and shares', () => {
       site: 'Paris',
       dnsName: 'fs1.corp.example.com',
       status: 'active',
-      adComputerAccount: 'FS1$',
-      adCredentialsSet: true,
+      directory: null,
       fsvms: [
         { nodeId: 'node-a', gatewayUrl: a.url, health: 'healthy' },
         { nodeId: 'node-b', gatewayUrl: b.url, health: 'healthy' },
@@ -59,12 +56,21 @@ describe('file servers and shares', () => {
     });
     const text = JSON.stringify(res.body);
     expect(text).not.toContain(a.token);
-    expect(text).not.toContain('Sup3r-secret-pw');
     const row = await h.database.db.fileServer.findUnique({ where: { name: 'fs1' }, include: { fsvms: true } });
-    expect(row!.adCredentialsEnc).not.toContain('Sup3r');
     expect(h.secrets.open(row!.fsvms.find((f) => f.nodeId === 'node-a')!.gatewayTokenEnc)).toBe(a.token);
     const details = await request(h.app).get('/api/v1/file-servers/fs1').set(h.auth('viewer')).expect(200);
-    expect(JSON.stringify(details.body)).not.toMatch(/control-token|Sup3r|Enc/);
+    expect(JSON.stringify(details.body)).not.toMatch(/control-token|Enc/);
+  });
+
+  it('refuses the AD fields of earlier versions: directory settings have their own route', async () => {
+    const before = await h.counts();
+    const res = await request(h.app)
+      .post('/api/v1/file-servers')
+      .set(h.auth('admin'))
+      .send({ ...fs1(), name: 'fs8', adComputerAccount: 'FS8$', adCredentials: { username: 'u', password: 'p' } })
+      .expect(400);
+    expect((res.body.errors as { message: string }[]).map((e) => e.message).join(' ')).toMatch(/adComputerAccount/);
+    expect(await h.counts()).toEqual(before);
   });
 
   it('refuses a duplicate (409), a wrong gateway token (400 on the field), a wrong node id, an unreachable gateway (502)', async () => {
@@ -219,9 +225,9 @@ describe('file servers and shares', () => {
     const up = await request(h.app)
       .patch('/api/v1/file-servers/fs1')
       .set(h.auth('admin'))
-      .send({ site: 'Paris-2', adCredentials: null })
+      .send({ site: 'Paris-2' })
       .expect(200);
-    expect(up.body).toMatchObject({ site: 'Paris-2', adCredentialsSet: false });
+    expect(up.body).toMatchObject({ site: 'Paris-2', directory: null });
     const db = h.database.db;
     const [src, dst] = await Promise.all([
       db.fileServer.findUniqueOrThrow({ where: { name: 'fs1' } }),

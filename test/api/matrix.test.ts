@@ -4,7 +4,21 @@ import request from 'supertest';
 import { ROLES, type Role } from '../../api/auth';
 import { rows, seedFileServer, seedPolicy, startHarness, type Harness } from './helpers/api-harness';
 
-type Method = 'get' | 'post' | 'patch' | 'delete';
+/** A valid self-signed certificate (the settings route parses every certificate it is given). */
+const TEST_CA_PEM = `-----BEGIN CERTIFICATE-----
+MIIBkzCCATmgAwIBAgIUWI7s5Lmw/0+cyz5jQ/yFYm9JvqowCgYIKoZIzj0EAwIw
+HzEdMBsGA1UEAwwUZnMtZHIgbWF0cml4IHRlc3QgQ0EwHhcNMjYxMjA2MDMwNzQ1
+WhcNMzYxMjAzMDMwNzQ1WjAfMR0wGwYDVQQDDBRmcy1kciBtYXRyaXggdGVzdCBD
+QTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABDWWMld6Jm6GlQ0I2kj+KNB4CNJo
+lPUwUG2l6NOPhTEHGQzgtX1sAv4IxHp5SvkLLYY4NwNRdqjPr0BDsqvUUXyjUzBR
+MB0GA1UdDgQWBBTwYp0zjNGWxjhSNcxtRrc3weFbpjAfBgNVHSMEGDAWgBTwYp0z
+jNGWxjhSNcxtRrc3weFbpjAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA
+MEUCIQCQTV+n5L4RpJ4zgAKnwmhWraIB0CODCaxLFdwlbY++qQIgdzzQmueXfyH+
+TuoXgNtNIr2ZykxuJy55FEvdaBr1ybo=
+-----END CERTIFICATE-----
+`;
+
+type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 const ROUTES: [Method, string, Role][] = [
   ['get', '/api/v1/whoami', 'viewer'],
   ['get', '/api/v1/tokens', 'admin'],
@@ -18,6 +32,10 @@ const ROUTES: [Method, string, Role][] = [
   ['delete', '/api/v1/file-servers/{name}', 'admin'],
   ['get', '/api/v1/file-servers/{name}/shares', 'viewer'],
   ['get', '/api/v1/file-servers/{name}/shares/{share}', 'viewer'],
+  ['get', '/api/v1/file-servers/{name}/directory', 'viewer'],
+  ['put', '/api/v1/file-servers/{name}/directory', 'admin'],
+  ['delete', '/api/v1/file-servers/{name}/directory', 'admin'],
+  ['post', '/api/v1/file-servers/{name}/directory/check', 'operator'],
   ['get', '/api/v1/policies', 'viewer'],
   ['post', '/api/v1/policies', 'admin'],
   ['get', '/api/v1/policies/{name}', 'viewer'],
@@ -70,7 +88,7 @@ const enc = (s: string) => {
   }
 };
 
-const FREE_TEXT = new Set(['site']);
+const FREE_TEXT = new Set(['site', 'bindUser']);
 /** Strings free text must refuse: control and invisible characters, a lone surrogate, too long, blank. */
 const BAD_TEXT = new Set(['a\u0000b', 'ev\u202eil', 'zero\u200bwidth', '\ud800', 'x'.repeat(5000), ' ', '']);
 
@@ -154,6 +172,16 @@ describe('auth matrix and invalid input', () => {
         fsvms: [{ gatewayUrl: 'http://127.0.0.1:9', token: 'token-0123456789abcdef' }],
       },
       '/api/v1/file-servers/{name}': { site: 'y' },
+      // well-formed, but for a file server that is not registered (404)
+      '/api/v1/file-servers/{name}/directory': {
+        domain: 'corp.example.com',
+        servers: ['ldaps://dc1.corp.example.com'],
+        bindUser: 'svc-dr@corp.example.com',
+        bindPassword: 'Sup3r-secret-pw',
+        caCertificates: TEST_CA_PEM,
+        dnsZone: 'corp.example.com',
+        computerAccount: 'FS9$',
+      },
       '/api/v1/policies': {
         name: 'gold',
         source: 'fs1',

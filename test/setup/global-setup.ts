@@ -1,6 +1,7 @@
 // Starts the real components the tests share: ONE Temporal dev server (from an existing CLI binary: the SDK's
 // download cannot work offline) and ONE PostgreSQL server with a migrated template database, and bundles the
-// workflow code once. Test files get their own database (cloned from the template) and their own task queue.
+// workflow code once. Test files get their own database (cloned from the template) and their own task queue. A Samba
+// AD DC is started on first use by a test file and stopped here at the end (test/helpers/domain-controller.ts).
 // In CI (CI=true) a component that cannot start fails the run; nothing is skipped.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,6 +10,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startEmbeddedPostgres } from '../../infra/embedded-postgres';
 import { applyMigrations } from '../../infra/migrate';
 import { resolveTemporalCli, startDevServer } from '../../infra/temporal-dev-server';
+import { stopSharedDomainController } from '../helpers/domain-controller';
 import { freePort } from '../helpers/ports';
 import { TEMPLATE_DB, type TestEnvironment } from '../helpers/environment';
 
@@ -46,6 +48,8 @@ export default async function globalSetup(): Promise<void> {
   };
   process.env.FSDR_TEST_ENV = JSON.stringify(env);
   (globalThis as Record<string, unknown>).__fsdrStop = async () => {
+    // The Samba AD DC is started lazily by the first test file that needs one (test/helpers/domain-controller.ts).
+    await stopSharedDomainController(root).catch((err: unknown) => console.error(`[global-teardown] ${String(err)}`));
     await temporal.stop();
     await pg.destroy();
     fs.rmSync(root, { recursive: true, force: true });

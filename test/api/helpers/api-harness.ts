@@ -25,6 +25,7 @@ export interface Counts {
   jobs: number;
   operations: number;
   tokens: number;
+  directorySettings: number;
 }
 
 export interface Harness {
@@ -54,7 +55,7 @@ export async function startHarness(overrides: Partial<AppDeps> = {}, opts: Harne
   const temporal = await connectClient(testEnvironment().temporalAddress, 'default');
   const taskQueue = uniqueName(opts.worker ? 'api' : 'api-unpolled');
   const worker = opts.worker ? await startTestWorker({ db: database.db, taskQueue }) : undefined;
-  const secrets = createSecretBox(randomBytes(32));
+  const secrets = overrides.secrets ?? createSecretBox(randomBytes(32));
   const app = createApp({
     db: database.db,
     temporal,
@@ -84,17 +85,29 @@ export async function startHarness(overrides: Partial<AppDeps> = {}, opts: Harne
     tokens,
     auth: (role) => ({ authorization: `Bearer ${tokens[role]}` }),
     async counts() {
-      const [fileServers, fsvms, shares, policies, policyShares, jobs, operations, tokensN] = await Promise.all([
-        db.fileServer.count(),
-        db.fsvm.count(),
-        db.share.count(),
-        db.replicationPolicy.count(),
-        db.policyShare.count(),
-        db.job.count(),
-        db.operation.count(),
-        db.apiToken.count({ where: { revokedAt: null } }),
-      ]);
-      return { fileServers, fsvms, shares, policies, policyShares, jobs, operations, tokens: tokensN };
+      const [fileServers, fsvms, shares, policies, policyShares, jobs, operations, tokensN, directorySettings] =
+        await Promise.all([
+          db.fileServer.count(),
+          db.fsvm.count(),
+          db.share.count(),
+          db.replicationPolicy.count(),
+          db.policyShare.count(),
+          db.job.count(),
+          db.operation.count(),
+          db.apiToken.count({ where: { revokedAt: null } }),
+          db.directorySettings.count(),
+        ]);
+      return {
+        fileServers,
+        fsvms,
+        shares,
+        policies,
+        policyShares,
+        jobs,
+        operations,
+        tokens: tokensN,
+        directorySettings,
+      };
     },
     async close() {
       await worker?.stop();
