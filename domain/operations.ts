@@ -202,6 +202,8 @@ export const RedirectDecision = z.object({
   name: FileServerName,
   /** The file server whose addresses the name then resolves to, and whose account takes the SPNs. */
   to: FileServerName,
+  /** Where the name points now when that is not `name` itself (a failback: the destination). */
+  from: FileServerName.optional(),
 });
 
 /** What every operation workflow receives. */

@@ -12,21 +12,14 @@ import {
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { DirectoryActivities } from '../activities/directory';
 import type { FailoverActivities } from '../activities/failover';
 import type { OperationActivities } from '../activities/operations';
 import type { ReadinessActivities } from '../activities/readiness';
-import type { OperationWorkflowInput, RedirectPlanView } from '../domain/operations';
+import type { OperationWorkflowInput } from '../domain/operations';
 import { FILE_SERVERS, OPERATION_KIND, POLICY } from '../domain/search-attributes';
 
-/** The client redirection activities (activities/directory.ts), as the operations call them. */
-export interface RedirectActivities {
-  planRedirect(req: { fileServer: string; to: string }): Promise<RedirectPlanView>;
-  redirectClients(req: { fileServer: string; to: string }): Promise<{ configured: boolean; summary: string }>;
-  undoRedirect(undo: unknown): Promise<{ summary: string }>;
-  checkDirectory(input: { fileServer: string }): Promise<{ configured: boolean; ok: boolean; summary: string }>;
-}
-
-type All = OperationActivities & FailoverActivities & ReadinessActivities & RedirectActivities;
+type All = OperationActivities & FailoverActivities & ReadinessActivities & DirectoryActivities;
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds' } as const;
 
@@ -43,6 +36,11 @@ export const waits = proxyActivities<All>({
   heartbeatTimeout: '30 seconds',
   retry: { ...retry, maximumAttempts: 6 },
 });
+
+/** The redirect the operation's admission decided, as the directory activities take it. */
+export function redirectRequest(r: NonNullable<OperationWorkflowInput['redirect']>) {
+  return { fileServer: r.name, to: r.to, ...(r.from ? { from: r.from } : {}) };
+}
 
 /** Calls to a site that may be down (an unplanned failover's source): short, few attempts, never an endless wait. */
 export const unreliable = proxyActivities<All>({

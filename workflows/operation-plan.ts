@@ -2,7 +2,7 @@
 // from the gateways and the directory through the same activities the operation uses. Changes nothing; has no
 // operation row.
 import type { PlanInput, PlanOutput } from '../domain/operations';
-import { reasonOf, unreliable } from './operation-kit';
+import { reasonOf, redirectRequest, unreliable } from './operation-kit';
 import { readinessChecks } from './readiness';
 
 export async function operationPlanWorkflow(input: PlanInput): Promise<PlanOutput> {
@@ -10,7 +10,7 @@ export async function operationPlanWorkflow(input: PlanInput): Promise<PlanOutpu
     readinessChecks(input),
     input.redirect
       ? unreliable
-          .planRedirect({ fileServer: input.redirect.name, to: input.redirect.to })
+          .planRedirect(redirectRequest(input.redirect))
           .catch((err: unknown) => ({ configured: true, summary: `the directory could not be read: ${reasonOf(err)}` }))
       : Promise.resolve(null),
   ]);

@@ -14,7 +14,7 @@ import { executeChild, workflowInfo } from '@temporalio/workflow';
 import type { Side } from '../domain/direction';
 import type { OperationWorkflowInput, ReadinessReport } from '../domain/operations';
 import { retainedSetId } from '../domain/recovery-points';
-import { acts, endFailed, forward, OperationRun, passGates, tag, waits } from './operation-kit';
+import { acts, endFailed, forward, redirectRequest, OperationRun, passGates, tag, waits } from './operation-kit';
 import { drReadinessWorkflow } from './readiness';
 
 export interface ResumeResult {
@@ -124,9 +124,7 @@ export async function resumeReplicationWorkflow(input: OperationWorkflowInput): 
       'redirect clients',
       () =>
         input.redirect
-          ? run.retryForward('redirect clients', () =>
-              forward.redirectClients({ fileServer: input.redirect!.name, to: input.redirect!.to }),
-            )
+          ? run.retryForward('redirect clients', () => forward.redirectClients(redirectRequest(input.redirect!)))
           : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
       (r) => r.summary,
     );

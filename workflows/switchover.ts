@@ -19,7 +19,17 @@ import type { Side } from '../domain/direction';
 import { switchoverSides } from '../domain/operation-rules';
 import type { OperationWorkflowInput, ReadinessReport } from '../domain/operations';
 import { retainedSetId } from '../domain/recovery-points';
-import { acts, endFailed, forward, OperationRun, passGates, reasonOf, tag, waits } from './operation-kit';
+import {
+  acts,
+  endFailed,
+  forward,
+  redirectRequest,
+  OperationRun,
+  passGates,
+  reasonOf,
+  tag,
+  waits,
+} from './operation-kit';
 import { drReadinessWorkflow } from './readiness';
 import { replicateShareWorkflow, type ReplicationResult } from './replicate-share';
 
@@ -183,9 +193,7 @@ async function switchover(
       steps.redirect,
       () =>
         input.redirect
-          ? run.retryForward(steps.redirect, () =>
-              forward.redirectClients({ fileServer: input.redirect!.name, to: input.redirect!.to }),
-            )
+          ? run.retryForward(steps.redirect, () => forward.redirectClients(redirectRequest(input.redirect!)))
           : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
       (r) => r.summary,
     );

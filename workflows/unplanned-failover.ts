@@ -12,7 +12,18 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { CancellationScope, executeChild, ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
 import { fenceWorkflowId, type OperationWorkflowInput, type ReadinessReport } from '../domain/operations';
 import { retainedSetId } from '../domain/recovery-points';
-import { acts, endFailed, forward, OperationRun, passGates, reasonOf, tag, unreliable, waits } from './operation-kit';
+import {
+  acts,
+  endFailed,
+  forward,
+  redirectRequest,
+  OperationRun,
+  passGates,
+  reasonOf,
+  tag,
+  unreliable,
+  waits,
+} from './operation-kit';
 import { fenceWorkflow } from './fence';
 import { drReadinessWorkflow } from './readiness';
 
@@ -160,9 +171,7 @@ export async function unplannedFailoverWorkflow(input: OperationWorkflowInput): 
       'redirect clients',
       () =>
         input.redirect
-          ? run.retryForward('redirect clients', () =>
-              forward.redirectClients({ fileServer: input.redirect!.name, to: input.redirect!.to }),
-            )
+          ? run.retryForward('redirect clients', () => forward.redirectClients(redirectRequest(input.redirect!)))
           : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
       (r) => r.summary,
     );

@@ -275,7 +275,12 @@ export function createOperationService(deps: { db: Db; workflows: WorkflowPort; 
         note: `clients are not redirected: after this operation some shares of '${src.name}' are served by '${src.name}' and others by '${destinations[0]}'; clients of the moved shares connect by the destination's name`,
       };
     }
-    return { redirect: { name: src.name, to: goesBack ? src.name : destinations[0]! }, note: null };
+    return {
+      redirect: goesBack
+        ? { name: src.name, to: src.name, from: destinations[0]! }
+        : { name: src.name, to: destinations[0]! },
+      note: null,
+    };
   }
 
   function conflictWhere(kind: OperationKindName, source: string, destinations: string[]): Prisma.OperationWhereInput {
