@@ -10,6 +10,7 @@ import { createGatewayDirectory } from './gateway-directory';
 import { createOperationActivities } from './operations';
 import { createPolicyActivities } from './policy';
 import { createReplicationActivities } from './replication';
+import { createShareActivities } from './shares';
 
 export interface ActivityDeps {
   db: Db;
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOperationActivities(deps),
     ...createPolicyActivities({ ...deps, gateways }),
     ...createReplicationActivities({ ...deps, gateways }),
+    ...createShareActivities({ ...deps, gateways }),
   });
 }
 

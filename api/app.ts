@@ -23,6 +23,7 @@ import { tokenRoutes } from './routes/tokens';
 import { createFileServerService } from './services/file-servers';
 import { createOperationService } from './services/operations';
 import { createPolicyService } from './services/policies';
+import { createShareOperations } from './services/share-operations';
 import { createShareService } from './services/shares';
 import { createWorkflowPort } from './temporal';
 
@@ -84,7 +85,13 @@ export function createApp(deps: AppDeps): Express {
 
   const tokenCache = new TokenCache();
   tokenRoutes(api, { db: deps.db, onRevoke: (id) => tokenCache.forget(id) });
-  fileServerRoutes(api, { db: deps.db, fileServers, shares });
+  fileServerRoutes(api, {
+    db: deps.db,
+    fileServers,
+    shares,
+    shareOperations: createShareOperations({ db: deps.db, workflows, shares }),
+    workflows,
+  });
   policyRoutes(api, { db: deps.db, policies, workflows });
   jobRoutes(api, { db: deps.db });
   operationRoutes(api, { db: deps.db, operations, workflows });

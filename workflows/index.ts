@@ -3,3 +3,4 @@ export { diagnosticsWorkflow } from './diagnostics';
 export { createPolicyWorkflow, updatePolicyWorkflow, deletePolicyWorkflow } from './policy';
 export { replicateShareWorkflow } from './replicate-share';
 export { rpoMonitorWorkflow } from './rpo-monitor';
+export { createShareWorkflow, deleteShareWorkflow } from './shares';

@@ -11,7 +11,14 @@ import type { OperationService } from '../services/operations';
 import type { WorkflowPort } from '../temporal';
 import { Cursor, encodeCursor, IsoDate, Limit, OperationRef } from '../views';
 
-const ALL_KINDS = [...OPERATION_KINDS, 'policy_create', 'policy_update', 'policy_delete'] as const;
+const ALL_KINDS = [
+  ...OPERATION_KINDS,
+  'policy_create',
+  'policy_update',
+  'policy_delete',
+  'share_create',
+  'share_delete',
+] as const;
 const OperationState = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
 
 const Step = z.object({

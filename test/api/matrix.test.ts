@@ -18,6 +18,8 @@ const ROUTES: [Method, string, Role][] = [
   ['delete', '/api/v1/file-servers/{name}', 'admin'],
   ['get', '/api/v1/file-servers/{name}/shares', 'viewer'],
   ['get', '/api/v1/file-servers/{name}/shares/{share}', 'viewer'],
+  ['post', '/api/v1/file-servers/{name}/shares', 'admin'],
+  ['delete', '/api/v1/file-servers/{name}/shares/{share}', 'admin'],
   ['get', '/api/v1/policies', 'viewer'],
   ['post', '/api/v1/policies', 'admin'],
   ['get', '/api/v1/policies/{name}', 'viewer'],
@@ -161,6 +163,8 @@ describe('auth matrix and invalid input', () => {
         fsvms: [{ gatewayUrl: 'http://127.0.0.1:9', token: 'token-0123456789abcdef' }],
       },
       '/api/v1/file-servers/{name}': { site: 'y' },
+      // the share exists already on fs1
+      '/api/v1/file-servers/{name}/shares': { name: 'eng', kind: 'standard' },
       '/api/v1/policies': {
         name: 'gold',
         source: 'fs1',
@@ -217,7 +221,7 @@ describe('auth matrix and invalid input', () => {
         continue;
       }
       const url = concrete(path, {
-        name: path.includes('policies') ? 'gold' : 'nosuch',
+        name: path.includes('policies') ? 'gold' : path.endsWith('/shares') ? 'fs1' : 'nosuch',
         id: '00000000-0000-4000-8000-000000000000',
       });
       const good = valid[path] ?? {};
