@@ -53,7 +53,7 @@ describe('shares through the admin API', () => {
       .expect(202);
     const [a, b] = [await operation(std.body.operationId), await operation(dist.body.operationId)];
     expect(a).toMatchObject({ kind: 'share_create', state: 'succeeded', source: 'fs-a' });
-    expect(a.steps.map((s: { name: string; state: string }) => `${s.name}: ${s.state}`)).toEqual([
+    expect((a.steps as { name: string; state: string }[]).map((s) => `${s.name}: ${s.state}`)).toEqual([
       'check FSVMs: succeeded',
       'create share on FSVMs: succeeded',
       'refresh share list: succeeded',
