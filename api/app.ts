@@ -18,6 +18,8 @@ import { fileServerRoutes } from './routes/file-servers';
 import { jobRoutes } from './routes/jobs';
 import { operationRoutes } from './routes/operations';
 import { alertRoutes } from './routes/alerts';
+import { eventRoutes, type EventStreamOptions } from './routes/events';
+import { createEventHub } from './events';
 import { policyRoutes } from './routes/policies';
 import { tokenRoutes } from './routes/tokens';
 import { createFileServerService } from './services/file-servers';
@@ -47,6 +49,8 @@ export interface AppDeps {
   temporalTimeoutMs?: number;
   /** Largest accepted JSON body (default 256kb). */
   bodyLimit?: string;
+  /** Live events: how often the database is polled for changes (default 1 s), and the streams' timings. */
+  events?: EventStreamOptions & { intervalMs?: number };
 }
 
 const missingSecrets: SecretBox = {
@@ -96,6 +100,8 @@ export function createApp(deps: AppDeps): Express {
   jobRoutes(api, { db: deps.db });
   operationRoutes(api, { db: deps.db, operations, workflows });
   alertRoutes(api, { db: deps.db });
+  const hub = createEventHub({ db: deps.db, workflows, logger: deps.logger, intervalMs: deps.events?.intervalMs });
+  eventRoutes(api, { db: deps.db, hub, ...deps.events });
 
   let doc: ReturnType<typeof generateDocument> | undefined;
   let page: string | undefined;

@@ -76,15 +76,10 @@ const SUMMARIES: Record<OperationKindName, string> = {
   dr_readiness: 'DR readiness check of a file server pair',
 };
 
-type OperationRow = Prisma.OperationGetPayload<object>;
+export type OperationRow = Prisma.OperationGetPayload<object>;
 
-export function operationRoutes(
-  api: ApiRoutes,
-  deps: { db: Db; operations: OperationService; workflows: WorkflowPort },
-): void {
-  const { db, workflows } = deps;
-
-  const view = (o: OperationRow): z.infer<typeof OperationView> => ({
+export function operationView(o: OperationRow, workflows: Pick<WorkflowPort, 'link'>): z.infer<typeof OperationView> {
+  return {
     id: o.id,
     kind: o.kind,
     state: o.state,
@@ -98,7 +93,16 @@ export function operationRoutes(
     error: o.error,
     createdAt: o.createdAt.toISOString(),
     updatedAt: o.updatedAt.toISOString(),
-  });
+  };
+}
+
+export function operationRoutes(
+  api: ApiRoutes,
+  deps: { db: Db; operations: OperationService; workflows: WorkflowPort },
+): void {
+  const { db, workflows } = deps;
+
+  const view = (o: OperationRow) => operationView(o, workflows);
 
   for (const kind of OPERATION_KINDS) {
     api.add({
