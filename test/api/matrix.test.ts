@@ -1,5 +1,7 @@
 // The auth matrix (every role x every route, plus no token) and the invalid-input sweep (wrong types, missing
 // fields, huge bodies, odd unicode, injection strings on every route): never a 5xx, never a change.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { ROLES, type Role } from '../../api/auth';
 import { rows, seedFileServer, startHarness, type Harness } from './helpers/api-harness';
@@ -37,7 +39,11 @@ const ROUTES: [Method, string, Role][] = [
   ['get', '/api/v1/operations/{id}', 'viewer'],
   ['get', '/api/v1/alerts', 'viewer'],
   ['get', '/api/v1/metrics', 'viewer'],
+  ['get', '/api/v1/events', 'viewer'],
 ];
+
+/** Routes that answer with a never-ending stream: only their status is read. */
+const STREAMS = new Set(['/api/v1/events']);
 
 const concrete = (path: string, values: Record<string, string> = {}) =>
   path.replace(
@@ -79,6 +85,24 @@ const WEIRD_VALUES: unknown[] = [null, true, 42, -1, 1e308, [], {}, [1, 2], { $n
 describe('auth matrix and invalid input', () => {
   let h: Harness;
   const call = (method: Method, url: string) => request(h.app)[method](url);
+  /** The status of a streaming GET, read from its headers; the connection is then dropped. */
+  async function streamStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+    const server = http.createServer(h.app).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      return await new Promise<number>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: url, headers }, (res) => {
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        });
+        req.on('error', reject);
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  }
   let jobId: string;
   beforeAll(async () => {
     h = await startHarness({ shareCacheTtlMs: 3_600_000 });
@@ -119,6 +143,16 @@ describe('auth matrix and invalid input', () => {
     const results: string[] = [];
     for (const [method, path, need] of ROUTES) {
       const url = concrete(path);
+      if (STREAMS.has(path)) {
+        const anon = await streamStatus(url);
+        if (anon !== 401) results.push(`${method} ${path} without token: ${anon}`);
+        for (const role of ROLES) {
+          const status = await streamStatus(url, h.auth(role));
+          const allowed = ROLES.indexOf(role) >= ROLES.indexOf(need);
+          if (allowed ? status !== 200 : status !== 403) results.push(`${method} ${path} as ${role}: ${status}`);
+        }
+        continue;
+      }
       const anon = await call(method, url).send(method === 'get' || method === 'delete' ? undefined : {});
       if (anon.status !== 401) results.push(`${method} ${path} without token: ${anon.status}`);
       for (const role of ROLES) {
