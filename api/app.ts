@@ -28,6 +28,7 @@ import { createPolicyService } from './services/policies';
 import { createShareOperations } from './services/share-operations';
 import { createShareService } from './services/shares';
 import { createWorkflowPort } from './temporal';
+import { defaultWebRoot, serveWeb } from './web';
 
 export interface AppDeps {
   db: Db;
@@ -49,6 +50,8 @@ export interface AppDeps {
   temporalTimeoutMs?: number;
   /** Largest accepted JSON body (default 256kb). */
   bodyLimit?: string;
+  /** The built web UI served at `/` (default: dist/web of this installation). */
+  webRoot?: string;
   /** Live events: how often the database is polled for changes (default 1 s), and the streams' timings. */
   events?: EventStreamOptions & { intervalMs?: number };
 }
@@ -157,6 +160,10 @@ export function createApp(deps: AppDeps): Express {
     throw new NotFoundError(`no route ${req.method} ${req.baseUrl}${req.path}`.slice(0, 300));
   });
   app.use('/api/v1', v1);
+  serveWeb(app, deps.webRoot ?? defaultWebRoot());
+  app.use((req) => {
+    throw new NotFoundError(`no route ${req.method} ${req.path}`.slice(0, 300));
+  });
   app.use(errorHandler({ logger: deps.logger, onError: auditFailure }));
   return app;
 }
