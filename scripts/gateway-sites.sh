@@ -63,9 +63,10 @@ smbd_bin="$(command -v smbd || true)"
 
 port_open() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
 
-smbd_pids=() agent_pids=()
+smbd_pids=() agent_pids=() sleeper=
 stop_all() {
   trap - TERM INT
+  if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null || true; fi
   for p in "${agent_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${agent_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   for p in "${smbd_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -143,6 +144,7 @@ done
 # Runs until signalled, or until the process that started it is gone (then nobody else would stop the agents).
 while kill -0 "$parent" 2>/dev/null; do
   sleep 1 &
-  wait $! || true
+  sleeper=$!
+  wait "$sleeper" || true
 done
 stop_all
