@@ -19,11 +19,14 @@ export class ApiError extends Error {
   }
 }
 
-/** Words for any error: the API's detail, else its title, else what the network said. */
+/** Words for any error: the API's title and detail, and any field message the detail does not already say. */
 export function describeError(err: unknown): string {
   if (err instanceof ApiError) {
-    const title = err.problem.title ?? `HTTP ${err.status}`;
-    return err.problem.detail ? `${title}: ${err.problem.detail}` : title;
+    const p = err.problem;
+    let text = p.detail ? `${p.title ?? `HTTP ${p.status}`}: ${p.detail}` : (p.title ?? `HTTP ${p.status}`);
+    const extra = (p.errors ?? []).filter((e) => !p.detail?.includes(e.message));
+    if (extra.length) text += ` (${extra.map((e) => `${e.path}: ${e.message}`).join('; ')})`;
+    return text;
   }
   if (err instanceof TypeError) return `The API could not be reached (${err.message}).`;
   return err instanceof Error ? err.message : String(err);

@@ -5,7 +5,12 @@ import { live, POLL_MS, type ChangeTopic, type LiveEvent, type LiveMode } from '
 
 export function useLiveMode(): LiveMode {
   const [mode, setMode] = useState(live.mode);
-  useEffect(() => live.onMode(setMode), []);
+  useEffect(() => {
+    const off = live.onMode(setMode);
+    // The mode may have changed between the render and this effect (the stream answers fast).
+    setMode(live.mode);
+    return off;
+  }, []);
   return mode;
 }
 

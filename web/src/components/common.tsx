@@ -1,5 +1,5 @@
 // Small building blocks shared by the views.
-import type { ComponentChildren } from 'preact';
+import { cloneElement, isValidElement, type ComponentChildren, type VNode } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import { describeError } from '../api';
 import { bytes } from '../format';
@@ -74,7 +74,10 @@ export function Dialog({
   );
 }
 
-/** A labelled form field with the API's message for it shown beside it. */
+/**
+ * A labelled form field with the API's message for it shown beside it; the control (the one child) is marked
+ * invalid and described by the message, so a screen reader announces both.
+ */
 export function Field({
   id,
   label,
@@ -86,12 +89,16 @@ export function Field({
   label: string;
   error?: string;
   hint?: string;
-  children: ComponentChildren;
+  children: VNode;
 }) {
+  const describedBy = error ? `${id}-error` : hint ? `${id}-hint` : undefined;
+  const control = isValidElement(children)
+    ? cloneElement(children, { 'aria-invalid': error ? 'true' : undefined, 'aria-describedby': describedBy })
+    : children;
   return (
     <div class={`field${error ? ' has-error' : ''}`}>
       <label for={id}>{label}</label>
-      {children}
+      {control}
       {hint && !error ? (
         <span class="hint" id={`${id}-hint`}>
           {hint}

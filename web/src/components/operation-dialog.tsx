@@ -87,8 +87,8 @@ export function OperationDialog({
         {planLoading ? <p class="muted">Asking the API for the plan…</p> : null}
         {planError ? (
           <p class="notice" role="status" data-plan="unavailable">
-            The plan could not be computed, so it cannot be shown: {describeError(planError)}
-            {(planError as ApiError).status === 400 ? ' (this API version may not offer dry runs yet).' : '.'} You can
+            The plan could not be computed, so it cannot be shown: {describeError(planError)}.
+            {(planError as ApiError).status === 400 ? ' This API version may not offer dry runs yet.' : ''} You can
             still go ahead.
           </p>
         ) : null}

@@ -132,13 +132,7 @@ export function PolicyForm({ role, name }: { role: Role; name?: string }) {
       {editing && !existing.data ? <Loading what="the policy" /> : null}
       <form class="policy-form" onSubmit={(e) => void submit(e)} noValidate>
         <Field id="policy-name" label="Name" error={field('body.name')} hint="letters, digits, _ . -">
-          <input
-            id="policy-name"
-            value={form.name}
-            disabled={editing}
-            onInput={set('name')}
-            aria-describedby="policy-name-hint policy-name-error"
-          />
+          <input id="policy-name" value={form.name} disabled={editing} onInput={set('name')} />
         </Field>
         <Field id="policy-source" label="Primary file server (source)" error={field('body.source')}>
           <select id="policy-source" value={form.source} disabled={editing} onChange={set('source')}>
@@ -223,6 +217,11 @@ export function PolicyForm({ role, name }: { role: Role; name?: string }) {
             </div>
           ))}
         </fieldset>
+        {apiError?.problem.errors?.length && !unplaced.length ? (
+          <p class="error" role="alert">
+            The API refused the policy: see the messages beside the fields marked ✗.
+          </p>
+        ) : null}
         {unplaced.length || (error && !apiError?.problem.errors?.length) ? (
           <div class="error" role="alert">
             <p>{apiError ? `${apiError.problem.title ?? 'Refused'}: ${apiError.problem.detail ?? ''}` : null}</p>
