@@ -1,9 +1,9 @@
 // The admin web UI: the static files `npm run build:web` makes (dist/web), served at `/` behind a strict
 // Content-Security-Policy (everything from this origin only: no inline script or style, no CDN, no external font) and
 // the other headers the API sends. Without a build, `/` says how to make one instead of answering a bare 404.
-import fs from 'node:fs';
 import path from 'node:path';
 import express, { type Express } from 'express';
+import { installationRoot } from '../infra/installation';
 
 export const WEB_SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy':
@@ -15,15 +15,9 @@ export const WEB_SECURITY_HEADERS: Record<string, string> = {
   'cross-origin-opener-policy': 'same-origin',
 };
 
-/** dist/web of the installation: found from the folder that holds package.json (source or compiled). */
-export function defaultWebRoot(from = __dirname): string {
-  let dir = from;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) return path.resolve(from, '..', 'web');
-    dir = up;
-  }
-  return path.join(dir, 'dist', 'web');
+/** dist/web of this installation (source or compiled). */
+export function defaultWebRoot(): string {
+  return path.join(installationRoot(), 'dist', 'web');
 }
 
 export function serveWeb(app: Express, root: string): void {

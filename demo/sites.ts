@@ -6,9 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { installationRoot } from '../infra/installation';
 import type { Logger } from '../infra/logger';
 
-export const SCRIPT = path.resolve(__dirname, '..', 'scripts', 'gateway-sites.sh');
+export const SCRIPT = path.join(installationRoot(), 'scripts', 'gateway-sites.sh');
 
 export interface DemoFsvm {
   fileServer: string;
