@@ -2,7 +2,7 @@
 // web UI, and the demo: two file servers of two gateway agents each, registered, replicating), Ctrl-C stops
 // everything (gateways and smbd included), a second start reuses the data; a bad setting fails fast, names the
 // variable and leaves nothing running; TEMPORAL_ADDRESS / DATABASE_URL switch to external services.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -151,6 +151,12 @@ describe('npm start (embedded default)', () => {
       expect(first.output()).toContain('client redirection through Active Directory is not part of the demo yet');
       expect(first.output()).toMatch(/demo: shares over SMB: site-a-1 smb:\/\/127\.0\.0\.1:\d+/);
       expect(processesUsing(dataDir).some((l) => l.includes('smbd'))).toBe(true);
+      // A real SMB client sees the share on its FSVM's own smbd.
+      const smbPort = /site-a-1 smb:\/\/127\.0\.0\.1:(\d+)/.exec(first.output())![1]!;
+      const listing = spawnSync('smbclient', ['//127.0.0.1/projects', '-p', smbPort, '-N', '-c', 'ls'], {
+        encoding: 'utf8',
+      });
+      expect(listing.stdout).toMatch(/project-1\s+D/);
 
       // Work done in the first run must survive the restart.
       const client = await connectClient(`127.0.0.1:${p.temporal}`, 'default');
@@ -237,6 +243,7 @@ describe('npm start (embedded default)', () => {
     expect(proc.output()).toMatch(/TEMPORAL_CLI_PATH: '.*no-such-temporal' is not an executable file/);
     expect(proc.output()).toMatch(/embedded PostgreSQL stopped/);
     await expectAllPortsFree(p);
+    expect(processesUsing(dataDir)).toEqual([]); // the demo's gateways, started early, are stopped too
   });
 
   it('refuses a port that is already taken, before starting anything', async () => {
