@@ -116,10 +116,10 @@ EOF
     # Its own session: smbd signals its whole process group when it stops.
     setsid "$smbd_bin" -s "$smb/smb.conf" --foreground --no-process-group --debug-stdout -d 1 >> "$smb/smbd.log" 2>&1 &
     spid=$!
+    smbd_pids+=("$spid") # known at once: a signal during its start-up stops it too
     echo "$spid" > "$smb/smbd-agent.pid"
     for _ in $(seq 100); do port_open "${sport[i]}" && break; kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
     if port_open "${sport[i]}"; then
-      smbd_pids+=("$spid")
       smb_env=(GATEWAY_SMB_CONF="$smb/shares.conf" GATEWAY_SMBD_PID_FILE="$smb/smbd-agent.pid")
       smb_note="smbd on $host:${sport[i]}"
     else
