@@ -13,6 +13,7 @@ import { createOperationActivities } from './operations';
 import { createPolicyActivities } from './policy';
 import { createReadinessActivities } from './readiness';
 import { createReplicationActivities } from './replication';
+import { createShareActivities } from './shares';
 
 export interface ActivityDeps {
   db: Db;
@@ -42,6 +43,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReplicationActivities({ ...deps, gateways }),
     ...createFailoverActivities({ ...deps, gateways }),
     ...createReadinessActivities({ ...deps, gateways }),
+    ...createShareActivities({ ...deps, gateways }),
   });
 }
 

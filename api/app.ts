@@ -19,14 +19,18 @@ import { jobRoutes } from './routes/jobs';
 import { operationRoutes } from './routes/operations';
 import { alertRoutes } from './routes/alerts';
 import { directoryRoutes } from './routes/directory';
+import { eventRoutes, type EventStreamOptions } from './routes/events';
+import { createEventHub } from './events';
 import { policyRoutes } from './routes/policies';
 import { tokenRoutes } from './routes/tokens';
 import { createDirectorySettingsService } from './services/directory-settings';
 import { createFileServerService } from './services/file-servers';
 import { createOperationService } from './services/operations';
 import { createPolicyService } from './services/policies';
+import { createShareOperations } from './services/share-operations';
 import { createShareService } from './services/shares';
 import { createWorkflowPort } from './temporal';
+import { defaultWebRoot, serveWeb } from './web';
 
 export interface AppDeps {
   db: Db;
@@ -54,6 +58,10 @@ export interface AppDeps {
   production?: boolean;
   /** How long POST .../directory/check waits for the check workflow (default 30 s). */
   directoryCheckWaitMs?: number;
+  /** The built web UI served at `/` (default: dist/web of this installation). */
+  webRoot?: string;
+  /** Live events: how often the database is polled for changes (default 1 s), and the streams' timings. */
+  events?: EventStreamOptions & { intervalMs?: number };
 }
 
 const missingSecrets: SecretBox = {
@@ -98,7 +106,13 @@ export function createApp(deps: AppDeps): Express {
 
   const tokenCache = new TokenCache();
   tokenRoutes(api, { db: deps.db, onRevoke: (id) => tokenCache.forget(id) });
-  fileServerRoutes(api, { db: deps.db, fileServers, shares });
+  fileServerRoutes(api, {
+    db: deps.db,
+    fileServers,
+    shares,
+    shareOperations: createShareOperations({ db: deps.db, workflows, shares }),
+    workflows,
+  });
   directoryRoutes(api, {
     directory: createDirectorySettingsService({ db: deps.db, secrets }),
     workflows,
@@ -109,6 +123,8 @@ export function createApp(deps: AppDeps): Express {
   jobRoutes(api, { db: deps.db });
   operationRoutes(api, { db: deps.db, operations, workflows });
   alertRoutes(api, { db: deps.db });
+  const hub = createEventHub({ db: deps.db, workflows, logger: deps.logger, intervalMs: deps.events?.intervalMs });
+  eventRoutes(api, { db: deps.db, hub, ...deps.events });
 
   let doc: ReturnType<typeof generateDocument> | undefined;
   let page: string | undefined;
@@ -164,6 +180,10 @@ export function createApp(deps: AppDeps): Express {
     throw new NotFoundError(`no route ${req.method} ${req.baseUrl}${req.path}`.slice(0, 300));
   });
   app.use('/api/v1', v1);
+  serveWeb(app, deps.webRoot ?? defaultWebRoot());
+  app.use((req) => {
+    throw new NotFoundError(`no route ${req.method} ${req.path}`.slice(0, 300));
+  });
   app.use(errorHandler({ logger: deps.logger, onError: auditFailure }));
   return app;
 }

@@ -19,6 +19,8 @@ export interface RouteResult {
   text?: { contentType: string; content: string };
   /** What the call acted on, for the audit log (defaults to the request path). */
   target?: string;
+  /** A long-lived answer that the route writes itself (server-sent events); status and body are then unused. */
+  stream?: (res: Response) => void;
 }
 
 export interface RouteContext<P, Q, B> {
@@ -139,7 +141,8 @@ export class ApiRoutes {
         });
         res.locals.audited = true;
       }
-      if (result.text) res.status(result.status).type(result.text.contentType).send(result.text.content);
+      if (result.stream) result.stream(res);
+      else if (result.text) res.status(result.status).type(result.text.contentType).send(result.text.content);
       else if (result.body === undefined) res.status(result.status).end();
       else res.status(result.status).json(result.body);
     });

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   );
   const shutdown = () => {
     server.close(() => void Promise.all([temporal.connection.close(), db.$disconnect()]).then(() => process.exit(0)));
+    server.closeAllConnections(); // open event streams would keep close() waiting
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);

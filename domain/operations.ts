@@ -82,6 +82,8 @@ export const OPERATION_STEPS: Record<string, string[]> = {
   ],
   policy_update: ['apply settings', 'adjust shares', 'reschedule replication'],
   policy_delete: ['stop schedules', 'remove dataset maps', 'remove policy'],
+  share_create: ['check FSVMs', 'create share on FSVMs', 'refresh share list'],
+  share_delete: ['check share is unprotected', 'delete share on FSVMs', 'refresh share list'],
 };
 
 const AccessOff = z.enum(['read_only', 'off']);

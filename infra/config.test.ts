@@ -71,4 +71,23 @@ describe('loadConfig', () => {
     expect(cfg.temporal.address).toBeUndefined();
     expect(cfg.database.url).toBeUndefined();
   });
+
+  it('runs the demo on the embedded default only, unless DEMO says otherwise, and never in production', () => {
+    expect(loadConfig({}).demo).toEqual({ enabled: true, dir: expect.stringMatching(/\.data\/demo$/) });
+    expect(loadConfig({ DEMO: 'off' }).demo.enabled).toBe(false);
+    expect(loadConfig({ TEMPORAL_ADDRESS: 't:7233' }).demo.enabled).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'postgresql://x/y', DEMO: 'on' }).demo.enabled).toBe(true);
+    expect(problems({ DEMO: 'yes' })).toEqual(['DEMO: must be auto, on or off']);
+    expect(problems({ NODE_ENV: 'production', DEMO: 'on' })).toContain(
+      'DEMO: the demo cannot run with NODE_ENV=production',
+    );
+    expect(
+      loadConfig({
+        NODE_ENV: 'production',
+        TEMPORAL_ADDRESS: 't:7233',
+        DATABASE_URL: 'postgresql://x/y',
+        SECRETS_KEY: 'k',
+      }).demo.enabled,
+    ).toBe(false);
+  });
 });

@@ -66,6 +66,9 @@ const envSchema = z.object({
 
   /** A workflow bundle built by `npm run build`; unset: the worker bundles workflows/ at start. */
   WORKFLOW_BUNDLE_PATH: optionalString,
+
+  /** `npm start`'s demo sites: auto = on the embedded default (no TEMPORAL_ADDRESS, no DATABASE_URL). */
+  DEMO: z.enum(['auto', 'on', 'off'], { error: 'must be auto, on or off' }).default('auto'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -92,6 +95,8 @@ export interface Config {
   api: { host: string; port: number };
   secrets: { key?: string; keyFile?: string };
   worker: { workflowBundlePath?: string };
+  /** Whether `npm start` runs the demo sites (demo/), with their data under DATA_DIR/demo. */
+  demo: { enabled: boolean; dir: string };
 }
 
 export class ConfigError extends Error {
@@ -136,6 +141,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       problems.push('SECRETS_KEY or SECRETS_KEY_FILE: required when NODE_ENV=production');
     }
   }
+  if ((parsed.success ? parsed.data.NODE_ENV : picked.NODE_ENV) === 'production' && picked.DEMO?.trim() === 'on')
+    problems.push('DEMO: the demo cannot run with NODE_ENV=production');
   if (set('SECRETS_KEY') && set('SECRETS_KEY_FILE'))
     problems.push('SECRETS_KEY and SECRETS_KEY_FILE: set only one of them');
   if (problems.length || !parsed.success) throw new ConfigError(problems);
@@ -159,5 +166,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     api: { host: e.API_HOST, port: e.API_PORT },
     secrets: { key: e.SECRETS_KEY, keyFile: e.SECRETS_KEY_FILE },
     worker: { workflowBundlePath: e.WORKFLOW_BUNDLE_PATH },
+    demo: {
+      enabled:
+        e.NODE_ENV !== 'production' &&
+        (e.DEMO === 'on' || (e.DEMO === 'auto' && !e.TEMPORAL_ADDRESS && !e.DATABASE_URL)),
+      dir: path.join(dataDir, 'demo'),
+    },
   };
 }

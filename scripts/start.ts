@@ -1,7 +1,9 @@
 // `npm start`: the whole orchestrator in one process on the embedded default. With nothing configured it starts a
 // local Temporal dev server (SQLite under DATA_DIR, Web UI) and an embedded PostgreSQL (under DATA_DIR), migrates
-// the admin database, and runs the worker and the API. TEMPORAL_ADDRESS / DATABASE_URL switch either to an
-// external service. Ctrl-C (or SIGTERM) stops everything in reverse order; a second start reuses the data.
+// the admin database, and runs the worker and the API with the web UI; and the demo (demo/): two local file servers
+// with their FSVM gateway agents, registered, with sample shares and a policy (DEMO=off turns it off).
+// TEMPORAL_ADDRESS / DATABASE_URL switch either to an external service. Ctrl-C (or SIGTERM) stops everything in
+// reverse order (the demo's gateways last); a second start reuses the data.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
@@ -17,6 +19,8 @@ import { connectClient, connectWorker } from '../infra/temporal';
 import { assertPortFree, startDevServer } from '../infra/temporal-dev-server';
 import { ensureRpoMonitor } from '../workers/rpo-monitor';
 import { createWorker } from '../workers/worker';
+import { setupDemo, smbSummary } from '../demo';
+import { startSites, type RunningSites } from '../demo/sites';
 
 type Stopper = { name: string; stop: () => Promise<unknown> };
 
@@ -54,6 +58,16 @@ async function main(): Promise<void> {
     // Check every port before starting anything, so a clash fails fast and leaves nothing running.
     await assertPortFree(config.api.port, 'API');
     if (!config.database.url) await assertPortFree(config.database.embeddedPort, 'embedded PostgreSQL');
+
+    // The demo's gateways start first, beside the servers below, and stop last (after the worker that calls them).
+    let demoSites: Promise<RunningSites> | undefined;
+    if (config.demo.enabled) {
+      demoSites = startSites(config.demo.dir, logger);
+      running.push({
+        name: 'demo gateways',
+        stop: async () => (await demoSites!.catch(() => undefined))?.stop(),
+      });
+    }
 
     let databaseUrl = config.database.url;
     if (!databaseUrl) {
@@ -127,8 +141,8 @@ async function main(): Promise<void> {
     });
     logger.info(`worker polling task queue '${config.temporal.taskQueue}'`);
 
-    const tokenFile = await ensureBootstrapToken(db, config.dataDir);
-    if (tokenFile) logger.info(`first admin API token written to ${tokenFile} (mode 0600); see docs/api.md`);
+    const firstToken = await ensureBootstrapToken(db, config.dataDir);
+    if (firstToken) logger.info(`first admin API token written to ${firstToken} (mode 0600); see docs/api.md`);
     const app = createApp({
       db,
       temporal,
@@ -143,10 +157,35 @@ async function main(): Promise<void> {
       const s = app.listen(config.api.port, config.api.host, () => resolve(s));
       s.once('error', reject);
     });
-    running.push({ name: 'API', stop: () => new Promise((r) => server.close(r)) });
+    running.push({
+      name: 'API',
+      stop: () =>
+        new Promise((r) => {
+          server.close(r);
+          // Open event streams (browsers) would keep close() waiting: end them too.
+          server.closeAllConnections();
+        }),
+    });
     const apiUrl = `http://${config.api.host}:${config.api.port}`;
+    if (demoSites) {
+      try {
+        const sites = await demoSites;
+        await sites.ready;
+        logger.info(`demo: gateways of site-a and site-b up (data in ${config.demo.dir})`);
+        logger.info(smbSummary(sites));
+        await setupDemo({ apiUrl, db, sites, logger });
+      } catch (err) {
+        // The orchestrator itself is up: say what went wrong and keep running.
+        logger.error(`demo: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    const tokenFile = path.join(config.dataDir, 'admin-token');
+    const shown = path.relative(process.cwd(), tokenFile).startsWith('..')
+      ? tokenFile
+      : path.relative(process.cwd(), tokenFile);
     logger.info(
-      `ready: API ${apiUrl} (health: ${apiUrl}/healthz), Temporal Web UI ${uiUrl ?? '(external)'}; Ctrl-C stops`,
+      `ready: open ${apiUrl} (the web UI; sign in with ${fs.existsSync(tokenFile) ? `the admin token in ${shown}` : `a token of yours (${shown} was removed)`}); ` +
+        `Temporal Web UI ${uiUrl ?? '(external)'}, API docs ${apiUrl}/api/v1/docs, health ${apiUrl}/healthz; Ctrl-C stops`,
     );
   } catch (err) {
     logger.fatal(err instanceof Error ? err.message : String(err));

@@ -1,6 +1,8 @@
-// `npm start` as an operator runs it: the embedded default comes up (Temporal with Web UI, PostgreSQL, worker, API),
-// Ctrl-C stops everything, a second start reuses the data; a bad setting fails fast, names the variable and leaves
-// nothing running; TEMPORAL_ADDRESS / DATABASE_URL switch to external services.
+// `npm start` as an operator runs it: the embedded default comes up (Temporal with Web UI, PostgreSQL, worker, API and
+// web UI, and the demo: two file servers of two gateway agents each, registered, replicating), Ctrl-C stops
+// everything (gateways and smbd included), a second start reuses the data; a bad setting fails fast, names the
+// variable and leaves nothing running; TEMPORAL_ADDRESS / DATABASE_URL switch to external services.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +11,39 @@ import { assertPortFree } from '../infra/temporal-dev-server';
 import { connectClient } from '../infra/temporal';
 import { diagnosticsWorkflow } from '../workflows';
 import { createTestDatabase, testEnvironment, uniqueName } from './helpers/environment';
-import { expectAllPortsFree, startEnv, startOrchestrator, startPorts, waitForHealth } from './helpers/start-process';
+import {
+  expectAllPortsFree,
+  startEnv,
+  startOrchestrator,
+  startPorts,
+  waitForHealth,
+  type Started,
+} from './helpers/start-process';
+
+/** Processes whose command line or environment mentions the folder: what a start left running. */
+function processesUsing(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (cmd.includes(dir) || env.includes(dir)) found.push(`${pid}: ${cmd.replace(/\0/g, ' ').slice(0, 120)}`);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+async function waitForLog(proc: Started, pattern: RegExp, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(proc.output())) {
+    if (proc.child.exitCode !== null) throw new Error(`start exited early:\n${proc.output()}`);
+    if (Date.now() > deadline) throw new Error(`no ${pattern} in the log within ${timeoutMs} ms:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 describe('npm start (embedded default)', () => {
   let dataDir: string;
@@ -21,7 +55,7 @@ describe('npm start (embedded default)', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('brings up Temporal with its Web UI, PostgreSQL, worker and API; Ctrl-C stops all; a restart reuses the data', async () => {
+  it('brings up Temporal with its Web UI, PostgreSQL, worker, API and web UI, and the demo sites replicating; Ctrl-C stops all; a restart reuses the data', async () => {
     const p = await startPorts();
     const first = startOrchestrator(startEnv(p, dataDir));
     const api = `http://127.0.0.1:${p.api}`;
@@ -31,6 +65,51 @@ describe('npm start (embedded default)', () => {
       expect(health.temporal.workers).toBeGreaterThanOrEqual(1);
       expect(health.temporal.webUi).toBe(`http://127.0.0.1:${p.ui}`);
       expect((await fetch(`http://127.0.0.1:${p.ui}/`)).status).toBe(200);
+
+      // The web UI, same-origin only.
+      const page = await fetch(`${api}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toMatch(/default-src 'self'; script-src 'self'/);
+      expect(await page.text()).toContain('<script type="module" src="/app.js"></script>');
+
+      // The demo: both file servers registered with two healthy FSVMs each, and a first replication done, before
+      // the last line says what to open.
+      await waitForLog(
+        first,
+        /"msg":"ready: open http:\/\/127\.0\.0\.1:\d+ \(the web UI; sign in with the admin token in /,
+      );
+      const auth = { authorization: `Bearer ${fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim()}` };
+      const servers = (await (await fetch(`${api}/api/v1/file-servers`, { headers: auth })).json()) as {
+        items: { name: string; status: string; fsvms: { total: number; healthy: number }; protection: unknown[] }[];
+      };
+      expect(servers.items.map((s) => [s.name, s.status, s.fsvms])).toEqual([
+        ['site-a', 'active', { total: 2, healthy: 2 }],
+        ['site-b', 'standby', { total: 2, healthy: 2 }],
+      ]);
+      const jobs = (await (await fetch(`${api}/api/v1/jobs?policy=demo`, { headers: auth })).json()) as {
+        items: { state: string; share: string; destination: string }[];
+      };
+      expect(
+        jobs.items.some((j) => j.state === 'succeeded' && j.share === 'projects' && j.destination === 'site-b'),
+      ).toBe(true);
+      const shares = (await (await fetch(`${api}/api/v1/file-servers/site-a/shares`, { headers: auth })).json()) as {
+        shares: { name: string; kind: string; portions: Record<string, string> }[];
+      };
+      expect(shares.shares.map((s) => [s.name, s.kind, s.portions])).toEqual([
+        ['home', 'distributed', { alice: 'site-a-1', bob: 'site-a-2' }],
+        ['media', 'standard', { '': 'site-a-2' }],
+        ['projects', 'standard', { '': 'site-a-1' }],
+      ]);
+      // One line on what the demo does not do yet, and where its FSVMs serve SMB.
+      expect(first.output()).toContain('client redirection through Active Directory is not part of the demo yet');
+      expect(first.output()).toMatch(/demo: shares over SMB: site-a-1 smb:\/\/127\.0\.0\.1:\d+/);
+      expect(processesUsing(dataDir).some((l) => l.includes('smbd'))).toBe(true);
+      // A real SMB client sees the share on its FSVM's own smbd.
+      const smbPort = /site-a-1 smb:\/\/127\.0\.0\.1:(\d+)/.exec(first.output())![1]!;
+      const listing = spawnSync('smbclient', ['//127.0.0.1/projects', '-p', smbPort, '-N', '-c', 'ls'], {
+        encoding: 'utf8',
+      });
+      expect(listing.stdout).toMatch(/project-1\s+D/);
 
       // Work done in the first run must survive the restart.
       const client = await connectClient(`127.0.0.1:${p.temporal}`, 'default');
@@ -50,12 +129,17 @@ describe('npm start (embedded default)', () => {
         .filter((l) => l.trim() && !l.startsWith('{')),
     ).toEqual([]);
     await expectAllPortsFree(p);
+    // Nothing left behind: no gateway agent, no smbd, no server.
+    expect(processesUsing(dataDir)).toEqual([]);
+    expect(first.output()).toMatch(/demo gateways stopped/);
     expect(fs.existsSync(path.join(dataDir, 'temporal.sqlite'))).toBe(true);
     expect(fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    expect(fs.existsSync(path.join(dataDir, 'demo', 'site-a-1', 'data', 'shares', 'projects'))).toBe(true);
 
     const second = startOrchestrator(startEnv(p, dataDir));
     try {
       await waitForHealth(api, second);
+      await waitForLog(second, /"msg":"ready: open /);
       const client = await connectClient(`127.0.0.1:${p.temporal}`, 'default');
       const list = client.workflow.list({ query: `WorkflowType = 'diagnosticsWorkflow'` });
       const seen: string[] = [];
@@ -63,12 +147,37 @@ describe('npm start (embedded default)', () => {
       await client.connection.close();
       expect(seen).toEqual(['COMPLETED']);
       expect(second.output()).not.toMatch(/initdb/);
+      // The demo is reused, not made again: same file servers, shares and policy, gateways healthy again.
+      expect(second.output()).not.toMatch(/demo: share '|demo: policy 'demo' protects/);
+      const auth = { authorization: `Bearer ${fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim()}` };
+      const servers = (await (await fetch(`${api}/api/v1/file-servers`, { headers: auth })).json()) as {
+        items: { name: string; fsvms: { healthy: number } }[];
+      };
+      expect(servers.items.map((s) => [s.name, s.fsvms.healthy])).toEqual([
+        ['site-a', 2],
+        ['site-b', 2],
+      ]);
     } finally {
       second.interrupt();
     }
     expect(await second.exited).toBe(0);
     await expectAllPortsFree(p);
+    expect(processesUsing(dataDir)).toEqual([]);
   }, 240_000);
+
+  it('runs no demo with DEMO=off', async () => {
+    const p = await startPorts();
+    const proc = startOrchestrator({ ...startEnv(p, dataDir), DEMO: 'off' });
+    try {
+      await waitForHealth(`http://127.0.0.1:${p.api}`, proc);
+      await waitForLog(proc, /"msg":"ready: open /);
+      expect(proc.output()).not.toMatch(/demo:/);
+      expect(fs.existsSync(path.join(dataDir, 'demo'))).toBe(false);
+    } finally {
+      proc.interrupt();
+    }
+    expect(await proc.exited).toBe(0);
+  }, 120_000);
 
   it('fails fast on bad settings, naming every bad variable, and starts nothing', async () => {
     const p = await startPorts();
@@ -97,6 +206,7 @@ describe('npm start (embedded default)', () => {
     expect(proc.output()).toMatch(/TEMPORAL_CLI_PATH: '.*no-such-temporal' is not an executable file/);
     expect(proc.output()).toMatch(/embedded PostgreSQL stopped/);
     await expectAllPortsFree(p);
+    expect(processesUsing(dataDir)).toEqual([]); // the demo's gateways, started early, are stopped too
   });
 
   it('refuses a port that is already taken, before starting anything', async () => {

@@ -10,3 +10,4 @@ export { unplannedFailoverWorkflow } from './unplanned-failover';
 export { resumeReplicationWorkflow } from './resume-replication';
 export { fenceWorkflow } from './fence';
 export { operationPlanWorkflow } from './operation-plan';
+export { createShareWorkflow, deleteShareWorkflow } from './shares';

@@ -2,12 +2,16 @@
 // /file-servers/:name/shares: shares live from the gateways (cached), share details with replication history.
 import { z } from 'zod';
 import type { Db } from '../../infra/database';
-import { NotFoundError } from '../../domain/errors';
+import { policiesUsingShares } from '../../infra/share-usage';
+import { NotFoundError, ValidationError } from '../../domain/errors';
 import { DnsName, FileServerName, IpAddress, NodeId, ShareName, Text } from '../../domain/names';
 import type { ApiRoutes } from '../http';
+import type { WorkflowPort } from '../temporal';
 import type { FileServerService } from '../services/file-servers';
+import type { ShareOperations } from '../services/share-operations';
 import type { ShareService } from '../services/shares';
-import { FileServerStatus, FsvmView, fsvmView, IsoDate, iso, num } from '../views';
+import { CreateShareRequest } from '../../domain/shares';
+import { FileServerStatus, FsvmView, fsvmView, IsoDate, iso, num, OperationRef } from '../views';
 import { jobSummary, JobSummary } from './jobs';
 import { serverRoles } from '../../store/file-server-status';
 
@@ -167,6 +171,8 @@ export interface FileServerRouteDeps {
   db: Db;
   fileServers: FileServerService;
   shares: ShareService;
+  shareOperations: ShareOperations;
+  workflows: WorkflowPort;
 }
 
 export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): void {
@@ -224,29 +230,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
   }
 
   async function protectedBy(fileServerName: string, shareNames: string[]) {
-    const rows = await db.policyShare.findMany({
-      where: {
-        OR: [
-          { sourceShare: { in: shareNames }, policy: { source: { name: fileServerName } } },
-          { targetShare: { in: shareNames }, policy: { destination: { name: fileServerName } } },
-        ],
-      },
-      include: { policy: { include: { source: { select: { name: true } }, destination: { select: { name: true } } } } },
-    });
-    const out = new Map<string, z.infer<typeof ShareView>['protectedBy']>();
-    for (const r of rows) {
-      if (r.policy.source.name === fileServerName && shareNames.includes(r.sourceShare)) {
-        const l = out.get(r.sourceShare) ?? [];
-        l.push({ policy: r.policy.name, role: 'source', peerShare: r.targetShare, peer: r.policy.destination.name });
-        out.set(r.sourceShare, l);
-      }
-      if (r.policy.destination.name === fileServerName && shareNames.includes(r.targetShare)) {
-        const l = out.get(r.targetShare) ?? [];
-        l.push({ policy: r.policy.name, role: 'target', peerShare: r.sourceShare, peer: r.policy.source.name });
-        out.set(r.targetShare, l);
-      }
-    }
-    return out;
+    return policiesUsingShares(db, fileServerName, shareNames);
   }
 
   function shareView(
@@ -414,6 +398,66 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
           refreshedAt: share.refreshedAt.toISOString(),
           history: history.map((j) => jobSummary(j)),
         },
+      };
+    },
+  });
+
+  const ShareAccepted = OperationRef.extend({ fileServer: z.string(), share: z.string() }).meta({
+    id: 'ShareAccepted',
+  });
+
+  api.add({
+    method: 'post',
+    path: '/file-servers/:name/shares',
+    role: 'admin',
+    tag: 'Shares',
+    summary: 'Create a share (starts createShareWorkflow)',
+    description:
+      'A standard share on one FSVM (`nodeId`, default the first), or a distributed share whose top-level folders ' +
+      '(`portions`) are placed on chosen FSVMs. The workflow checks the FSVMs, creates the share on each and ' +
+      'refreshes the share list; a failure removes what the run created.',
+    params: NameParams,
+    body: CreateShareRequest,
+    responses: {
+      202: { description: 'Accepted: the workflow started', schema: ShareAccepted },
+      404: { description: 'Unknown file server' },
+      409: { description: 'The share exists, or an operation on it is under way' },
+    },
+    handler: async ({ params, body, principal }) => {
+      const r = await deps.shareOperations.create(params.name, body, principal);
+      return {
+        status: 202,
+        body: { ...r, workflowUrl: deps.workflows.link(r.workflowId), fileServer: params.name, share: body.name },
+        target: `file-server/${params.name}/share/${body.name}`,
+      };
+    },
+  });
+
+  api.add({
+    method: 'delete',
+    path: '/file-servers/:name/shares/:share',
+    role: 'admin',
+    tag: 'Shares',
+    summary: 'Delete a share with its data and snapshots (starts deleteShareWorkflow)',
+    description: 'Refused while a policy replicates the share or into it. `confirm` must repeat the share name.',
+    params: ShareParams,
+    query: z.strictObject({ confirm: z.string().max(100).describe('The share name again') }),
+    responses: {
+      202: { description: 'Accepted: the workflow started', schema: ShareAccepted },
+      404: { description: 'Unknown file server or share' },
+      409: { description: 'A policy uses the share, or an operation on it is under way' },
+    },
+    handler: async ({ params, query, principal }) => {
+      if (query.confirm !== params.share) {
+        throw new ValidationError(`confirm must repeat the share name '${params.share}'`, [
+          { path: 'query.confirm', message: `must be '${params.share}'` },
+        ]);
+      }
+      const r = await deps.shareOperations.remove(params.name, params.share, principal);
+      return {
+        status: 202,
+        body: { ...r, workflowUrl: deps.workflows.link(r.workflowId), fileServer: params.name, share: params.share },
+        target: `file-server/${params.name}/share/${params.share}`,
       };
     },
   });

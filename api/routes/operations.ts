@@ -25,7 +25,14 @@ function idempotencyKeyOf(raw: string | string[] | undefined): string | undefine
   return r.data;
 }
 
-const ALL_KINDS = [...OPERATION_KINDS, 'policy_create', 'policy_update', 'policy_delete'] as const;
+const ALL_KINDS = [
+  ...OPERATION_KINDS,
+  'policy_create',
+  'policy_update',
+  'policy_delete',
+  'share_create',
+  'share_delete',
+] as const;
 const OperationState = z.enum([
   'pending',
   'awaiting_approval',
@@ -164,7 +171,40 @@ const SUMMARIES: Record<OperationKindName, string> = {
   dr_readiness: 'DR readiness check of a file server pair',
 };
 
-type OperationRow = Prisma.OperationGetPayload<object>;
+export type OperationRow = Prisma.OperationGetPayload<object>;
+type OperationJobs = z.infer<typeof OperationView>['jobs'];
+
+/** An operation as the API shows it (also pushed by the live events stream). */
+export function operationView(
+  o: OperationRow,
+  workflows: Pick<WorkflowPort, 'link'>,
+  jobs: OperationJobs = [],
+): z.infer<typeof OperationView> {
+  return {
+    id: o.id,
+    kind: o.kind,
+    state: o.state,
+    source: o.sourceFileServer,
+    destination: o.destFileServer,
+    policyId: o.policyId,
+    steps: (Array.isArray(o.steps) ? o.steps : []) as z.infer<typeof Step>[],
+    workflowId: o.workflowId,
+    workflowUrl: workflows.link(o.workflowId),
+    requestedBy: o.requestedBy,
+    error: o.error,
+    fileServers: o.fileServers,
+    result: o.result ?? null,
+    startAt: iso(o.startAt),
+    requireApproval: o.requireApproval,
+    approvedBy: o.approvedBy,
+    approvedAt: iso(o.approvedAt),
+    startedAt: iso(o.startedAt),
+    endedAt: iso(o.endedAt),
+    jobs,
+    createdAt: o.createdAt.toISOString(),
+    updatedAt: o.updatedAt.toISOString(),
+  };
+}
 
 export function operationRoutes(
   api: ApiRoutes,
@@ -204,30 +244,7 @@ export function operationRoutes(
     return out;
   };
 
-  const view = (o: OperationRow, jobs: z.infer<typeof OperationView>['jobs'] = []): z.infer<typeof OperationView> => ({
-    id: o.id,
-    kind: o.kind,
-    state: o.state,
-    source: o.sourceFileServer,
-    destination: o.destFileServer,
-    policyId: o.policyId,
-    steps: (Array.isArray(o.steps) ? o.steps : []) as z.infer<typeof Step>[],
-    workflowId: o.workflowId,
-    workflowUrl: workflows.link(o.workflowId),
-    requestedBy: o.requestedBy,
-    error: o.error,
-    fileServers: o.fileServers,
-    result: o.result ?? null,
-    startAt: iso(o.startAt),
-    requireApproval: o.requireApproval,
-    approvedBy: o.approvedBy,
-    approvedAt: iso(o.approvedAt),
-    startedAt: iso(o.startedAt),
-    endedAt: iso(o.endedAt),
-    jobs,
-    createdAt: o.createdAt.toISOString(),
-    updatedAt: o.updatedAt.toISOString(),
-  });
+  const view = (o: OperationRow, jobs: OperationJobs = []) => operationView(o, workflows, jobs);
 
   for (const kind of OPERATION_KINDS) {
     api.add({

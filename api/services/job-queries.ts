@@ -91,3 +91,13 @@ export async function getSubJobs(db: Db, jobId: string): Promise<SubJobRecord[]>
     "bytesTotal", "bytesSynced", "throughputBps", error, "startedAt", "endedAt"
     FROM "SubJob" WHERE "jobId" = ${jobId}::uuid ORDER BY portion`;
 }
+
+/**
+ * The jobs whose figures can still move: pending or running, or ended at or after `endedSince` (so a job's last
+ * change, its end, is seen once more). Served by the (state, startedAt, id) and (endedAt) indexes.
+ */
+export async function listLiveJobs(db: Db, endedSince: Date, limit = 500): Promise<JobRecord[]> {
+  return db.$queryRaw<JobRecord[]>`SELECT ${COLUMNS} ${FROM}
+    WHERE j.state IN ('pending'::"JobState", 'running'::"JobState") OR j."endedAt" >= ${endedSince}
+    ORDER BY j."startedAt" DESC, j.id DESC LIMIT ${limit}`;
+}

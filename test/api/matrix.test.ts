@@ -1,5 +1,7 @@
 // The auth matrix (every role x every route, plus no token) and the invalid-input sweep (wrong types, missing
 // fields, huge bodies, odd unicode, injection strings on every route): never a 5xx, never a change.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { ROLES, type Role } from '../../api/auth';
 import { rows, seedFileServer, seedPolicy, startHarness, type Harness } from './helpers/api-harness';
@@ -36,6 +38,8 @@ const ROUTES: [Method, string, Role][] = [
   ['put', '/api/v1/file-servers/{name}/directory', 'admin'],
   ['delete', '/api/v1/file-servers/{name}/directory', 'admin'],
   ['post', '/api/v1/file-servers/{name}/directory/check', 'operator'],
+  ['post', '/api/v1/file-servers/{name}/shares', 'admin'],
+  ['delete', '/api/v1/file-servers/{name}/shares/{share}', 'admin'],
   ['get', '/api/v1/policies', 'viewer'],
   ['post', '/api/v1/policies', 'admin'],
   ['get', '/api/v1/policies/{name}', 'viewer'],
@@ -55,7 +59,11 @@ const ROUTES: [Method, string, Role][] = [
   ['post', '/api/v1/operations/{id}/cancel', 'operator'],
   ['get', '/api/v1/alerts', 'viewer'],
   ['get', '/api/v1/metrics', 'viewer'],
+  ['get', '/api/v1/events', 'viewer'],
 ];
+
+/** Routes that answer with a never-ending stream: only their status is read. */
+const STREAMS = new Set(['/api/v1/events']);
 
 const concrete = (path: string, values: Record<string, string> = {}) =>
   path.replace(
@@ -97,6 +105,24 @@ const WEIRD_VALUES: unknown[] = [null, true, 42, -1, 1e308, [], {}, [1, 2], { $n
 describe('auth matrix and invalid input', () => {
   let h: Harness;
   const call = (method: Method, url: string) => request(h.app)[method](url);
+  /** The status of a streaming GET, read from its headers; the connection is then dropped. */
+  async function streamStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+    const server = http.createServer(h.app).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      return await new Promise<number>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: url, headers }, (res) => {
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        });
+        req.on('error', reject);
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  }
   let jobId: string;
   beforeAll(async () => {
     h = await startHarness({ shareCacheTtlMs: 3_600_000 });
@@ -128,6 +154,16 @@ describe('auth matrix and invalid input', () => {
     const results: string[] = [];
     for (const [method, path, need] of ROUTES) {
       const url = concrete(path);
+      if (STREAMS.has(path)) {
+        const anon = await streamStatus(url);
+        if (anon !== 401) results.push(`${method} ${path} without token: ${anon}`);
+        for (const role of ROLES) {
+          const status = await streamStatus(url, h.auth(role));
+          const allowed = ROLES.indexOf(role) >= ROLES.indexOf(need);
+          if (allowed ? status !== 200 : status !== 403) results.push(`${method} ${path} as ${role}: ${status}`);
+        }
+        continue;
+      }
       const anon = await call(method, url).send(method === 'get' || method === 'delete' ? undefined : {});
       if (anon.status !== 401) results.push(`${method} ${path} without token: ${anon.status}`);
       for (const role of ROLES) {
@@ -182,6 +218,8 @@ describe('auth matrix and invalid input', () => {
         dnsZone: 'corp.example.com',
         computerAccount: 'FS9$',
       },
+      // the share exists already on fs1
+      '/api/v1/file-servers/{name}/shares': { name: 'eng', kind: 'standard' },
       '/api/v1/policies': {
         name: 'gold',
         source: 'fs1',
@@ -238,7 +276,7 @@ describe('auth matrix and invalid input', () => {
         continue;
       }
       const url = concrete(path, {
-        name: path.includes('policies') ? 'gold' : 'nosuch',
+        name: path.includes('policies') ? 'gold' : path.endsWith('/shares') ? 'fs1' : 'nosuch',
         id: '00000000-0000-4000-8000-000000000000',
       });
       const good = valid[path] ?? {};

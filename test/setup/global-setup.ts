@@ -1,7 +1,8 @@
 // Starts the real components the tests share: ONE Temporal dev server (from an existing CLI binary: the SDK's
 // download cannot work offline) and ONE PostgreSQL server with a migrated template database, and bundles the
-// workflow code once. Test files get their own database (cloned from the template) and their own task queue. A Samba
-// AD DC is started on first use by a test file and stopped here at the end (test/helpers/domain-controller.ts).
+// workflow code and the web UI once. Test files get their own database (cloned from the template) and their own task
+// queue. A Samba AD DC is started on first use by a test file and stopped here at the end
+// (test/helpers/domain-controller.ts).
 // In CI (CI=true) a component that cannot start fails the run; nothing is skipped.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import { startEmbeddedPostgres } from '../../infra/embedded-postgres';
 import { applyMigrations } from '../../infra/migrate';
 import { resolveTemporalCli, startDevServer } from '../../infra/temporal-dev-server';
 import { stopSharedDomainController } from '../helpers/domain-controller';
+import { buildWeb } from '../../scripts/build-web';
 import { freePort } from '../helpers/ports';
 import { TEMPLATE_DB, type TestEnvironment } from '../helpers/environment';
 
@@ -33,6 +35,8 @@ export default async function globalSetup(): Promise<void> {
       namespace: 'default',
     }),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger }),
+    // The web UI the API serves (the browser tests use it); `npx jest` alone must not depend on a prior build.
+    buildWeb(),
   ]);
   await applyMigrations(pg.url);
   const bundlePath = path.join(root, 'workflow-bundle.js');
