@@ -54,7 +54,7 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
 
   /** Runs `fn` over the items a few at a time (a file server may have hundreds of shares), heartbeating. */
   async function each<T, R>(items: T[], fn: (item: T) => Promise<R>, width = 16): Promise<R[]> {
-    const out: R[] = new Array(items.length);
+    const out = new Array<R>(items.length);
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(width, items.length) }, async () => {

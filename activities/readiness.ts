@@ -78,7 +78,7 @@ export function createReadinessActivities(deps: { db: Db; gateways: GatewayDirec
               if (shares.includes(s.name)) used += s.portions.reduce((n, p) => n + p.sizeBytes, 0);
           } catch (err) {
             problems.push(
-              `FSVM '${f.nodeId}' of '${fs}': capacity unknown (${err instanceof Error ? err.message : err})`,
+              `FSVM '${f.nodeId}' of '${fs}': capacity unknown (${err instanceof Error ? err.message : String(err)})`,
             );
             continue;
           }

@@ -60,7 +60,8 @@ describe('operations', () => {
   const until = async (id: string, done: (body: Record<string, any>) => boolean) => {
     for (let i = 0; i < 200; i++) {
       const r = await get(id);
-      if (done(r.body)) return r.body;
+      const body = r.body as Record<string, any>;
+      if (done(body)) return body;
       await new Promise((res) => setTimeout(res, 100));
     }
     throw new Error(`operation ${id} did not get there: ${JSON.stringify((await get(id)).body)}`);
