@@ -435,12 +435,22 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
       return { done, waitingFor: [...waitingFor].sort(), shares: names.length };
     },
 
-    /** Lifts the fence once replication resumed (the file server is a proper replica or primary again). */
-    async clearFence(input: { fileServer: string }) {
+    /**
+     * Lifts the fence once replication resumed (the file server is a proper replica or primary again). With
+     * `whenAllResumed`, only if none of its shares is still failed over and paused (a resume of some shares only).
+     */
+    async clearFence(input: { fileServer: string; whenAllResumed?: boolean }): Promise<{ cleared: boolean }> {
+      if (input.whenAllResumed) {
+        const left = await db.policyShare.count({
+          where: { primary: 'destination', paused: true, policy: { source: { name: input.fileServer } } },
+        });
+        if (left) return { cleared: false };
+      }
       await db.fileServer.updateMany({
         where: { name: input.fileServer },
         data: { fencedAt: null, fenceReason: null, fenceOperationId: null, fenceMode: null, fenceEnforcedAt: null },
       });
+      return { cleared: true };
     },
 
     /** Merges facts into the operation's result (per share and overall), for the API and the UI. */

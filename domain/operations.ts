@@ -220,6 +220,8 @@ export const OperationWorkflowInput = z.object({
   redirect: RedirectDecision.nullable(),
   /** Why clients are not redirected (redirect null). */
   redirectNote: z.string().nullable(),
+  /** Shares in scope that the operation leaves out, and why. */
+  skipped: z.array(z.object({ policy: PolicyName, share: ShareName, reason: z.string() })).default([]),
   options: z.object({
     waitForRunningJobs: z.boolean().default(true),
     accessAfter: AccessOff.default('read_only'),

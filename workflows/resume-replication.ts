@@ -135,7 +135,7 @@ export async function resumeReplicationWorkflow(input: OperationWorkflowInput): 
         run.retryForward('resume replication', async () => {
           await forward.setPrimary({ shares, primary, paused: false });
           await forward.pauseReplication({ shares, paused: false, note: `resumed by ${opId}` });
-          await forward.clearFence({ fileServer: input.source });
+          await forward.clearFence({ fileServer: input.source, whenAllResumed: true });
           await forward.triggerRuns({ shares });
         }),
       () => `replication runs from the ${primary} to the ${other}, incrementally from the common sets`,

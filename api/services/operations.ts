@@ -51,6 +51,8 @@ export interface Admission {
     createdAt: Date | null;
     ageSeconds: number | null;
   }[];
+  /** Shares in scope the operation leaves out, and why (an unplanned failover's shares without a recovery point). */
+  skipped: { policy: string; share: string; reason: string }[];
 }
 
 /** The side a kind makes primary (where clients go): the side whose recovery point matters. */
@@ -155,7 +157,8 @@ export function createOperationService(deps: { db: Db; workflows: WorkflowPort; 
       );
     }
     // A named scope must be eligible as a whole; a whole-server scope acts on the shares it may act on.
-    const eligible =
+    const skipped: { policy: string; share: string; reason: string }[] = [];
+    let eligible =
       req.shares || req.policies
         ? refusals.length
           ? []
@@ -181,7 +184,7 @@ export function createOperationService(deps: { db: Db; workflows: WorkflowPort; 
     const keys = eligible.map((s) => sideOf({ sourceFileServerId: src.id, destFileServerId: s.destId }, s, side));
     const points = await recoveryPoints(db, keys);
     const now = new Date();
-    const recovery = eligible.map((s, i) => {
+    let recovery = eligible.map((s, i) => {
       const p = points.get(pointKey(keys[i]!.fileServerId, keys[i]!.share));
       return {
         policy: s.policy,
@@ -193,7 +196,17 @@ export function createOperationService(deps: { db: Db; workflows: WorkflowPort; 
     });
     if (kind !== 'dr_readiness' && kind !== 'resume_replication') {
       const where = side === 'destination' ? 'the destination' : 'the source';
-      const missing = recovery.filter((r) => r.snapshotSetId === null);
+      let missing = recovery.filter((r) => r.snapshotSetId === null);
+      // An unplanned failover of a whole file server moves what it can: a share without a complete set at the
+      // destination (its base copy still running) stays behind, reported, rather than blocking every other share.
+      if (kind === 'unplanned_failover' && !req.shares && !req.policies && missing.length < recovery.length) {
+        for (const m of missing)
+          skipped.push({ policy: m.policy, share: m.share, reason: 'no complete snapshot set at the destination yet' });
+        const keep = recovery.map((r) => r.snapshotSetId !== null);
+        eligible = eligible.filter((_, i) => keep[i]);
+        recovery = recovery.filter((_, i) => keep[i]);
+        missing = [];
+      }
       if (missing.length) {
         throw new ConflictError(
           `no complete snapshot set on ${where} yet for ${missing.map((m) => `share '${m.share}' of policy '${m.policy}'`).join(', ')}: nothing to fail over to`,
@@ -236,6 +249,7 @@ export function createOperationService(deps: { db: Db; workflows: WorkflowPort; 
       redirectNote: note,
       options,
       recoveryPoints: recovery,
+      skipped,
     };
   }
 
@@ -389,8 +403,12 @@ export function createOperationService(deps: { db: Db; workflows: WorkflowPort; 
           redirect: a.redirect,
           redirectNote: a.redirectNote,
           options: a.options,
+          skipped: a.skipped,
         };
-        await tx.operation.update({ where: { id: op.id }, data: { workflowId, input } });
+        await tx.operation.update({
+          where: { id: op.id },
+          data: { workflowId, input, ...(a.skipped.length ? { result: { skipped: a.skipped } } : {}) },
+        });
         return { op, workflowId, input, policyNames: [...new Set(a.shares.map((s) => s.policy))], a };
       });
       try {
@@ -493,6 +511,7 @@ export function createOperationService(deps: { db: Db; workflows: WorkflowPort; 
         steps: steps.length,
       });
       const warnings = [
+        ...a.skipped.map((x) => `share '${x.share}' of policy '${x.policy}' stays behind: ${x.reason}`),
         ...(a.redirectNote ? [a.redirectNote] : []),
         ...(found.redirect && !found.redirect.configured ? [found.redirect.summary] : []),
         ...found.readiness.checks
