@@ -10,12 +10,12 @@
 //
 // No split brain: the side that is not chosen is made read-only (the fence, or the destination) before the chosen
 // side is made read-write, and nothing is made read-write before the other side is confirmed read-only on every FSVM.
-import { executeChild, workflowInfo } from '@temporalio/workflow';
+import { executeChild } from '@temporalio/workflow';
 import type { Side } from '../domain/direction';
 import type { OperationWorkflowInput, ReadinessReport } from '../domain/operations';
 import { retainedSetId } from '../domain/recovery-points';
 import { acts, endFailed, forward, redirectRequest, OperationRun, passGates, tag, waits } from './operation-kit';
-import { drReadinessWorkflow } from './readiness';
+import { drReadinessWorkflow, readinessChildId } from './readiness';
 
 export interface ResumeResult {
   primary: Side;
@@ -36,7 +36,7 @@ export async function resumeReplicationWorkflow(input: OperationWorkflowInput): 
       'check readiness',
       async () => {
         const report: ReadinessReport = await executeChild(drReadinessWorkflow, {
-          workflowId: `${workflowInfo().workflowId}/readiness`,
+          workflowId: readinessChildId(input.operationId, input.kind),
           args: [
             {
               kind: 'resume_replication' as const,

@@ -14,7 +14,7 @@
 //   5. every gateway call sets a mode (idempotent), it never toggles one.
 // Replication cannot write into the new side meanwhile: the schedules are paused and the runs stopped first, and the
 // gateway refuses to commit a received snapshot into a read-write share.
-import { CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild } from '@temporalio/workflow';
 import type { Side } from '../domain/direction';
 import { switchoverSides } from '../domain/operation-rules';
 import type { OperationWorkflowInput, ReadinessReport } from '../domain/operations';
@@ -30,7 +30,7 @@ import {
   tag,
   waits,
 } from './operation-kit';
-import { drReadinessWorkflow } from './readiness';
+import { drReadinessWorkflow, readinessChildId } from './readiness';
 import { replicateShareWorkflow, type ReplicationResult } from './replicate-share';
 
 export async function plannedFailoverWorkflow(input: OperationWorkflowInput): Promise<SwitchoverResult> {
@@ -78,7 +78,7 @@ async function switchover(
       'check readiness',
       async () => {
         const report: ReadinessReport = await executeChild(drReadinessWorkflow, {
-          workflowId: `${workflowInfo().workflowId}/readiness`,
+          workflowId: readinessChildId(input.operationId, kind),
           args: [{ kind, operationId: opId, source: input.source, shares, redirect: input.redirect, options }],
         });
         if (!report.ok) {

@@ -9,7 +9,7 @@
 // no return (the destination made read-write) a failure undoes what was done: schedules resumed, the fence lifted and
 // the source read-write again where it answered.
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { CancellationScope, executeChild, ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, ParentClosePolicy, startChild } from '@temporalio/workflow';
 import { fenceWorkflowId, type OperationWorkflowInput, type ReadinessReport } from '../domain/operations';
 import { retainedSetId } from '../domain/recovery-points';
 import {
@@ -25,7 +25,7 @@ import {
   waits,
 } from './operation-kit';
 import { fenceWorkflow } from './fence';
-import { drReadinessWorkflow } from './readiness';
+import { drReadinessWorkflow, readinessChildId } from './readiness';
 
 export interface UnplannedResult {
   shares: { policy: string; share: string; snapshotSetId: string; createdAt: string; dataLossWindowSeconds: number }[];
@@ -49,7 +49,7 @@ export async function unplannedFailoverWorkflow(input: OperationWorkflowInput): 
       'check readiness',
       () =>
         executeChild(drReadinessWorkflow, {
-          workflowId: `${workflowInfo().workflowId}/readiness`,
+          workflowId: readinessChildId(input.operationId, input.kind),
           args: [
             {
               kind: 'unplanned_failover' as const,
