@@ -98,9 +98,8 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
     const op = await operation('planned-failover');
     expect(op.error).toBeNull();
     expect(op.state).toBe('succeeded');
-    expect(op.steps.find((s: { name: string }) => s.name === 'redirect clients').detail).toMatch(
-      /redirected to file server 'fs-b'/,
-    );
+    const steps = op.steps as { name: string; detail: string | null }[];
+    expect(steps.find((s) => s.name === 'redirect clients')!.detail).toMatch(/redirected to file server 'fs-b'/);
     expect(await resolve()).toEqual([b1, b2].sort());
     const accountA = lab.clients!.names['fs-a'].account;
     const accountB = lab.clients!.names['fs-b'].account;
