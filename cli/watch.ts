@@ -84,6 +84,13 @@ function bars(stream: Stream): MultiBar {
   );
 }
 
+/** Writes what was logged since the last frame, then the final frame, and gives the terminal back. */
+function stopBars(multi: MultiBar | undefined): void {
+  if (!multi) return;
+  multi.update();
+  multi.stop();
+}
+
 function pad(label: string, width: number): string {
   return label.length > width ? `${label.slice(0, width - 1)}~` : label.padEnd(width);
 }
@@ -146,7 +153,7 @@ export async function watchJob(client: ApiClient, id: string, out: Output, o: Wa
       },
     );
   } finally {
-    multi?.stop();
+    stopBars(multi);
   }
 }
 
@@ -212,7 +219,7 @@ export async function watchOperation(
       },
     );
   } finally {
-    multi?.stop();
+    stopBars(multi);
   }
 }
 

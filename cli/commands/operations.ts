@@ -178,14 +178,19 @@ export function showOperation(ctx: Context, op: Operation & { workflow?: { statu
   const { out } = ctx;
   const pair = op.destination ? `${op.source} -> ${op.destination}` : op.fileServers.join(', ');
   out.line(`${OPERATION_LABELS[op.kind]} ${op.id}`);
-  out.line(`  state:        ${words(op.state)}${op.error ? `: ${op.error}` : ''}`);
+  const why = op.error && op.error !== op.state ? `: ${op.error}` : '';
+  out.line(`  state:        ${words(op.state)}${why}`);
   out.line(`  file servers: ${pair}`);
   out.line(`  requested by: ${op.requestedBy ?? '-'} at ${time(op.createdAt)}`);
   if (op.requireApproval)
-    out.line(`  approval:     ${op.approvedBy ? `by ${op.approvedBy} at ${time(op.approvedAt)}` : 'waiting'}`);
+    out.line(
+      `  approval:     ${op.approvedBy ? `by ${op.approvedBy} at ${time(op.approvedAt)}` : op.state === 'awaiting_approval' ? 'waiting for a second admin' : 'not given'}`,
+    );
   if (op.startAt) out.line(`  starts at:    ${time(op.startAt)}`);
   out.line(
-    `  ran:          ${time(op.startedAt)} -> ${op.endedAt ? time(op.endedAt) : '(running)'}${op.startedAt ? ` (${duration(elapsed(op.startedAt, op.endedAt))})` : ''}`,
+    op.startedAt
+      ? `  ran:          ${time(op.startedAt)} -> ${op.endedAt ? time(op.endedAt) : '(running)'} (${duration(elapsed(op.startedAt, op.endedAt))})`
+      : `  ran:          not started${op.endedAt ? ` (ended ${time(op.endedAt)})` : ''}`,
   );
   out.line(`  workflow:     ${op.workflowId}${op.workflow ? ` (${op.workflow.status})` : ''}`);
   if (op.workflowUrl) out.line(`  Temporal:     ${op.workflowUrl}`);

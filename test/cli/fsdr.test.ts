@@ -346,6 +346,24 @@ describe('fsdr (the CLI) against the API, a worker and real gateways', () => {
     });
   });
 
+  it('on a terminal, the typed name starts the failback and progress bars follow it to its end', async () => {
+    const r = await fsdrOnTerminal(['failback', 'fs-a', '-d', 'fs-b'], 'fs-a');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Failback: fs-a -> fs-b');
+    expect(r.stdout).toContain("Type 'fs-a' to start the failback of 'fs-a' (anything else cancels): ");
+    // Each step is logged above the bars as it ends.
+    expect(r.stdout).toMatch(/\[ok\] final delta sync \(.+\): /);
+    expect(r.stdout).toContain('[ok] restore forward replication');
+    // cli-progress draws the steps bar in place; its last frame has every step done.
+    expect(r.stdout).toMatch(/ steps +\|█{20}\| 10\/10 +succeeded/);
+    expect(r.stdout).toMatch(/Failback [0-9a-f-]{36} \(fs-a -> fs-b\) succeeded in /);
+    const list = json<{ items: { name: string; status: string }[] }>(await fsdr(['file-servers', 'list', '--json']));
+    expect(Object.fromEntries(list.items.map((s) => [s.name, s.status]))).toEqual({
+      'fs-a': 'active',
+      'fs-b': 'standby',
+    });
+  });
+
   it('a failed operation exits 1 with its error and the failed step', async () => {
     await lab.agents.b2.stop();
     const r = await fsdr(['readiness', 'fs-a', '-d', 'fs-b']);
