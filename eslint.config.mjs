@@ -78,6 +78,7 @@ export default tseslint.config(
                 '../../workflows/*',
                 '../domain/*',
                 '../../domain/*',
+                '!../domain/operation-labels',
                 '@prisma/*',
                 '@temporalio/*',
               ],

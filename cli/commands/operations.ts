@@ -302,16 +302,9 @@ export function registerOperations(program: Command): void {
     .command('list')
     .description('Operations, newest first')
     .addOption(new Option('--kind <kind>', 'only this kind').choices(Object.keys(OPERATION_LABELS)))
-    .addOption(
-      new Option('--state <state>', 'only this state').choices([
-        'pending',
-        'awaiting_approval',
-        'scheduled',
-        'running',
-        'succeeded',
-        'failed',
-        'cancelled',
-      ]),
+    .option(
+      '--state <state>',
+      'only this state: pending, awaiting_approval, scheduled, running, succeeded, failed, cancelled',
     )
     .option('--file-server <name>', 'only operations acting on this file server')
     .option('--limit <n>', 'at most this many (1..200)', intArg('--limit', 1, 200))
