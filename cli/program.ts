@@ -39,12 +39,13 @@ export function buildProgram(): Command {
     .description('Operate fs-dr (disaster recovery for file servers) through its REST API')
     .version(version(), '-V, --version')
     .option('--url <url>', 'the API, e.g. http://127.0.0.1:8080 (FSDR_URL)')
-    .option('--token <token>', 'the API token (FSDR_TOKEN; see Connection below)')
+    .option('--token <token>', 'the API token (FSDR_TOKEN or fsdr login are safer: others see flags in ps)')
     .option('--profile <name>', 'the profile of the profile file to use (FSDR_PROFILE)')
     .option('--json', "print the API's JSON answer (one document)")
     .option('-q, --quiet', 'print ids only, one a line')
     .option('-v, --verbose', 'trace each API call (never the token) and the Idempotency-Key on stderr')
     .exitOverride()
+    .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError(true)
     .addHelpText('after', `\n${CONNECTION_HELP}\n\n${EXIT_CODES_HELP}\n`);
 
