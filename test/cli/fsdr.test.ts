@@ -8,11 +8,14 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
+import { createApp } from '../../api/app';
 import { createToken } from '../../api/routes/tokens';
+import { createLogger } from '../../infra/logger';
 import { randomBytesDeterministic, REPO, TOKEN as GATEWAY_TOKEN, writeFiles } from '../gateway/helpers';
-import { uniqueName } from '../helpers/environment';
+import { testEnvironment, uniqueName } from '../helpers/environment';
 import { freePort } from '../helpers/ports';
 import { startLab, waitUntil, type Lab } from '../replication/lab';
+import { TEST_SECRETS } from '../helpers/worker';
 
 jest.setTimeout(300_000);
 
@@ -362,6 +365,35 @@ describe('fsdr (the CLI) against the API, a worker and real gateways', () => {
       'fs-a': 'active',
       'fs-b': 'standby',
     });
+  });
+
+  it('without a worker the plan cannot be computed: fsdr says so, and the refused start exits 6', async () => {
+    // A second API process on the same database whose task queue no worker polls.
+    const unpolled = createApp({
+      db: lab.database.db,
+      temporal: lab.temporal,
+      temporalAddress: testEnvironment().temporalAddress,
+      taskQueue: uniqueName('nobody'),
+      temporalUiUrl: 'http://127.0.0.1:8233',
+      logger: createLogger({ log: { level: 'silent', format: 'json' } }),
+      secrets: TEST_SECRETS,
+      gatewayTimeoutMs: 5000,
+    });
+    const other = await new Promise<Server>((resolve) => {
+      const s = unpolled.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const port = (other.address() as { port: number }).port;
+      const r = await fsdr(['failover', 'planned', 'fs-a', '-d', 'fs-b', '--yes', '--url', `http://127.0.0.1:${port}`]);
+      expect(r.code).toBe(6);
+      expect(r.stdout).toContain(
+        'The plan could not be computed: No worker available: no worker is polling task queue',
+      );
+      expect(r.stdout).toContain('You can still start the operation');
+      expect(r.stderr).toMatch(/^fsdr: No worker available: no worker is polling task queue 'nobody_\w+'/);
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
   });
 
   it('a failed operation exits 1 with its error and the failed step', async () => {
