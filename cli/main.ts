@@ -27,6 +27,12 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (fsdr jobs list | head) closes the pipe: end quietly, as a shell tool does.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
+
 void run(process.argv).then((code) => {
   process.exitCode = code;
 });
