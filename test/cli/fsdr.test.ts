@@ -85,11 +85,12 @@ describe('fsdr (the CLI) against the API, a worker and real gateways', () => {
   };
 
   beforeAll(async () => {
-    // The source's link is limited to 4 MiB/s so that a 12 MiB base copy runs for about 3 s: long enough to watch.
-    lab = await startLab({ sourceBandwidth: '4M' });
+    // The source's link is limited to 2 MiB/s so that a 20 MiB base copy runs for about 10 s: long enough to watch
+    // it, even on a loaded machine where starting the CLI takes a few seconds.
+    lab = await startLab({ sourceBandwidth: '2M' });
     await lab.agents.a1.client.createShare('eng');
     await lab.agents.a2.client.createShare('ops');
-    writeFiles(lab.livePath(lab.agents.a1, 'eng'), { 'big.bin': randomBytesDeterministic(12 << 20, 7) });
+    writeFiles(lab.livePath(lab.agents.a1, 'eng'), { 'big.bin': randomBytesDeterministic(20 << 20, 7) });
     writeFiles(lab.livePath(lab.agents.a2, 'ops'), { 'runbook.txt': 'restart the thing\n' });
     server = await new Promise<Server>((resolve) => {
       const s = lab.app.listen(0, '127.0.0.1', () => resolve(s));
@@ -228,22 +229,26 @@ describe('fsdr (the CLI) against the API, a worker and real gateways', () => {
     expect(created.stdout).toContain('[ok] schedule replication');
     expect(created.stdout).toMatch(/Create policy [0-9a-f-]{36} \(fs-a -> fs-b\) succeeded in /);
 
-    const first = await waitUntil('the first run of eng', async () => {
-      const page = json<{ items: { id: string; policy: string; share: string; state: string }[] }>(
-        await fsdr(['jobs', 'list', '--json', '--policy', 'gold', '--share', 'eng']),
-      );
-      return page.items[0];
-    });
-    expect(first).toMatchObject({ policy: 'gold', share: 'eng', id: expect.stringMatching(UUID) });
+    // Watch the base copy of eng from as early as possible, and list the jobs while it runs.
+    const first = await waitUntil('the first run of eng', () =>
+      lab.database.db.job.findFirst({ where: { share: 'eng' }, orderBy: { startedAt: 'asc' } }),
+    );
     firstJob = first.id;
-    expect(['pending', 'running']).toContain(first.state);
+    const watching = fsdr(['jobs', 'show', firstJob, '--watch']);
+    const page = json<{ items: { id: string; policy: string; share: string; state: string }[] }>(
+      await fsdr(['jobs', 'list', '--json', '--policy', 'gold', '--share', 'eng']),
+    );
+    expect(page.items).toEqual([
+      expect.objectContaining({ id: firstJob, policy: 'gold', share: 'eng', incremental: false }),
+    ]);
+    expect(['pending', 'running']).toContain(page.items[0]!.state);
 
-    const watched = await fsdr(['jobs', 'show', firstJob, '--watch']);
+    const watched = await watching;
     expect(watched.stderr).toBe('');
     expect(watched.code).toBe(0);
     // It followed the job while it ran (one line per 10 % step at most), and ended with it.
     expect(watched.stdout).toMatch(/^eng fs-a -> fs-b: running \d+% \(/m);
-    expect(watched.stdout).toMatch(/^eng fs-a -> fs-b: succeeded 100% \(12\.0 MiB of 12\.0 MiB/m);
+    expect(watched.stdout).toMatch(/^eng fs-a -> fs-b: succeeded 100% \(20\.0 MiB of 20\.0 MiB/m);
     expect(watched.stdout).toMatch(/state: +succeeded 100%/);
     const job = await request(lab.app).get(`/api/v1/jobs/${firstJob}`).set(lab.admin).expect(200);
     expect(job.body.state).toBe('succeeded');
