@@ -79,7 +79,7 @@ const UpdateBody = z
 const NameParams = z.strictObject({ name: FileServerName });
 const ShareParams = z.strictObject({ name: FileServerName, share: ShareName });
 
-const FileServerDetails = z
+export const FileServerDetails = z
   .object({
     id: z.string(),
     name: z.string(),
@@ -107,7 +107,7 @@ const FileServerDetails = z
   .meta({ id: 'FileServerDetails' });
 
 const ActionName = z.enum(['planned_failover', 'unplanned_failover', 'resume_replication', 'failback', 'dr_readiness']);
-const FileServerOverview = z
+export const FileServerOverview = z
   .object({
     name: z.string(),
     site: z.string(),
@@ -153,7 +153,7 @@ const ShareView = z
   })
   .meta({ id: 'Share' });
 
-const ShareList = z.object({
+export const ShareList = z.object({
   fileServer: z.string(),
   refreshedAt: IsoDate.nullable(),
   stale: z.boolean().describe('true: a gateway did not answer and the last good list is shown'),
@@ -161,7 +161,7 @@ const ShareList = z.object({
   shares: z.array(ShareView),
 });
 
-const ShareDetails = ShareView.extend({
+export const ShareDetails = ShareView.extend({
   fileServer: z.string(),
   refreshedAt: IsoDate,
   history: z.array(JobSummary).describe('The latest replication jobs of the share (newest first, at most 50)'),

@@ -55,7 +55,7 @@ const DryRun = z.strictObject({
     .describe('true: answer the plan (steps, shares, recovery points, readiness, redirect, estimate); change nothing'),
 });
 
-const Plan = z
+export const Plan = z
   .object({
     kind: z.enum(OPERATION_KINDS),
     source: z.string(),
@@ -101,7 +101,7 @@ const Step = z.object({
   detail: z.string().nullable(),
 });
 
-const OperationView = z
+export const OperationView = z
   .object({
     id: z.string(),
     kind: z.enum(ALL_KINDS),
@@ -142,7 +142,7 @@ const OperationView = z
   })
   .meta({ id: 'Operation' });
 
-const OperationStatus = OperationView.extend({
+export const OperationStatus = OperationView.extend({
   workflow: z
     .object({
       status: z
