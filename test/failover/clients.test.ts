@@ -3,6 +3,7 @@
 // failover moves the name to site B's FSVMs and the SPNs to site B's computer account (checked with dig and
 // samba-tool, independently of our LDAP code); writes land at site B; site A refuses writes; a failback moves everything
 // back with no byte lost. Real gateways with one smbd each, a real Samba AD DC, real Temporal and PostgreSQL.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,9 +96,22 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
     expect(records).toEqual([{ name: fqdn(), before: [a1, a2].sort(), after: [b1, b2].sort() }]);
     expect(plan.body.readiness.ok).toBe(true);
 
+    // A client with a file open at A while the failover cuts A off: the operation reports it first.
+    const holder = spawn('smbclient', [`//${a1}/docs`, '-p', String(lab.clients!.smbPort), '-N'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    holder.stdin.write('open welcome.txt\n');
+    await waitUntil('the open file to show', async () => {
+      const r = await lab.agents.a1.client.openFiles('docs');
+      return r.openFiles.length === 1;
+    });
     const op = await operation('planned-failover');
+    holder.kill('SIGKILL');
     expect(op.error).toBeNull();
     expect(op.state).toBe('succeeded');
+    expect(op.result.openFiles).toEqual([
+      { share: 'docs', smb: true, openFiles: [{ path: 'welcome.txt', client: a1, user: expect.any(String) }] },
+    ]);
     const steps = op.steps as { name: string; detail: string | null }[];
     expect(steps.find((s) => s.name === 'redirect clients')!.detail).toMatch(/redirected to file server 'fs-b'/);
     expect(await resolve()).toEqual([b1, b2].sort());
