@@ -13,6 +13,7 @@ import { smbclient } from '../gateway/smbd';
 import { addressesOf, dig, spnList } from '../helpers/directory-fixture';
 import { sharedDomainController } from '../helpers/domain-controller';
 import { contentDigest, startLab, waitUntil, type Lab } from '../replication/lab';
+import { protect, runOperation } from './helpers';
 
 jest.setTimeout(300_000);
 
@@ -25,15 +26,7 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
     const root = lab.livePath(lab.agents.a1, 'docs');
     writeFiles(root, { 'welcome.txt': 'hello\n' });
     fs.chmodSync(root, 0o777); // the guest account writes as nobody
-    const res = await request(lab.app)
-      .post('/api/v1/policies')
-      .set(lab.admin)
-      .send({ name: 'gold', source: 'fs-a', destination: 'fs-b', rpoMinutes: 30, shares: [{ source: 'docs' }] });
-    await lab.temporal.workflow.getHandle(res.body.workflowId).result();
-    await waitUntil(
-      'the base copy',
-      async () => (await lab.database.db.job.count({ where: { state: 'succeeded' } })) === 1,
-    );
+    await protect(lab, 'gold', ['docs']);
   });
   afterAll(async () => lab?.close());
 
@@ -57,21 +50,6 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
   };
   const siteA = () => [lab.agents.a1, lab.agents.a2];
   const siteB = () => [lab.agents.b1, lab.agents.b2];
-  async function operation(kind: string) {
-    const res = await request(lab.app)
-      .post(`/api/v1/operations/${kind}`)
-      .set(lab.admin)
-      .send({ source: 'fs-a', destination: 'fs-b' });
-    expect(res.status).toBe(202);
-    await lab.temporal.workflow
-      .getHandle(res.body.workflowId)
-      .result()
-      .catch(() => undefined);
-    return (await request(lab.app).get(`/api/v1/operations/${res.body.operationId}`).set(lab.admin)).body as Record<
-      string,
-      any
-    >;
-  }
 
   it('moves the name, the SPNs and the writes to site B, and site A refuses writes', async () => {
     const { a1, a2, b1, b2 } = lab.clients!.addresses;
@@ -105,7 +83,7 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
       const r = await lab.agents.a1.client.openFiles('docs');
       return r.openFiles.length === 1;
     });
-    const op = await operation('planned-failover');
+    const op = await runOperation(lab, 'planned-failover');
     holder.kill('SIGKILL');
     expect(op.error).toBeNull();
     expect(op.state).toBe('succeeded');
@@ -134,7 +112,7 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
 
   it('moves everything back with a failback, the writes made at B included', async () => {
     const { a1, a2 } = lab.clients!.addresses;
-    const op = await operation('failback');
+    const op = await runOperation(lab, 'failback');
     expect(op.error).toBeNull();
     expect(op.state).toBe('succeeded');
     expect(await resolve()).toEqual([a1, a2].sort());
