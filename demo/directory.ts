@@ -20,6 +20,7 @@ import { defaultSpns } from '../domain/directory';
 import type { Logger } from '../infra/logger';
 import { claimLoopbackAddress, ensureLoopbackAddress, releaseLoopbackAddress } from '../infra/loopback-address';
 import {
+  provisionDomainController,
   startDomainController,
   stopDomainControllerProcess,
   type DomainController,
@@ -164,14 +165,19 @@ export async function prepareDemoDirectory(demoDir: string, logger: Logger): Pro
 
   const a = addresses;
   let started: Promise<DomainController> | undefined;
+  let stopping = false;
   return {
     addressOf: (name) => a.fileServers[name] ?? LOOPBACK,
     unavailable: null,
     start() {
       started ??= (async () => {
         const t = Date.now();
+        const options = { dir: adDir, address: a.dc, realm: DEMO_REALM };
         const provisioned = fs.existsSync(path.join(adDir, 'dc.json'));
-        const dc = await startDomainController({ dir: adDir, address: a.dc, realm: DEMO_REALM });
+        if (!provisioned) await provisionDomainController(options);
+        // A stop that came while it was provisioned: nothing to start, only to stop again.
+        if (stopping) throw new Error('npm start is stopping');
+        const dc = await startDomainController(options);
         watchdog(dc.pid);
         logger.info(
           `demo: Active Directory DC ${dc.dcDnsName} up on ${dc.address} (${provisioned ? 'started' : 'provisioned and started'} in ${((Date.now() - t) / 1000).toFixed(1)} s)`,
@@ -181,6 +187,7 @@ export async function prepareDemoDirectory(demoDir: string, logger: Logger): Pro
       return started;
     },
     async stop() {
+      stopping = true;
       const dc = await started?.catch(() => undefined);
       if (dc) await dc.stop();
       // A DC whose start failed half-way may still run: its pid is in dc.json.
