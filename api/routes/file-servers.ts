@@ -299,7 +299,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
     path: '/file-servers/:name',
     role: 'admin',
     tag: 'File servers',
-    summary: 'Update a file server (site, DNS name, addresses, status, FSVMs)',
+    summary: 'Update a file server (site, DNS name, addresses, FSVMs)',
     params: NameParams,
     body: UpdateBody,
     responses: { 200: { description: 'Updated', schema: FileServerDetails }, 404: { description: 'Unknown' } },
