@@ -147,19 +147,38 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
       exceptOperationId?: string;
     }): Promise<{ waitedFor: string[]; cancelled: string[] }> {
       const ctx = Context.current();
+      // One visibility query per policy (its shares' names either way, up to 100 a query), all at once: a query per
+      // share, one after the other, took seconds for a file server of 100 shares.
+      const byPolicy = new Map<string, Set<string>>();
+      for (const s of input.shares) {
+        const names = byPolicy.get(s.policy) ?? new Set<string>();
+        names.add(s.sourceShare).add(s.targetShare);
+        byPolicy.set(s.policy, names);
+      }
+      const quote = (v: string) => `'${v.replace(/'/g, '')}'`;
+      const queries = [...byPolicy].flatMap(([policy, set]) => {
+        const names = [...set].map(quote);
+        return Array.from({ length: Math.ceil(names.length / 100) }, (_, i) => ({
+          policy,
+          names: names.slice(i * 100, (i + 1) * 100),
+        }));
+      });
       const running = async () => {
-        const ids: string[] = [];
-        for (const s of input.shares) {
-          const names = [...new Set([s.sourceShare, s.targetShare])].map((n) => `'${n.replace(/'/g, '')}'`);
-          const query =
-            `WorkflowType = '${REPLICATE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ` +
-            `DrPolicy = '${s.policy.replace(/'/g, '')}' AND DrShare IN (${names.join(', ')})`;
-          for await (const wf of temporal.workflow.list({ query })) {
-            if (input.exceptOperationId && wf.workflowId.startsWith(`operation/${input.exceptOperationId}/`)) continue;
-            ids.push(wf.workflowId);
-          }
-        }
-        return [...new Set(ids)];
+        const lists = await Promise.all(
+          queries.map(async ({ policy, names }) => {
+            const query =
+              `WorkflowType = '${REPLICATE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ` +
+              `DrPolicy = ${quote(policy)} AND DrShare IN (${names.join(', ')})`;
+            const ids: string[] = [];
+            for await (const wf of temporal.workflow.list({ query })) {
+              if (input.exceptOperationId && wf.workflowId.startsWith(`operation/${input.exceptOperationId}/`))
+                continue;
+              ids.push(wf.workflowId);
+            }
+            return ids;
+          }),
+        );
+        return [...new Set(lists.flat())];
       };
       const first = await running();
       if (!input.wait) {
