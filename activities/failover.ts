@@ -28,6 +28,13 @@ export function copyOf(s: OperationShare, side: Side): { fileServer: string; sha
     : { fileServer: s.destination, share: s.targetShare };
 }
 
+/**
+ * Schedule calls (pause, unpause, trigger) in flight at once. They go to Temporal, not to the FSVMs, and spend their
+ * time waiting for the server's write: more at once finish sooner (100 pauses on the embedded dev server: 2.7-3.4 s
+ * at 16 at a time, 1.9-2.2 s at 64).
+ */
+const SCHEDULE_CALLS_AT_ONCE = 64;
+
 const label = (s: OperationShare) => `'${s.sourceShare}' (policy '${s.policy}')`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -121,19 +128,30 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
 
     /** Pauses (or resumes) the shares' replication schedules and records it, so that no run starts meanwhile. */
     async pauseReplication(input: { shares: OperationShare[]; paused: boolean; note: string }) {
-      await each(input.shares, async (s) => {
-        const handle = temporal.schedule.getHandle(scheduleIdOf(s.policy, s.sourceShare));
-        try {
-          if (input.paused) await handle.pause(input.note);
-          else await handle.unpause(input.note);
-        } catch (err) {
-          if (!(err instanceof Error && err.name === 'ScheduleNotFoundError')) throw err;
-        }
-        await db.policyShare.updateMany({
-          where: { policyId: s.policyId, sourceShare: s.sourceShare },
-          data: { paused: input.paused },
-        });
-      });
+      await each(
+        input.shares,
+        async (s) => {
+          const handle = temporal.schedule.getHandle(scheduleIdOf(s.policy, s.sourceShare));
+          try {
+            if (input.paused) await handle.pause(input.note);
+            else await handle.unpause(input.note);
+          } catch (err) {
+            if (!(err instanceof Error && err.name === 'ScheduleNotFoundError')) throw err;
+          }
+        },
+        SCHEDULE_CALLS_AT_ONCE,
+      );
+      // Recorded once every schedule is (a retry pauses them all again: pausing is idempotent).
+      const byPolicy = new Map<string, string[]>();
+      for (const s of input.shares) byPolicy.set(s.policyId, [...(byPolicy.get(s.policyId) ?? []), s.sourceShare]);
+      await db.$transaction(
+        [...byPolicy].map(([policyId, names]) =>
+          db.policyShare.updateMany({
+            where: { policyId, sourceShare: { in: names } },
+            data: { paused: input.paused },
+          }),
+        ),
+      );
     },
 
     /**
@@ -394,14 +412,18 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
 
     /** Starts a run of each share now (in the direction its primary gives), queued like any scheduled run. */
     async triggerRuns(input: { shares: OperationShare[] }) {
-      await each(input.shares, async (s) => {
-        await temporal.schedule
-          .getHandle(scheduleIdOf(s.policy, s.sourceShare))
-          .trigger(ScheduleOverlapPolicy.BUFFER_ONE)
-          .catch((err: unknown) => {
-            if (!(err instanceof Error && err.name === 'ScheduleNotFoundError')) throw err;
-          });
-      });
+      await each(
+        input.shares,
+        async (s) => {
+          await temporal.schedule
+            .getHandle(scheduleIdOf(s.policy, s.sourceShare))
+            .trigger(ScheduleOverlapPolicy.BUFFER_ONE)
+            .catch((err: unknown) => {
+              if (!(err instanceof Error && err.name === 'ScheduleNotFoundError')) throw err;
+            });
+        },
+        SCHEDULE_CALLS_AT_ONCE,
+      );
     },
 
     /** Marks a file server fenced (an unplanned failover left it behind) until replication resumes. */
