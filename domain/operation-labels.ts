@@ -1,5 +1,4 @@
-// How operations are named to people, in one place for every client (the CLI; the web UI keeps its own copy in
-// web/src/operation-types.ts until it imports this): each kind's label and, for the DR operations, what it does in
+// How operations are named to people, in one place for every client (the CLI and the web UI): each kind's label and, for the DR operations, what it does in
 // one sentence, shown above its plan. Plain constants without imports, so a client can bundle them cheaply.
 
 export const OPERATION_LABELS = {
@@ -19,9 +18,10 @@ export const OPERATION_PURPOSE = {
   planned_failover:
     'Makes the source read-only, replicates the last changes, and moves clients to the destination: no data is lost.',
   unplanned_failover:
-    'Brings the destination up from its last complete snapshot sets and moves clients there; changes made on the source after those sets are lost.',
+    'Brings the destination up from its last complete snapshot sets and moves clients there; changes made on the source after those sets are lost. The source is fenced: as soon as it answers again its shares are made read-only (or off).',
   resume_replication:
-    "After a failover: keeps the chosen primary's data, protects the other side's divergent writes in safety snapshots, and replicates again.",
-  failback: 'Moves clients back to the source after a failover, with a final sync first: no data is lost.',
-  dr_readiness: 'Checks that the destination could take over now (FSVMs, capacity, recovery points, directory).',
+    'After an unplanned failover: chooses which side is the primary, keeps the other side’s divergent writes in a safety snapshot, and replicates from the primary again.',
+  failback:
+    'Moves clients back to the source after a failover: the destination is made read-only, its last changes are replicated to the source, then clients go back.',
+  dr_readiness: 'Checks that the destination could take over now (FSVMs, snapshot sets, capacity, directory rights).',
 } as const;

@@ -2,6 +2,8 @@
 // states, the request of each kind with the options an operator chooses, the dry-run plan
 // (`POST /operations/<kind>?dryRun=true` answers it as a top-level object) and what an operation reports when it ran.
 
+import { OPERATION_LABELS as LABELS, OPERATION_PURPOSE as PURPOSE } from '../../domain/operation-labels';
+
 export type FileServerStatus = 'active' | 'standby' | 'fenced';
 
 export const OPERATION_STATES = [
@@ -20,18 +22,8 @@ export const ACTIVE_STATES: readonly OperationState[] = ['pending', 'awaiting_ap
 export type OperationKind =
   'planned_failover' | 'unplanned_failover' | 'resume_replication' | 'failback' | 'dr_readiness';
 
-export const OPERATION_LABELS: Record<string, string> = {
-  planned_failover: 'Planned failover',
-  unplanned_failover: 'Unplanned failover',
-  resume_replication: 'Resume replication',
-  failback: 'Failback',
-  dr_readiness: 'Readiness check',
-  policy_create: 'Create policy',
-  policy_update: 'Update policy',
-  policy_delete: 'Delete policy',
-  share_create: 'Create share',
-  share_delete: 'Delete share',
-};
+/** Every kind's label (also the policy and share operations'), indexable by the kind an API answer carries. */
+export const OPERATION_LABELS: Readonly<Record<string, string>> = LABELS;
 
 export const OPERATION_PATHS: Record<OperationKind, string> = {
   planned_failover: '/operations/planned-failover',
@@ -42,17 +34,7 @@ export const OPERATION_PATHS: Record<OperationKind, string> = {
 };
 
 /** What each action does, in one sentence, shown in its confirmation. */
-export const OPERATION_PURPOSE: Record<OperationKind, string> = {
-  planned_failover:
-    'Makes the source read-only, replicates the last changes, and moves clients to the destination: no data is lost.',
-  unplanned_failover:
-    'Brings the destination up from its last complete snapshot sets and moves clients there; changes made on the source after those sets are lost. The source is fenced: as soon as it answers again its shares are made read-only (or off).',
-  resume_replication:
-    'After an unplanned failover: chooses which side is the primary, keeps the other side’s divergent writes in a safety snapshot, and replicates from the primary again.',
-  failback:
-    'Moves clients back to the source after a failover: the destination is made read-only, its last changes are replicated to the source, then clients go back.',
-  dr_readiness: 'Checks that the destination could take over now (FSVMs, snapshot sets, capacity, directory rights).',
-};
+export const OPERATION_PURPOSE: Readonly<Record<OperationKind, string>> = PURPOSE;
 
 export type Primary = 'source' | 'destination';
 export type AccessAfter = 'read_only' | 'off';
