@@ -32,7 +32,9 @@ const LdapUrl = z
       return false;
     }
   }, LDAP_URL_HELP)
-  .transform((v) => v.replace(/\/$/, ''));
+  .transform((v) => v.replace(/\/$/, ''))
+  // What the check above accepts, for the document (clients and the fuzzer generate from it).
+  .meta({ pattern: '^ldaps?://[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?/?$' });
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
 const PemCertificates = z

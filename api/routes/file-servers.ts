@@ -28,7 +28,9 @@ const KeptBySystem = z
     message: 'is kept by the system (from the policies and the failovers); do not send it',
   })
   .optional()
-  .describe('Refused: the status is derived (active, standby, fenced)');
+  .describe('Refused: the status is derived (active, standby, fenced)')
+  // Documented as a property no value satisfies (`not: {}`), so that clients and the fuzzer leave it out.
+  .meta({ not: {} });
 
 const Fence = z
   .object({
