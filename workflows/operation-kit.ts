@@ -146,6 +146,22 @@ export class OperationRun {
 }
 
 /**
+ * The redirect step of every operation that moves clients: the directory activity, retried forward (it comes after
+ * the point of no return), or the reason clients are not redirected.
+ */
+export function redirectStep(run: OperationRun, input: OperationWorkflowInput): Promise<{ summary: string }> {
+  const name = 'redirect clients';
+  return run.step(
+    name,
+    () =>
+      input.redirect
+        ? run.retryForward(name, () => forward.redirectClients(redirectRequest(input.redirect!)))
+        : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
+    (r) => r.summary,
+  );
+}
+
+/**
  * Waits for a second admin's approval (state awaiting_approval) and then for the start time (state scheduled), when
  * the request asked for them. Both waits end early if the operation is cancelled (CancelledFailure).
  */

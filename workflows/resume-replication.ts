@@ -14,7 +14,7 @@ import { executeChild } from '@temporalio/workflow';
 import type { Side } from '../domain/direction';
 import type { OperationWorkflowInput, ReadinessReport } from '../domain/operations';
 import { retainedSetId } from '../domain/recovery-points';
-import { acts, endFailed, forward, redirectRequest, OperationRun, passGates, tag, waits } from './operation-kit';
+import { acts, endFailed, forward, redirectStep, OperationRun, passGates, tag, waits } from './operation-kit';
 import { drReadinessWorkflow, readinessChildId } from './readiness';
 
 export interface ResumeResult {
@@ -120,14 +120,7 @@ export async function resumeReplicationWorkflow(input: OperationWorkflowInput): 
       () => `clients write to the ${primary}`,
     );
 
-    const redirected = await run.step(
-      'redirect clients',
-      () =>
-        input.redirect
-          ? run.retryForward('redirect clients', () => forward.redirectClients(redirectRequest(input.redirect!)))
-          : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
-      (r) => r.summary,
-    );
+    const redirected = await redirectStep(run, input);
 
     await run.step(
       'resume replication',

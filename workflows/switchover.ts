@@ -19,17 +19,7 @@ import type { Side } from '../domain/direction';
 import { switchoverSides } from '../domain/operation-rules';
 import type { OperationWorkflowInput, ReadinessReport } from '../domain/operations';
 import { retainedSetId } from '../domain/recovery-points';
-import {
-  acts,
-  endFailed,
-  forward,
-  redirectRequest,
-  OperationRun,
-  passGates,
-  reasonOf,
-  tag,
-  waits,
-} from './operation-kit';
+import { acts, endFailed, forward, redirectStep, OperationRun, passGates, reasonOf, tag, waits } from './operation-kit';
 import { drReadinessWorkflow, readinessChildId } from './readiness';
 import { replicateShareWorkflow, type ReplicationResult } from './replicate-share';
 
@@ -189,14 +179,7 @@ async function switchover(
       }),
     );
 
-    const redirected = await run.step(
-      steps.redirect,
-      () =>
-        input.redirect
-          ? run.retryForward(steps.redirect, () => forward.redirectClients(redirectRequest(input.redirect!)))
-          : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
-      (r) => r.summary,
-    );
+    const redirected = await redirectStep(run, input);
 
     // Replication goes on in the new direction (a failback always; a failover if the request asked for it).
     const resume = kind === 'failback' || options.startReverseReplication;

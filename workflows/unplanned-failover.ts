@@ -16,7 +16,7 @@ import {
   acts,
   endFailed,
   forward,
-  redirectRequest,
+  redirectStep,
   OperationRun,
   passGates,
   reasonOf,
@@ -167,14 +167,7 @@ export async function unplannedFailoverWorkflow(input: OperationWorkflowInput): 
         await forward.setPrimary({ shares, primary: 'destination', paused: true });
       }),
     );
-    const redirected = await run.step(
-      'redirect clients',
-      () =>
-        input.redirect
-          ? run.retryForward('redirect clients', () => forward.redirectClients(redirectRequest(input.redirect!)))
-          : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
-      (r) => r.summary,
-    );
+    const redirected = await redirectStep(run, input);
     await run.step(
       'mark destination active',
       () => Promise.resolve(),

@@ -13,7 +13,7 @@ import type { ShareService } from '../services/shares';
 import { CreateShareRequest } from '../../domain/shares';
 import { FileServerStatus, FsvmView, fsvmView, IsoDate, iso, num, OperationRef } from '../views';
 import { jobSummary, JobSummary } from './jobs';
-import { serverRoles } from '../../store/file-server-status';
+import { serverRoles, statusView } from '../../store/file-server-status';
 
 const GatewayUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
@@ -207,16 +207,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
       directory: fs.directory
         ? { domain: fs.directory.domain, dnsZone: fs.directory.dnsZone, computerAccount: fs.directory.computerAccount }
         : null,
-      status: r?.status ?? 'active',
-      roles: { primaryShares: r?.primaryShares ?? 0, replicaShares: r?.replicaShares ?? 0 },
-      fence: r?.fenced
-        ? {
-            since: r.fenced.at.toISOString(),
-            reason: r.fenced.reason,
-            mode: r.fenced.mode,
-            enforcedAt: iso(r.fenced.enforcedAt),
-          }
-        : null,
+      ...statusView(r),
       fsvms: fs.fsvms.map(fsvmView),
       sharesRefreshedAt: iso(fs.sharesRefreshedAt),
       policies: policies.map((p) => ({
@@ -316,7 +307,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
     path: '/file-servers/:name',
     role: 'admin',
     tag: 'File servers',
-    summary: 'Update a file server (site, DNS name, addresses, status, FSVMs)',
+    summary: 'Update a file server (site, DNS name, addresses, FSVMs)',
     params: NameParams,
     body: UpdateBody,
     responses: {

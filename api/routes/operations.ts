@@ -206,43 +206,46 @@ export function operationView(
   };
 }
 
+/** The final-delta jobs of these operations with their live progress, by operation id (one query). */
+export async function operationJobs(db: Db, ids: string[]): Promise<Map<string, OperationJobs>> {
+  const rows = ids.length
+    ? await db.job.findMany({
+        where: { operationId: { in: ids } },
+        select: {
+          id: true,
+          operationId: true,
+          share: true,
+          state: true,
+          percent: true,
+          bytesSynced: true,
+          bytesTotal: true,
+        },
+        orderBy: { share: 'asc' },
+      })
+    : [];
+  const out = new Map<string, OperationJobs>();
+  for (const j of rows) {
+    const list = out.get(j.operationId!) ?? [];
+    list.push({
+      id: j.id,
+      share: j.share,
+      state: j.state,
+      percent: j.percent,
+      bytesSynced: Number(j.bytesSynced),
+      bytesTotal: Number(j.bytesTotal),
+    });
+    out.set(j.operationId!, list);
+  }
+  return out;
+}
+
 export function operationRoutes(
   api: ApiRoutes,
   deps: { db: Db; operations: OperationService; workflows: WorkflowPort },
 ): void {
   const { db, workflows } = deps;
 
-  const jobsOf = async (ids: string[]) => {
-    const rows = ids.length
-      ? await db.job.findMany({
-          where: { operationId: { in: ids } },
-          select: {
-            id: true,
-            operationId: true,
-            share: true,
-            state: true,
-            percent: true,
-            bytesSynced: true,
-            bytesTotal: true,
-          },
-          orderBy: { share: 'asc' },
-        })
-      : [];
-    const out = new Map<string, z.infer<typeof OperationView>['jobs']>();
-    for (const j of rows) {
-      const list = out.get(j.operationId!) ?? [];
-      list.push({
-        id: j.id,
-        share: j.share,
-        state: j.state,
-        percent: j.percent,
-        bytesSynced: Number(j.bytesSynced),
-        bytesTotal: Number(j.bytesTotal),
-      });
-      out.set(j.operationId!, list);
-    }
-    return out;
-  };
+  const jobsOf = (ids: string[]) => operationJobs(db, ids);
 
   const view = (o: OperationRow, jobs: OperationJobs = []) => operationView(o, workflows, jobs);
 
@@ -299,7 +302,7 @@ export function operationRoutes(
     handler: async ({ params, principal }) => {
       await deps.operations.approve(params.id, principal);
       const o = await db.operation.findUniqueOrThrow({ where: { id: params.id } });
-      return { status: 202, body: view(o), target: `operation/${o.kind}/${o.id}` };
+      return { status: 202, body: view(o, (await jobsOf([o.id])).get(o.id)), target: `operation/${o.kind}/${o.id}` };
     },
   });
 
@@ -362,7 +365,7 @@ export function operationRoutes(
     handler: async ({ params, principal }) => {
       await deps.operations.cancel(params.id, principal);
       const o = await db.operation.findUniqueOrThrow({ where: { id: params.id } });
-      return { status: 202, body: view(o), target: `operation/${o.kind}/${o.id}` };
+      return { status: 202, body: view(o, (await jobsOf([o.id])).get(o.id)), target: `operation/${o.kind}/${o.id}` };
     },
   });
 

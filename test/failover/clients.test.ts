@@ -3,6 +3,7 @@
 // failover moves the name to site B's FSVMs and the SPNs to site B's computer account (checked with dig and
 // samba-tool, independently of our LDAP code); writes land at site B; site A refuses writes; a failback moves everything
 // back with no byte lost. Real gateways with one smbd each, a real Samba AD DC, real Temporal and PostgreSQL.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { smbclient } from '../gateway/smbd';
 import { addressesOf, dig, spnList } from '../helpers/directory-fixture';
 import { sharedDomainController } from '../helpers/domain-controller';
 import { contentDigest, startLab, waitUntil, type Lab } from '../replication/lab';
+import { protect, runOperation } from './helpers';
 
 jest.setTimeout(300_000);
 
@@ -24,15 +26,7 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
     const root = lab.livePath(lab.agents.a1, 'docs');
     writeFiles(root, { 'welcome.txt': 'hello\n' });
     fs.chmodSync(root, 0o777); // the guest account writes as nobody
-    const res = await request(lab.app)
-      .post('/api/v1/policies')
-      .set(lab.admin)
-      .send({ name: 'gold', source: 'fs-a', destination: 'fs-b', rpoMinutes: 30, shares: [{ source: 'docs' }] });
-    await lab.temporal.workflow.getHandle(res.body.workflowId).result();
-    await waitUntil(
-      'the base copy',
-      async () => (await lab.database.db.job.count({ where: { state: 'succeeded' } })) === 1,
-    );
+    await protect(lab, 'gold', ['docs']);
   });
   afterAll(async () => lab?.close());
 
@@ -56,21 +50,6 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
   };
   const siteA = () => [lab.agents.a1, lab.agents.a2];
   const siteB = () => [lab.agents.b1, lab.agents.b2];
-  async function operation(kind: string) {
-    const res = await request(lab.app)
-      .post(`/api/v1/operations/${kind}`)
-      .set(lab.admin)
-      .send({ source: 'fs-a', destination: 'fs-b' });
-    expect(res.status).toBe(202);
-    await lab.temporal.workflow
-      .getHandle(res.body.workflowId)
-      .result()
-      .catch(() => undefined);
-    return (await request(lab.app).get(`/api/v1/operations/${res.body.operationId}`).set(lab.admin)).body as Record<
-      string,
-      any
-    >;
-  }
 
   it('moves the name, the SPNs and the writes to site B, and site A refuses writes', async () => {
     const { a1, a2, b1, b2 } = lab.clients!.addresses;
@@ -95,9 +74,22 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
     expect(records).toEqual([{ name: fqdn(), before: [a1, a2].sort(), after: [b1, b2].sort() }]);
     expect(plan.body.readiness.ok).toBe(true);
 
-    const op = await operation('planned-failover');
+    // A client with a file open at A while the failover cuts A off: the operation reports it first.
+    const holder = spawn('smbclient', [`//${a1}/docs`, '-p', String(lab.clients!.smbPort), '-N'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    holder.stdin.write('open welcome.txt\n');
+    await waitUntil('the open file to show', async () => {
+      const r = await lab.agents.a1.client.openFiles('docs');
+      return r.openFiles.length === 1;
+    });
+    const op = await runOperation(lab, 'planned-failover');
+    holder.kill('SIGKILL');
     expect(op.error).toBeNull();
     expect(op.state).toBe('succeeded');
+    expect(op.result.openFiles).toEqual([
+      { share: 'docs', smb: true, openFiles: [{ path: 'welcome.txt', client: a1, user: expect.any(String) }] },
+    ]);
     const steps = op.steps as { name: string; detail: string | null }[];
     expect(steps.find((s) => s.name === 'redirect clients')!.detail).toMatch(/redirected to file server 'fs-b'/);
     expect(await resolve()).toEqual([b1, b2].sort());
@@ -120,7 +112,7 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
 
   it('moves everything back with a failback, the writes made at B included', async () => {
     const { a1, a2 } = lab.clients!.addresses;
-    const op = await operation('failback');
+    const op = await runOperation(lab, 'failback');
     expect(op.error).toBeNull();
     expect(op.state).toBe('succeeded');
     expect(await resolve()).toEqual([a1, a2].sort());

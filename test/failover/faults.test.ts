@@ -17,6 +17,7 @@ import { writeFiles, type Agent } from '../gateway/helpers';
 import { addressesOf, dig } from '../helpers/directory-fixture';
 import { REALM } from '../helpers/domain-controller';
 import { contentDigest, startLab, waitUntil, type Lab } from '../replication/lab';
+import { protect, runOperation } from './helpers';
 
 jest.setTimeout(300_000);
 
@@ -51,19 +52,6 @@ function injecting(real: Activities): Partial<Activities> {
   return wrapped;
 }
 
-async function operation(lab: Lab, kind: string, body: object = { source: 'fs-a', destination: 'fs-b' }) {
-  const res = await request(lab.app).post(`/api/v1/operations/${kind}`).set(lab.admin).send(body);
-  if (res.status !== 202) throw new Error(`${kind}: ${res.status} ${JSON.stringify(res.body)}`);
-  await lab.temporal.workflow
-    .getHandle(res.body.workflowId)
-    .result()
-    .catch(() => undefined);
-  return (await request(lab.app).get(`/api/v1/operations/${res.body.operationId}`).set(lab.admin)).body as Record<
-    string,
-    any
-  >;
-}
-
 async function modeOn(agents: Agent[], share: string) {
   const modes = await Promise.all(agents.map(async (a) => (await a.client.findShare(share))?.accessMode));
   return [...new Set(modes.filter((m) => m !== undefined))].sort();
@@ -79,21 +67,7 @@ describe('a planned failover that fails before its point of no return', () => {
     writeFiles(lab.livePath(lab.agents.a1, 'eng'), { 'a.txt': 'eng\n' });
     writeFiles(lab.livePath(lab.agents.a1, 'home', 'alice'), { 'n.txt': 'alice\n' });
     writeFiles(lab.livePath(lab.agents.a2, 'home', 'bob'), { 'n.txt': 'bob\n' });
-    const res = await request(lab.app)
-      .post('/api/v1/policies')
-      .set(lab.admin)
-      .send({
-        name: 'gold',
-        source: 'fs-a',
-        destination: 'fs-b',
-        rpoMinutes: 30,
-        shares: [{ source: 'eng' }, { source: 'home' }],
-      });
-    await lab.temporal.workflow.getHandle(res.body.workflowId).result();
-    await waitUntil(
-      'the base copies',
-      async () => (await lab.database.db.job.count({ where: { state: 'succeeded' } })) === 2,
-    );
+    await protect(lab, 'gold', ['eng', 'home']);
   });
   afterAll(async () => lab?.close());
 
@@ -150,7 +124,7 @@ describe('a planned failover that fails before its point of no return', () => {
     });
     const before = sourceTrees();
     inject = injection;
-    const op = await operation(lab, 'planned-failover');
+    const op = await runOperation(lab, 'planned-failover');
     expect(inject).toBeNull(); // the failure was injected
     expect(op.state).toBe('failed');
     expect(op.error).toMatch(/injected failure in|not ready/);
@@ -163,11 +137,11 @@ describe('a planned failover that fails before its point of no return', () => {
     await lab.agents.b2.stop();
     const before = sourceTrees();
     try {
-      const op = await operation(lab, 'planned-failover');
+      const op = await runOperation(lab, 'planned-failover');
       expect(op.state).toBe('failed');
       expect(op.error).toMatch(/^not ready: gateways reachable: FSVM 'b2' of 'fs-b' does not answer/);
       expect((op.steps as { name: string; state: string }[]).slice(1).every((s) => s.state === 'pending')).toBe(true);
-      const readiness = await operation(lab, 'dr-readiness');
+      const readiness = await runOperation(lab, 'dr-readiness');
       expect(readiness.state).toBe('failed');
       const steps = readiness.steps as { name: string }[];
       expect(steps.find((s) => s.name === 'gateways reachable')).toMatchObject({
@@ -182,10 +156,10 @@ describe('a planned failover that fails before its point of no return', () => {
 
   it('a failback, an unplanned failover and a resume that fail before their point of no return end failed, saying why', async () => {
     // Fail over for real, then make the failback fail at its verification: it undoes, the destination stays primary.
-    const over = await operation(lab, 'planned-failover');
+    const over = await runOperation(lab, 'planned-failover');
     expect(over.state).toBe('succeeded');
     inject = { activity: 'verifyShares' };
-    const back = await operation(lab, 'failback');
+    const back = await runOperation(lab, 'failback');
     expect(back).toMatchObject({
       state: 'failed',
       error: expect.stringMatching(/injected failure in verifyShares.*undone/),
@@ -196,9 +170,9 @@ describe('a planned failover that fails before its point of no return', () => {
     }
     expect((await lab.database.db.policyShare.findMany()).every((s) => s.primary === 'destination')).toBe(true);
     // Back home for real, then an unplanned failover that fails while selecting its sets: the fence is lifted again.
-    expect((await operation(lab, 'failback')).state).toBe('succeeded');
+    expect((await runOperation(lab, 'failback')).state).toBe('succeeded');
     inject = { activity: 'selectRecoveryPoints' };
-    const unplanned = await operation(lab, 'unplanned-failover', {
+    const unplanned = await runOperation(lab, 'unplanned-failover', {
       source: 'fs-a',
       destination: 'fs-b',
       confirmDataLoss: true,
@@ -211,16 +185,16 @@ describe('a planned failover that fails before its point of no return', () => {
     for (const share of ['eng', 'home']) expect(await modeOn(siteA(), share)).toEqual(['read_write']);
     // An unplanned failover for real, then a resume that cannot find its common sets: nothing changes.
     expect(
-      (await operation(lab, 'unplanned-failover', { source: 'fs-a', destination: 'fs-b', confirmDataLoss: true }))
+      (await runOperation(lab, 'unplanned-failover', { source: 'fs-a', destination: 'fs-b', confirmDataLoss: true }))
         .state,
     ).toBe('succeeded');
     inject = { activity: 'commonSets' };
-    const resume = await operation(lab, 'resume-replication');
+    const resume = await runOperation(lab, 'resume-replication');
     expect(resume).toMatchObject({ state: 'failed', error: 'injected failure in commonSets' });
     expect((await lab.database.db.policyShare.findMany()).every((s) => s.primary === 'destination' && s.paused)).toBe(
       true,
     );
-    expect((await operation(lab, 'resume-replication')).state).toBe('succeeded');
+    expect((await runOperation(lab, 'resume-replication')).state).toBe('succeeded');
   });
 });
 
@@ -236,15 +210,7 @@ describe('a domain controller that stops during the redirect step', () => {
     lab = await startLab({ clients: { dc }, wrap: injecting });
     await lab.agents.a1.client.createShare('docs');
     writeFiles(lab.livePath(lab.agents.a1, 'docs'), { 'a.txt': 'docs\n' });
-    const res = await request(lab.app)
-      .post('/api/v1/policies')
-      .set(lab.admin)
-      .send({ name: 'gold', source: 'fs-a', destination: 'fs-b', rpoMinutes: 30, shares: [{ source: 'docs' }] });
-    await lab.temporal.workflow.getHandle(res.body.workflowId).result();
-    await waitUntil(
-      'the base copy',
-      async () => (await lab.database.db.job.count({ where: { state: 'succeeded' } })) === 1,
-    );
+    await protect(lab, 'gold', ['docs']);
   }, 240_000);
   afterAll(async () => {
     await lab?.close();
