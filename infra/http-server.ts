@@ -3,6 +3,7 @@
 // line with no body; ours is the server's problem body like every other error, written straight to the socket since
 // there is no request or response object yet (https://nodejs.org/api/http.html#event-clienterror).
 import http from 'node:http';
+import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 
 export type ProblemBody = (status: number, title: string, detail: string) => object;
@@ -22,8 +23,11 @@ export function parserErrorAnswer(code: string | undefined): { status: number; t
   return { status: 400, title: 'Invalid request', detail: 'the request is not valid HTTP/1.1' };
 }
 
-/** Answers every request the HTTP parser refuses with a problem body (`problemBody`), then closes the connection. */
-export function answerParserErrors(server: http.Server, problemBody: ProblemBody): void {
+/**
+ * Answers every request the HTTP parser refuses with a problem body (`problemBody`), then closes the connection. An
+ * HTTPS server emits the same event for a request that arrived through TLS (a failed handshake is `tlsClientError`).
+ */
+export function answerParserErrors(server: http.Server | https.Server, problemBody: ProblemBody): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // A response already under way on this connection cannot be followed by another one: only close it.
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
