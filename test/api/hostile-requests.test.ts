@@ -1,7 +1,7 @@
 // What the API answers to requests a fuzzer (or an attacker) sends: each case below was found by schemathesis against
 // the API (issue 20) and is pinned here against the real API behind its production HTTP server (api/server.ts), the
 // test's own database and a real gateway agent. Every refusal has the problem body, changes nothing and is audited.
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { createApiServer } from '../../api/server';
@@ -130,6 +130,71 @@ describe('hostile requests to the REST API', () => {
       status: 400,
       detail: 'the request URL is malformed',
     });
+  });
+
+  it('whatever layer refuses (static files, routing, URL decoding, HTTP parser), the answer is the problem body', async () => {
+    const answers = [];
+    for (const [method, path, headers] of [
+      ['GET', '/%zz', {}],
+      ['GET', '/assets/%E0%A4%A', {}],
+      ['GET', '/api/v1/%zz', h.auth('viewer')],
+      ['GET', '/api/v1/no-such-route', h.auth('viewer')],
+      ['DELETE', '/api/v1/no-such-route', h.auth('admin')],
+      ['GET', '/api/v1/policies/%zz', h.auth('viewer')],
+    ] as const) {
+      const res = await rawRequest(`${base}${path}`, { method, headers });
+      answers.push({ path, status: res.status, type: res.headers['content-type'], problem: res.json });
+    }
+    expect(answers).toEqual([
+      {
+        path: '/%zz',
+        status: 404,
+        type: expect.stringMatching(/^application\/problem\+json/),
+        problem: problemOf(404, 'not-found'),
+      },
+      {
+        path: '/assets/%E0%A4%A',
+        status: 404,
+        type: expect.stringMatching(/^application\/problem\+json/),
+        problem: problemOf(404, 'not-found'),
+      },
+      {
+        path: '/api/v1/%zz',
+        status: 404,
+        type: expect.stringMatching(/^application\/problem\+json/),
+        problem: problemOf(404, 'not-found'),
+      },
+      {
+        path: '/api/v1/no-such-route',
+        status: 404,
+        type: expect.stringMatching(/^application\/problem\+json/),
+        problem: problemOf(404, 'not-found'),
+      },
+      {
+        path: '/api/v1/no-such-route',
+        status: 404,
+        type: expect.stringMatching(/^application\/problem\+json/),
+        problem: problemOf(404, 'not-found'),
+      },
+      {
+        path: '/api/v1/policies/%zz',
+        status: 400,
+        type: expect.stringMatching(/^application\/problem\+json/),
+        problem: problemOf(400, 'validation'),
+      },
+    ]);
+    // A request line Node's parser refuses.
+    const bad = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(base).port), '127.0.0.1', () =>
+        socket.write('GET /\x01 HTTP/1.1\r\n\r\n'),
+      );
+      let got = '';
+      socket.on('data', (b: Buffer) => (got += b.toString()));
+      socket.on('end', () => resolve(got));
+      socket.on('error', reject);
+    });
+    expect(bad).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(JSON.parse(bad.slice(bad.indexOf('\r\n\r\n') + 4))).toEqual(problemOf(400, 'validation'));
   });
 
   it('the token is checked before the body is read: 10 MB without a token get 401, not 413', async () => {

@@ -1,6 +1,7 @@
 // What the gateway agent answers to requests a fuzzer (or a caller holding a token) sends: each case below was found by
 // schemathesis against the agent (issue 20) and is pinned here against a real agent process (gateway/main.ts). Every
 // refusal has the problem body (application/problem+json, whatever layer refused) and changes nothing.
+import net from 'node:net';
 import { rawRequest } from '../helpers/raw-http';
 import { runCleanups, startAgent, tmpDir, TOKEN, type Agent } from './helpers';
 
@@ -69,6 +70,23 @@ describe('hostile requests to the gateway agent', () => {
       status: 400,
       detail: 'the request URL is malformed',
     });
+  });
+
+  it('an unknown route and a request line the HTTP parser refuses get the problem body too', async () => {
+    const unknown = await rawRequest(`${agent.url}/v2/nothing`, { method: 'DELETE', headers: control });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(unknown.json).toEqual(problem(404));
+    const u = new URL(agent.url);
+    const bad = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(u.port), u.hostname, () => socket.write('GET /\x01 HTTP/1.1\r\n\r\n'));
+      let got = '';
+      socket.on('data', (b: Buffer) => (got += b.toString()));
+      socket.on('end', () => resolve(got));
+      socket.on('error', reject);
+    });
+    expect(bad).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(JSON.parse(bad.slice(bad.indexOf('\r\n\r\n') + 4))).toEqual(problem(400));
   });
 
   it('an unknown content-encoding is a 415 problem', async () => {
