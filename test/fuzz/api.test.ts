@@ -32,9 +32,11 @@ describe('fuzzing the REST API with schemathesis', () => {
     guard = installLoopbackOnly();
     cleanups.push(() => guard.uninstall());
     const pair = 'pair-secret-abcdefghijkl';
+    const roots = [tmpDir('fuzz-a1'), tmpDir('fuzz-b1')];
+    cleanups.push(() => roots.forEach((r) => fs.rmSync(r, { recursive: true, force: true })));
     const [a, b]: Agent[] = await Promise.all([
-      startAgent({ nodeId: 'a1', dataRoot: tmpDir('fuzz-a1'), peers: { b1: pair } }),
-      startAgent({ nodeId: 'b1', dataRoot: tmpDir('fuzz-b1'), peers: { a1: pair } }),
+      startAgent({ nodeId: 'a1', dataRoot: roots[0]!, peers: { b1: pair } }),
+      startAgent({ nodeId: 'b1', dataRoot: roots[1]!, peers: { a1: pair } }),
     ]);
     cleanups.push(
       () => a!.stop(),

@@ -18,9 +18,11 @@ describe('fuzzing the FSVM gateway with schemathesis', () => {
 
   beforeAll(async () => {
     requireSchemathesis();
+    const dataRoot = tmpDir('fuzz-gw');
+    cleanups.push(() => fs.rmSync(dataRoot, { recursive: true, force: true }));
     agent = await startAgent({
       nodeId: 'node-a',
-      dataRoot: tmpDir('fuzz-gw'),
+      dataRoot,
       peers: { 'node-b': pairToken },
       nodeArgs: ['--import', 'tsx', '--import', path.join(__dirname, 'loopback-only-preload.ts')],
     });
