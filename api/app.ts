@@ -12,7 +12,7 @@ import { authenticate, FailureLimiter, TokenCache, type Principal, type RateLimi
 import { defaultGatewayFactory, type GatewayFactory } from './gateways';
 import { ApiRoutes, MUTATING } from './http';
 import { createRegistry, generateDocument, renderDocsPage } from './openapi';
-import { errorHandler, type Problem } from './problem';
+import { errorHandler, requireJsonBody, type Problem } from './problem';
 import { healthRouter } from './routes/health';
 import { fileServerRoutes } from './routes/file-servers';
 import { jobRoutes } from './routes/jobs';
@@ -162,19 +162,33 @@ export function createApp(deps: AppDeps): Express {
       db: deps.db,
       cache: tokenCache,
       limiter: new FailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 }),
-      onReject: async (req, status, detail) => {
+      onReject: async (req, status, detail, retryAfterSeconds) => {
         if (!MUTATING.has(req.method)) return;
+        const action = `${req.method} ${req.path.slice(0, 150)}`;
+        const target = req.path.slice(0, 300);
+        const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+        if (status === 429) {
+          const until = new Date(Date.now() + (retryAfterSeconds ?? 60) * 1000);
+          await audit.rateLimited({ key: ip, action, target, detail, until });
+          return;
+        }
         await audit.record({
           actor: 'anonymous',
-          action: `${req.method} ${req.path.slice(0, 150)}`,
-          target: req.path.slice(0, 300),
+          action,
+          target,
           result: resultOf(status),
-          detail: { status, detail, ip: req.ip },
+          detail: { status, detail, ip },
         });
       },
     }),
   );
-  v1.use(express.json({ limit: deps.bodyLimit ?? '256kb', strict: true }));
+  // Bodies are read only for the calls that take one, after the token was checked, and only as JSON.
+  const json = express.json({ limit: deps.bodyLimit ?? '256kb', strict: true });
+  v1.use((req, res, next) => {
+    if (!MUTATING.has(req.method)) return next();
+    requireJsonBody(req);
+    json(req, res, next);
+  });
   v1.use(api.router);
   v1.use((req) => {
     throw new NotFoundError(`no route ${req.method} ${req.baseUrl}${req.path}`.slice(0, 300));

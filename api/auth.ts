@@ -85,7 +85,13 @@ export interface AuthDeps {
   cache: TokenCache;
   limiter: FailureLimiter;
   /** Called for a rejected call (401/429) before the problem is sent, e.g. to audit it. */
-  onReject?: (req: Parameters<RequestHandler>[0], status: number, detail: string) => Promise<void>;
+  onReject?: (
+    req: Parameters<RequestHandler>[0],
+    status: number,
+    detail: string,
+    /** 429: seconds until the client may try again. */
+    retryAfterSeconds?: number,
+  ) => Promise<void>;
 }
 
 const LAST_USED_RESOLUTION_MS = 60_000;
@@ -129,7 +135,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
         'rate-limited',
         `too many failed authentications; retry in ${wait} s`,
       );
-      await deps.onReject?.(req, 429, p.detail!);
+      await deps.onReject?.(req, 429, p.detail!, wait);
       sendProblem(res, p, { 'retry-after': String(wait) });
       return;
     }

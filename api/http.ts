@@ -2,6 +2,10 @@
 // handler returning { status, body }. The declaration registers the Express handler AND the OpenAPI path, so the
 // document cannot drift from what is enforced. Mutating calls are audited here (success) and in the error handler
 // (failure), before the answer is sent.
+//
+// Documented answers: a route declares its successes and the errors its own logic can answer; `add` documents the
+// ones every route of its kind can answer (400, 401, 403, 429; 413 and 415 for the body of a mutating call), and every
+// error with the problem body (application/problem+json), so a client and a fuzzer read the same contract.
 import { Router, type Request, type Response } from 'express';
 import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
@@ -31,6 +35,19 @@ export interface RouteContext<P, Q, B> {
   req: Request;
 }
 
+export interface ResponseSpec {
+  description: string;
+  /** The body of a success; errors always have the problem body. */
+  schema?: z.ZodType;
+  /** Default application/json (a stream or the metrics text say theirs). */
+  contentType?: string;
+}
+
+/** What a route that starts, signals or runs a workflow answers when it cannot (api/temporal.ts). */
+export const WORKFLOWS_UNAVAILABLE: Record<number, ResponseSpec> = {
+  503: { description: 'Temporal is unavailable, or no worker polls the task queue' },
+};
+
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
   method: Method;
   /** Express-style path relative to /api/v1, e.g. /policies/:name */
@@ -42,7 +59,7 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   params?: P;
   query?: Q;
   body?: B;
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  responses: Record<number, ResponseSpec>;
   handler: (ctx: RouteContext<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<RouteResult>;
 }
 
@@ -63,6 +80,27 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, whe
 }
 
 export const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const JSON_TYPE = 'application/json';
+
+/**
+ * A path parameter names one resource exactly: a schema that normalizes its value (trims it, say) would make
+ * `/file-servers/fs-a%20` act on fs-a. Such a value is refused instead, naming the parameter.
+ */
+function exactParams<T>(parsed: T, raw: Record<string, unknown>): T {
+  const fields: FieldError[] = [];
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (typeof v === 'string' && raw[k] !== undefined && raw[k] !== v) {
+      fields.push({
+        path: `params.${k}`,
+        message: `must be the exact name, without surrounding spaces (sent ${JSON.stringify(raw[k]).slice(0, 200)})`,
+      });
+    }
+  }
+  if (fields.length) {
+    throw new ValidationError(`invalid params: ${fields.map((e) => `${e.path}: ${e.message}`).join('; ')}`, fields);
+  }
+  return parsed;
+}
 
 export class ApiRoutes {
   readonly router = Router();
@@ -80,20 +118,28 @@ export class ApiRoutes {
     if (spec.params) request.params = spec.params as never;
     if (spec.query) request.query = spec.query as never;
     if (spec.body) request.body = { required: true, content: { 'application/json': { schema: spec.body } } };
-    const responses: RouteConfig['responses'] = {};
-    for (const [code, r] of Object.entries(spec.responses)) {
-      responses[code] = r.schema
-        ? { description: r.description, content: { 'application/json': { schema: r.schema } } }
-        : { description: r.description };
-    }
     const problemResponse = (description: string) => ({
       description,
       content: { 'application/problem+json': { schema: Problem } },
     });
+    const responses: RouteConfig['responses'] = {};
+    for (const [code, r] of Object.entries(spec.responses)) {
+      if (Number(code) >= 400) responses[code] = problemResponse(r.description);
+      else if (r.schema) {
+        responses[code] = {
+          description: r.description,
+          content: { [r.contentType ?? JSON_TYPE]: { schema: r.schema } },
+        };
+      } else responses[code] = { description: r.description };
+    }
     responses['400'] ??= problemResponse('Invalid request (per-field errors)');
     responses['401'] = problemResponse('No valid bearer token');
     responses['403'] = problemResponse(`The token's role is below '${spec.role}'`);
     responses['429'] = problemResponse('Too many failed authentications');
+    if (MUTATING.has(spec.method.toUpperCase())) {
+      responses['413'] = problemResponse('The body is larger than the limit');
+      responses['415'] = problemResponse('A body that is not JSON (application/json, UTF-8, without content-encoding)');
+    }
     this.registry.registerPath({
       method: spec.method,
       path: openapiPath,
@@ -109,7 +155,7 @@ export class ApiRoutes {
     this.router[spec.method](spec.path, async (req: Request, res: Response) => {
       res.locals.action = action;
       const principal = requireRole(res.locals.principal as Principal | undefined, spec.role);
-      const params = spec.params ? parseOrThrow(spec.params, req.params, 'params') : undefined;
+      const params = spec.params ? exactParams(parseOrThrow(spec.params, req.params, 'params'), req.params) : undefined;
       const query = spec.query ? parseOrThrow(spec.query, req.query, 'query') : undefined;
       if (!spec.query && Object.keys(req.query).length) {
         throw new ValidationError('this call takes no query parameters', [

@@ -5,6 +5,7 @@ import { createLogger } from '../infra/logger';
 import { connectClient } from '../infra/temporal';
 import { createSecretBox, loadSecretKey } from '../infra/secrets';
 import { createApp } from './app';
+import { createApiServer } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
     secrets: createSecretBox(loadSecretKey(config).key),
     production: config.env === 'production',
   });
-  const server = app.listen(config.api.port, config.api.host, () =>
+  const server = createApiServer(app).listen(config.api.port, config.api.host, () =>
     logger.info(`API listening on http://${config.api.host}:${config.api.port}`),
   );
   const shutdown = () => {

@@ -4,6 +4,7 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { z } from 'zod';
 import { DomainError, type DomainErrorCode, type FieldError } from '../domain/errors';
+import { unexpectedMediaType } from '../infra/http-server';
 import type { Logger } from '../infra/logger';
 import { IdempotencyMismatch } from './services/operations';
 import { TemporalUnavailable, WorkerUnavailable, WorkflowRunFailed, WorkflowTimeout } from './temporal';
@@ -33,10 +34,18 @@ const HTTP_TITLES: Record<number, { title: string; slug: string }> = {
   400: { title: 'Invalid request', slug: 'validation' },
   404: { title: 'Not found', slug: 'not-found' },
   405: { title: 'Method not allowed', slug: 'method-not-allowed' },
+  408: { title: 'Request timeout', slug: 'request-timeout' },
   413: { title: 'Request body too large', slug: 'payload-too-large' },
   415: { title: 'Unsupported media type', slug: 'unsupported-media-type' },
   429: { title: 'Too many requests', slug: 'rate-limited' },
+  431: { title: 'Request header fields too large', slug: 'headers-too-large' },
 };
+
+/** The problem of an HTTP-layer refusal (parser, body reader, content negotiation) with its status's title. */
+export function httpProblem(status: number, detail: string): Problem {
+  const t = HTTP_TITLES[status] ?? { title: 'Invalid request', slug: 'validation' };
+  return problem(status, t.title, t.slug, detail);
+}
 
 export function problem(status: number, title: string, slug: string, detail?: string, errors?: FieldError[]): Problem {
   return {
@@ -52,6 +61,20 @@ export function sendProblem(res: Response, p: Problem, headers: Record<string, s
   res.status(p.status).set(headers).type('application/problem+json').send(JSON.stringify(p));
 }
 
+/** A request body in another media type than the route reads (415): its content would be ignored. */
+export class UnsupportedMediaType extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedMediaType';
+  }
+}
+
+/** Refuses a body that is not JSON (415), rather than going on as if none had been sent. */
+export function requireJsonBody(req: Request): void {
+  const wrong = unexpectedMediaType(req, 'application/json');
+  if (wrong) throw new UnsupportedMediaType(wrong);
+}
+
 /** What an error becomes for the client. Unknown errors become an opaque 500. */
 export function toProblem(err: unknown): Problem {
   if (err instanceof DomainError) {
@@ -59,6 +82,7 @@ export function toProblem(err: unknown): Problem {
     const fields = err.code === 'VALIDATION' ? (err as unknown as { fields: FieldError[] }).fields : undefined;
     return problem(m.status, m.title, m.slug, err.message, fields?.length ? fields : undefined);
   }
+  if (err instanceof UnsupportedMediaType) return httpProblem(415, err.message);
   if (err instanceof IdempotencyMismatch) {
     return problem(422, 'Idempotency-Key reused', 'idempotency-key-reused', err.message);
   }

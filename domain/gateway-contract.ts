@@ -4,11 +4,20 @@ import { z } from 'zod';
 
 export const GATEWAY_API_PREFIX = '/v1';
 
+/**
+ * Windows device names (with or without an extension: `NUL.txt` is the device too) and names ending with a dot: a
+ * Windows SMB client cannot open a share or folder so named (it strips the dot, or opens the device), so neither can be
+ * created for clients to use.
+ */
+const WINDOWS_RESERVED = /^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?$/i;
+
 /** Share and portion names: what SMB/NFS accept as share names, minus anything a path or shell could misread. */
 export const ShareName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/, 'letters, digits, _ . - (max 80), starting with a letter or digit')
-  .refine((s) => !s.includes('..'), 'must not contain ..');
+  .refine((s) => !s.includes('..'), 'must not contain ..')
+  .refine((s) => !s.endsWith('.'), 'must not end with a dot (Windows clients cannot open it)')
+  .refine((s) => !WINDOWS_RESERVED.test(s), 'must not be a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9)');
 export const PortionName = ShareName;
 export const SnapshotId = z
   .string()

@@ -15,12 +15,17 @@ export const TokenName = z.string().trim().regex(NAME, NAME_HELP);
 
 /** One line of free text: trimmed, no control or invisible formatting characters. */
 export function Text(max: number) {
-  return z
-    .string()
-    .trim()
-    .min(1)
-    .max(max)
-    .regex(/^[^\p{C}]*$/u, 'must not contain control or invisible formatting characters');
+  return (
+    z
+      .string()
+      .trim()
+      .min(1)
+      .max(max)
+      .regex(/^[^\p{C}]*$/u, 'must not contain control or invisible formatting characters')
+      // The generator would write the pattern with its flag (`...$/u`), which matches nothing; JSON Schema patterns are
+      // Unicode-aware as they are.
+      .meta({ pattern: '^[^\\p{C}]*$' })
+  );
 }
 
 export const DnsName = z
@@ -29,7 +34,8 @@ export const DnsName = z
   .toLowerCase()
   .max(253)
   .regex(
-    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
+    // No length look-ahead: max(253) bounds it, and it makes schema-driven generators (the fuzzer) crawl.
+    /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
     'must be a DNS host name, e.g. fs1.corp.example.com',
   );
 

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '../domain/errors';
 import {
   CommitReceiveRequest,
@@ -15,29 +15,42 @@ import {
   DeleteShareQuery,
   DigestQuery,
   GATEWAY_API_PREFIX,
+  GatewayHealth,
+  GatewayShare,
+  GatewayShareInfo,
+  NegotiationInfo,
   PEER_NODE_HEADER,
+  PortionDigest,
+  PortionName,
   PortionRef as PortionRefSchema,
   PrepareReceiveRequest,
   PruneRequest,
+  PruneResult,
   ReceiveDataQuery,
+  ReceiveList,
+  ReceiveStatus,
   RollbackRequest,
   SetAccessRequest,
+  ShareList,
   ShareName,
+  ShareOpenFiles,
   SnapshotId,
+  SnapshotList,
   StartTransferRequest,
   TransferId,
-  type GatewayHealth,
+  TransferList,
+  TransferStatus,
   type GatewayProblem,
-  type GatewayShare,
   type GatewaySnapshot,
 } from '../domain/gateway-contract';
 import type { Logger } from '../infra/logger';
 import type { GatewayConfig } from './config';
 import { Receiver } from './data-plane/receiver';
 import { Sender } from './data-plane/sender';
-import { InsufficientStorageError, UnauthenticatedError } from './errors';
+import { InsufficientStorageError, UnauthenticatedError, UnsupportedMediaType } from './errors';
+import { GatewayRoutes, JSON_BODY_LIMIT, type Caller } from './http';
 import { Layout, type PortionRef } from './layout';
-import { buildOpenApi } from './openapi';
+import { createGatewayRegistry, generateGatewayDocument } from './openapi';
 import { SambaConfigurator } from './samba';
 import { portionDigest, shareOpenFiles } from './share-inspection';
 import { ShareRegistry, type ShareRecord } from './shares/registry';
@@ -55,22 +68,10 @@ export interface GatewayDeps {
   driver?: SnapshotDriver;
 }
 
-type Caller = { kind: 'control' } | { kind: 'peer'; node: string };
-
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const fields = r.error.issues.map((i) => ({
-    path: [where, ...i.path.map(String)].filter(Boolean).join('.'),
-    message: i.message,
-  }));
-  throw new ValidationError(`invalid ${where}: ${fields.map((f) => `${f.path}: ${f.message}`).join('; ')}`, fields);
 }
 
 export class Gateway {
@@ -311,6 +312,20 @@ const STATUS: Record<string, [number, string]> = {
   FORBIDDEN: [403, 'Forbidden'],
 };
 
+const HTTP_TITLES: Record<number, string> = {
+  400: 'Invalid request',
+  404: 'Not found',
+  408: 'Request timeout',
+  413: 'Request body too large',
+  415: 'Unsupported media type',
+  431: 'Request header fields too large',
+};
+
+/** The problem body of a refusal by the HTTP layer (parser, body reader, URL decoding, media types). */
+export function httpProblem(status: number, detail: string): GatewayProblem {
+  return { type: 'about:blank', title: HTTP_TITLES[status] ?? 'Invalid request', status, detail };
+}
+
 export function problemOf(err: unknown): GatewayProblem {
   if (err instanceof UnauthenticatedError)
     return { type: 'about:blank', title: 'Unauthenticated', status: 401, detail: err.message };
@@ -318,6 +333,7 @@ export function problemOf(err: unknown): GatewayProblem {
     return { type: 'about:blank', title: 'Insufficient storage', status: 507, detail: err.message };
   if (err instanceof StreamIntegrityError)
     return { type: 'about:blank', title: 'Stream integrity check failed', status: 422, detail: err.message };
+  if (err instanceof UnsupportedMediaType) return httpProblem(415, err.message);
   if (err instanceof DomainError && STATUS[err.code]) {
     const [status, title] = STATUS[err.code]!;
     return {
@@ -328,41 +344,34 @@ export function problemOf(err: unknown): GatewayProblem {
       ...(err instanceof ValidationError && err.fields.length ? { errors: err.fields } : {}),
     };
   }
-  const e = err as { type?: string; status?: number } | undefined;
-  if (e?.type === 'entity.parse.failed')
-    return { type: 'about:blank', title: 'Invalid request', status: 400, detail: 'body is not valid JSON' };
-  if (e?.type === 'entity.too.large')
-    return { type: 'about:blank', title: 'Invalid request', status: 413, detail: 'body too large' };
+  // The HTTP layer's own refusals (body reader, URL decoding) are http-errors with a 4xx status.
+  const e = err as { type?: unknown; status?: unknown; message?: unknown } | null | undefined;
+  const status = typeof e?.status === 'number' ? e.status : 0;
+  if (status >= 400 && status < 500) {
+    if (e?.type === 'entity.parse.failed') return httpProblem(400, 'the body is not valid JSON');
+    if (e?.type === 'entity.too.large') return httpProblem(413, `the body is larger than ${JSON_BODY_LIMIT}`);
+    if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+      return httpProblem(415, typeof e.message === 'string' ? e.message : 'unsupported encoding');
+    if (err instanceof URIError || e?.type === undefined) return httpProblem(400, 'the request URL is malformed');
+    return httpProblem(status, 'the request could not be read');
+  }
   return { type: 'about:blank', title: 'Internal error', status: 500, detail: errorMessage(err) };
 }
+
+const ShareParams = z.object({ share: ShareName }).strict();
+const SnapshotParams = z.object({ share: ShareName, snapshot: SnapshotId }).strict();
+const IdParams = z.object({ id: TransferId }).strict();
+const OptionalPortion = z.object({ portion: z.union([PortionName, z.literal('')]).optional() }).strict();
+const NEEDS_SHARE = { 404: { description: 'The share is not on this FSVM' } };
 
 /** The Express app of a gateway: control API (orchestrator token) and data plane (peer tokens). */
 export function createGatewayApp(gw: Gateway): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: '1mb' }));
-  const openapi = buildOpenApi();
-  const r = express.Router();
-
-  app.get(`${GATEWAY_API_PREFIX}/openapi.json`, (_req, res) => {
-    res.json(openapi);
-  });
-
-  const need =
-    (...kinds: Caller['kind'][]) =>
-    (req: Request, res: Response, next: NextFunction): void => {
-      const caller = gw.authenticate(req);
-      if (!caller || !kinds.includes(caller.kind)) {
-        next(new UnauthenticatedError());
-        return;
-      }
-      res.locals.caller = caller;
-      next();
-    };
-  const control = need('control');
-  const peer = need('peer');
-  const any = need('control', 'peer');
+  const registry = createGatewayRegistry();
+  const api = new GatewayRoutes(registry, (req) => gw.authenticate(req));
+  const r = api.router;
 
   // Replication at work: a request that changes something, or a sender asking for a receive's progress (every
   // second while its tool streams). Snapshot sizes wait for quiet (see SnapshotStore.measure); listings do not count.
@@ -371,172 +380,410 @@ export function createGatewayApp(gw: Gateway): express.Express {
     next();
   });
 
-  const shareParam = (req: Request): string => parse(ShareName, req.params.share, 'share');
-  const portionQuery = (req: Request): string => parse(PortionRefSchema, req.query.portion ?? '', 'portion');
-
-  r.get('/health', control, async (_req, res) => {
-    res.json(await gw.health());
+  api.add({
+    method: 'get',
+    path: '/health',
+    callers: ['control'],
+    summary: 'Health and capacity',
+    responses: { 200: { description: 'ok', schema: GatewayHealth } },
+    handler: async () => ({ status: 200, body: await gw.health() }),
   });
 
-  r.get('/shares', control, async (_req, res) => {
-    res.json({ shares: await Promise.all(gw.registry.list().map((s) => gw.describeShare(s))) });
+  api.add({
+    method: 'get',
+    path: '/shares',
+    callers: ['control'],
+    summary: 'Shares on this FSVM',
+    responses: { 200: { description: 'ok', schema: ShareList } },
+    handler: async () => ({
+      status: 200,
+      body: { shares: await Promise.all(gw.registry.list().map((s) => gw.describeShare(s))) },
+    }),
   });
 
-  r.get('/shares/:share', control, (req, res) => {
-    const s = gw.requireShare(shareParam(req));
-    res.json({ name: s.name, kind: s.kind, accessMode: s.accessMode, portions: s.portions.map((name) => ({ name })) });
+  api.add({
+    method: 'get',
+    path: '/shares/:share',
+    callers: ['control'],
+    summary: 'One share, without sizes (404 when not on this FSVM)',
+    params: ShareParams,
+    responses: { 200: { description: 'ok', schema: GatewayShareInfo }, ...NEEDS_SHARE },
+    handler: async ({ params }) => {
+      const s = gw.requireShare(params.share);
+      return {
+        status: 200,
+        body: { name: s.name, kind: s.kind, accessMode: s.accessMode, portions: s.portions.map((name) => ({ name })) },
+      };
+    },
   });
 
-  r.put('/shares/:share', control, async (req, res) => {
-    const name = shareParam(req);
-    const body = parse(CreateShareRequest, req.body ?? {}, 'body');
-    res.json(await gw.describeShare(await gw.createShare(name, body)));
+  api.add({
+    method: 'put',
+    path: '/shares/:share',
+    callers: ['control'],
+    summary: 'Create a share (idempotent)',
+    params: ShareParams,
+    body: CreateShareRequest,
+    responses: {
+      200: { description: 'ok', schema: GatewayShare },
+      409: { description: 'The share exists as the other kind' },
+      507: { description: 'The disk is full' },
+    },
+    handler: async ({ params, body }) => ({
+      status: 200,
+      body: await gw.describeShare(await gw.createShare(params.share, body)),
+    }),
   });
 
-  r.delete('/shares/:share', control, async (req, res) => {
-    const name = shareParam(req);
-    const q = parse(DeleteShareQuery, req.query, 'query');
-    if (q.confirm !== name)
-      throw new ValidationError('confirm must repeat the share name', [
-        { path: 'confirm', message: 'must equal the share name' },
-      ]);
-    await gw.deleteShare(name);
-    res.status(204).end();
+  api.add({
+    method: 'delete',
+    path: '/shares/:share',
+    callers: ['control'],
+    summary: 'Delete a share, its data and snapshots (idempotent)',
+    params: ShareParams,
+    query: DeleteShareQuery,
+    responses: {
+      204: { description: 'Deleted (or not here)' },
+      409: { description: 'Transfers of the share are under way' },
+    },
+    handler: async ({ params, query }) => {
+      if (query.confirm !== params.share)
+        throw new ValidationError('confirm must repeat the share name', [
+          { path: 'query.confirm', message: 'must equal the share name' },
+        ]);
+      await gw.deleteShare(params.share);
+      return { status: 204 };
+    },
   });
 
-  r.put('/shares/:share/access', control, async (req, res) => {
-    const name = shareParam(req);
-    const body = parse(SetAccessRequest, req.body ?? {}, 'body');
-    res.json(await gw.describeShare(await gw.setAccess(name, body.mode)));
+  api.add({
+    method: 'put',
+    path: '/shares/:share/access',
+    callers: ['control'],
+    summary: 'Set the access mode for protocol clients',
+    params: ShareParams,
+    body: SetAccessRequest,
+    responses: { 200: { description: 'ok', schema: GatewayShare }, ...NEEDS_SHARE },
+    handler: async ({ params, body }) => ({
+      status: 200,
+      body: await gw.describeShare(await gw.setAccess(params.share, body.mode)),
+    }),
   });
 
-  r.get('/shares/:share/snapshots', control, async (req, res) => {
-    const name = shareParam(req);
-    const s = gw.requireShare(name);
-    const portions = req.query.portion !== undefined ? [portionQuery(req)] : s.portions;
-    if (req.query.portion !== undefined) gw.requirePortion(name, portions[0]!);
-    const all = (await Promise.all(portions.map((portion) => gw.store.list({ share: name, portion })))).flat();
-    res.json({ snapshots: all.map((m) => Gateway.toSnapshot(m)) });
+  api.add({
+    method: 'get',
+    path: '/shares/:share/snapshots',
+    callers: ['control'],
+    summary: 'Complete snapshots, oldest first',
+    params: ShareParams,
+    query: OptionalPortion,
+    responses: { 200: { description: 'ok', schema: SnapshotList }, 404: { description: 'No such share or portion' } },
+    handler: async ({ params, query }) => {
+      const s = gw.requireShare(params.share);
+      if (query.portion !== undefined) gw.requirePortion(params.share, query.portion);
+      const portions = query.portion !== undefined ? [query.portion] : s.portions;
+      const all = (
+        await Promise.all(portions.map((portion) => gw.store.list({ share: params.share, portion })))
+      ).flat();
+      return { status: 200, body: { snapshots: all.map((m) => Gateway.toSnapshot(m)) } };
+    },
   });
 
-  r.post('/shares/:share/snapshots', control, async (req, res) => {
-    const name = shareParam(req);
-    const body = parse(CreateSnapshotRequest, req.body ?? {}, 'body');
-    const s = gw.requireShare(name);
-    const metas: SnapshotMeta[] = [];
-    for (const portion of s.portions)
-      metas.push(await gw.store.create({ share: name, portion }, body.snapshotId, body.expiresAt ?? null));
-    gw.log.info({ share: name, snapshot: body.snapshotId, portions: s.portions.length }, 'snapshot set taken');
-    res.status(201).json({ snapshots: metas.map((m) => Gateway.toSnapshot(m)) });
+  api.add({
+    method: 'post',
+    path: '/shares/:share/snapshots',
+    callers: ['control'],
+    summary: 'Take a snapshot of every portion held here (idempotent)',
+    params: ShareParams,
+    body: CreateSnapshotRequest,
+    responses: {
+      201: { description: 'Taken (or already there)', schema: SnapshotList },
+      ...NEEDS_SHARE,
+      409: { description: 'A snapshot of that id is being received' },
+      507: { description: 'The disk is full' },
+    },
+    handler: async ({ params, body }) => {
+      const s = gw.requireShare(params.share);
+      const metas: SnapshotMeta[] = [];
+      for (const portion of s.portions)
+        metas.push(await gw.store.create({ share: params.share, portion }, body.snapshotId, body.expiresAt ?? null));
+      gw.log.info(
+        { share: params.share, snapshot: body.snapshotId, portions: s.portions.length },
+        'snapshot set taken',
+      );
+      return { status: 201, body: { snapshots: metas.map((m) => Gateway.toSnapshot(m)) } };
+    },
   });
 
-  r.delete('/shares/:share/snapshots/:snapshot', control, async (req, res) => {
-    const name = shareParam(req);
-    const id = parse(SnapshotId, req.params.snapshot, 'snapshot');
-    const s = gw.requireShare(name);
-    const portions = req.query.portion !== undefined ? [portionQuery(req)] : s.portions;
-    for (const portion of portions) await gw.store.delete({ share: name, portion }, id);
-    res.status(204).end();
+  api.add({
+    method: 'delete',
+    path: '/shares/:share/snapshots/:snapshot',
+    callers: ['control'],
+    summary: 'Delete a snapshot (idempotent)',
+    params: SnapshotParams,
+    query: OptionalPortion,
+    responses: {
+      204: { description: 'Deleted (or not there)' },
+      ...NEEDS_SHARE,
+      409: { description: 'The snapshot is being received' },
+    },
+    handler: async ({ params, query }) => {
+      const s = gw.requireShare(params.share);
+      const portions = query.portion !== undefined ? [query.portion] : s.portions;
+      for (const portion of portions) await gw.store.delete({ share: params.share, portion }, params.snapshot);
+      return { status: 204 };
+    },
   });
 
-  r.post('/shares/:share/rollback', control, async (req, res) => {
-    const name = shareParam(req);
-    const body = parse(RollbackRequest, req.body ?? {}, 'body');
-    const s = gw.requireShare(name);
-    const portions = body.portion !== undefined ? [body.portion] : s.portions;
-    // Check every portion first: a rollback either applies to all of them or to none.
-    for (const portion of portions) {
-      gw.requirePortion(name, portion);
-      await gw.store.require({ share: name, portion }, body.snapshotId);
-    }
-    for (const portion of portions) await gw.store.rollback({ share: name, portion }, body.snapshotId);
-    gw.log.info({ share: name, snapshot: body.snapshotId }, 'share rolled back');
-    res.json(await gw.describeShare(gw.requireShare(name)));
+  api.add({
+    method: 'post',
+    path: '/shares/:share/rollback',
+    callers: ['control'],
+    summary: 'Roll the share back to a snapshot',
+    params: ShareParams,
+    body: RollbackRequest,
+    responses: {
+      200: { description: 'ok', schema: GatewayShare },
+      404: { description: 'No such share, portion or snapshot' },
+      409: { description: 'The share is busy' },
+      507: { description: 'The disk is full' },
+    },
+    handler: async ({ params, body }) => {
+      const name = params.share;
+      const s = gw.requireShare(name);
+      const portions = body.portion !== undefined ? [body.portion] : s.portions;
+      // Check every portion first: a rollback either applies to all of them or to none.
+      for (const portion of portions) {
+        gw.requirePortion(name, portion);
+        await gw.store.require({ share: name, portion }, body.snapshotId);
+      }
+      for (const portion of portions) await gw.store.rollback({ share: name, portion }, body.snapshotId);
+      gw.log.info({ share: name, snapshot: body.snapshotId }, 'share rolled back');
+      return { status: 200, body: await gw.describeShare(gw.requireShare(name)) };
+    },
   });
 
-  r.get('/shares/:share/digest', control, async (req, res) => {
-    const name = shareParam(req);
-    res.json(await portionDigest(gw, name, parse(DigestQuery, req.query, 'query')));
+  api.add({
+    method: 'get',
+    path: '/shares/:share/digest',
+    callers: ['control'],
+    summary:
+      "Digest of a portion's tree, live or a snapshot (paths, types, modes, sizes, mtimes to the µs, link targets; content=true adds sha256s)",
+    params: ShareParams,
+    query: DigestQuery,
+    responses: {
+      200: { description: 'ok', schema: PortionDigest },
+      404: { description: 'No such share, portion or snapshot' },
+      409: { description: 'The tree changed while it was read: ask again' },
+    },
+    handler: async ({ params, query }) => ({ status: 200, body: await portionDigest(gw, params.share, query) }),
   });
 
-  r.get('/shares/:share/open-files', control, async (req, res) => {
-    res.json(await shareOpenFiles(gw, shareParam(req)));
+  api.add({
+    method: 'get',
+    path: '/shares/:share/open-files',
+    callers: ['control'],
+    summary: 'SMB clients with files open on a share',
+    params: ShareParams,
+    responses: { 200: { description: 'ok', schema: ShareOpenFiles }, ...NEEDS_SHARE },
+    handler: async ({ params }) => ({ status: 200, body: await shareOpenFiles(gw, params.share) }),
   });
 
-  r.post('/snapshots/prune', control, async (req, res) => {
-    const body = parse(PruneRequest, req.body ?? {}, 'body');
-    res.json({ deleted: await gw.prune(body.now ? new Date(body.now) : new Date()) });
+  api.add({
+    method: 'post',
+    path: '/snapshots/prune',
+    callers: ['control'],
+    summary: 'Delete expired snapshots',
+    body: PruneRequest,
+    responses: { 200: { description: 'ok', schema: PruneResult } },
+    handler: async ({ body }) => ({
+      status: 200,
+      body: { deleted: await gw.prune(body.now ? new Date(body.now) : new Date()) },
+    }),
   });
 
-  r.get('/negotiation/:share', any, async (req, res) => {
-    const name = shareParam(req);
-    const portion = portionQuery(req);
-    gw.requirePortion(name, portion);
-    const p = { share: name, portion };
-    res.json({
-      share: name,
-      portion,
-      driver: gw.driver.name,
-      nodeId: gw.config.nodeId,
-      snapshots: (await gw.store.list(p)).map((m) => ({ id: m.id, createdAt: m.createdAt })),
-      receiving: gw.receiver.receivingInto(p),
-    });
+  api.add({
+    method: 'get',
+    path: '/negotiation/:share',
+    callers: ['control', 'peer'],
+    summary: 'Snapshots this side has (base vs incremental)',
+    params: ShareParams,
+    query: z.object({ portion: PortionRefSchema }).strict(),
+    responses: {
+      200: { description: 'ok', schema: NegotiationInfo },
+      404: { description: 'No such share or portion' },
+    },
+    handler: async ({ params, query }) => {
+      gw.requirePortion(params.share, query.portion);
+      const p = { share: params.share, portion: query.portion };
+      return {
+        status: 200,
+        body: {
+          share: params.share,
+          portion: query.portion,
+          driver: gw.driver.name,
+          nodeId: gw.config.nodeId,
+          snapshots: (await gw.store.list(p)).map((m) => ({ id: m.id, createdAt: m.createdAt })),
+          receiving: gw.receiver.receivingInto(p),
+        },
+      };
+    },
   });
 
-  r.post('/transfers', control, async (req, res) => {
-    const body = parse(StartTransferRequest, req.body ?? {}, 'body');
-    res.status(202).json(await gw.sender.start(body));
-  });
-  r.get('/transfers', control, (_req, res) => {
-    res.json({ transfers: gw.sender.list() });
-  });
-  r.get('/transfers/:id', control, (req, res) => {
-    res.json(gw.sender.get(parse(TransferId, req.params.id, 'transferId')));
-  });
-  r.post('/transfers/:id/cancel', control, async (req, res) => {
-    res.json(await gw.sender.cancel(parse(TransferId, req.params.id, 'transferId')));
-  });
-
-  r.get('/receives', any, (_req, res) => {
-    res.json({ receives: gw.receiver.list() });
-  });
-  r.get('/receives/:id', any, (req, res) => {
-    res.json(gw.receiver.get(parse(TransferId, req.params.id, 'transferId')));
-  });
-  r.put('/receives/:id', peer, async (req, res) => {
-    const id = parse(TransferId, req.params.id, 'transferId');
-    const body = parse(PrepareReceiveRequest, req.body ?? {}, 'body');
-    res.json(await gw.receiver.prepare(id, body, (res.locals.caller as { node: string }).node));
-  });
-  r.put('/receives/:id/data', peer, async (req, res) => {
-    const id = parse(TransferId, req.params.id, 'transferId');
-    const q = parse(ReceiveDataQuery, req.query, 'query');
-    res.json(await gw.receiver.write(id, q.offset, req));
-  });
-  r.post('/receives/:id/complete', peer, async (req, res) => {
-    const id = parse(TransferId, req.params.id, 'transferId');
-    const body = parse(CompleteReceiveRequest, req.body ?? {}, 'body');
-    res.json(await gw.receiver.complete(id, body.totalBytes, body.sha256, body.digest ?? 'stream-sha256'));
-  });
-  r.post('/receives/:id/commit', control, async (req, res) => {
-    const id = parse(TransferId, req.params.id, 'transferId');
-    const body = parse(CommitReceiveRequest, req.body ?? {}, 'body');
-    res.json(await gw.receiver.commit(id, body));
-  });
-  r.delete('/receives/:id', any, async (req, res) => {
-    const id = parse(TransferId, req.params.id, 'transferId');
-    const st = await gw.receiver.discard(id);
-    if (!st) res.status(204).end();
-    else res.json(st);
+  api.add({
+    method: 'post',
+    path: '/transfers',
+    callers: ['control'],
+    summary: 'Send a snapshot to a peer FSVM (idempotent by id)',
+    body: StartTransferRequest,
+    responses: {
+      202: { description: 'Queued (or already known)', schema: TransferStatus },
+      404: { description: 'No such share, portion or snapshot' },
+      409: { description: 'A transfer of that id exists with other parameters' },
+    },
+    handler: async ({ body }) => ({ status: 202, body: await gw.sender.start(body) }),
   });
 
+  api.add({
+    method: 'get',
+    path: '/transfers',
+    callers: ['control'],
+    summary: 'Transfers of this sender',
+    responses: { 200: { description: 'ok', schema: TransferList } },
+    handler: async () => ({ status: 200, body: { transfers: gw.sender.list() } }),
+  });
+
+  api.add({
+    method: 'get',
+    path: '/transfers/:id',
+    callers: ['control'],
+    summary: 'Progress of a transfer',
+    params: IdParams,
+    responses: { 200: { description: 'ok', schema: TransferStatus }, 404: { description: 'No such transfer' } },
+    handler: async ({ params }) => ({ status: 200, body: gw.sender.get(params.id) }),
+  });
+
+  api.add({
+    method: 'post',
+    path: '/transfers/:id/cancel',
+    callers: ['control'],
+    summary: 'Cancel a transfer',
+    params: IdParams,
+    responses: { 200: { description: 'ok', schema: TransferStatus }, 404: { description: 'No such transfer' } },
+    handler: async ({ params }) => ({ status: 200, body: await gw.sender.cancel(params.id) }),
+  });
+
+  api.add({
+    method: 'get',
+    path: '/receives',
+    callers: ['control', 'peer'],
+    summary: 'Receives of this FSVM',
+    responses: { 200: { description: 'ok', schema: ReceiveList } },
+    handler: async () => ({ status: 200, body: { receives: gw.receiver.list() } }),
+  });
+
+  api.add({
+    method: 'get',
+    path: '/receives/:id',
+    callers: ['control', 'peer'],
+    summary: 'State of a receive',
+    params: IdParams,
+    responses: { 200: { description: 'ok', schema: ReceiveStatus }, 404: { description: 'No such receive' } },
+    handler: async ({ params }) => ({ status: 200, body: gw.receiver.get(params.id) }),
+  });
+
+  const RECEIVE_ERRORS = {
+    404: { description: 'No such receive, share or portion' },
+    409: { description: 'The receive is in another state, or conflicts with one under way' },
+    507: { description: 'The disk is full' },
+  };
+
+  api.add({
+    method: 'put',
+    path: '/receives/:id',
+    callers: ['peer'],
+    summary: 'Prepare a receive',
+    params: IdParams,
+    body: PrepareReceiveRequest,
+    responses: { 200: { description: 'ok', schema: ReceiveStatus }, ...RECEIVE_ERRORS },
+    handler: async ({ params, body, caller }) => ({
+      status: 200,
+      body: await gw.receiver.prepare(params.id, body, (caller as { node: string }).node),
+    }),
+  });
+
+  api.add({
+    method: 'put',
+    path: '/receives/:id/data',
+    callers: ['peer'],
+    summary: 'Stream bytes from `offset` on',
+    params: IdParams,
+    query: ReceiveDataQuery.strict(),
+    stream: 'application/octet-stream',
+    responses: {
+      200: { description: 'ok', schema: ReceiveStatus },
+      ...RECEIVE_ERRORS,
+      422: { description: 'A resumed stream differs from the bytes already received' },
+    },
+    handler: async ({ params, query, req }) => ({
+      status: 200,
+      body: await gw.receiver.write(params.id, query.offset, req),
+    }),
+  });
+
+  api.add({
+    method: 'post',
+    path: '/receives/:id/complete',
+    callers: ['peer'],
+    summary: 'Declare the stream whole; verified, then applied',
+    params: IdParams,
+    body: CompleteReceiveRequest,
+    responses: {
+      200: { description: 'ok', schema: ReceiveStatus },
+      ...RECEIVE_ERRORS,
+      422: { description: 'The stream failed its verification' },
+    },
+    handler: async ({ params, body }) => ({
+      status: 200,
+      body: await gw.receiver.complete(params.id, body.totalBytes, body.sha256, body.digest ?? 'stream-sha256'),
+    }),
+  });
+
+  api.add({
+    method: 'post',
+    path: '/receives/:id/commit',
+    callers: ['control'],
+    summary: 'Publish a received snapshot; 409 when that would overwrite a read_write share, unless force is true',
+    params: IdParams,
+    body: CommitReceiveRequest,
+    responses: { 200: { description: 'ok', schema: ReceiveStatus }, ...RECEIVE_ERRORS },
+    handler: async ({ params, body }) => ({ status: 200, body: await gw.receiver.commit(params.id, body) }),
+  });
+
+  api.add({
+    method: 'delete',
+    path: '/receives/:id',
+    callers: ['control', 'peer'],
+    summary: 'Abandon a receive (idempotent): what it applied is removed; a committed snapshot stays',
+    params: IdParams,
+    responses: {
+      200: { description: 'The receive as it was abandoned', schema: ReceiveStatus },
+      204: { description: 'No such receive (nothing to abandon)' },
+    },
+    handler: async ({ params }) => {
+      const st = await gw.receiver.discard(params.id);
+      return st ? { status: 200, body: st } : { status: 204 };
+    },
+  });
+
+  const openapi = generateGatewayDocument(registry);
+  app.get(`${GATEWAY_API_PREFIX}/openapi.json`, (_req, res) => {
+    res.json(openapi);
+  });
   app.use(GATEWAY_API_PREFIX, r);
 
-  app.use((_req: Request, res: Response) => {
-    res
-      .status(404)
-      .type('application/problem+json')
-      .json({ type: 'about:blank', title: 'Not found', status: 404, detail: 'no such endpoint' });
+  app.use(() => {
+    throw new NotFoundError('no such endpoint');
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const problem = problemOf(err);

@@ -6,6 +6,14 @@ export class UnauthenticatedError extends Error {
   }
 }
 
+/** A request body in another media type (or encoding) than the route reads: 415, rather than read as nothing. */
+export class UnsupportedMediaType extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedMediaType';
+  }
+}
+
 /** The disk filled up (ENOSPC/EDQUOT): the operation failed cleanly and freed what it had written. */
 export class InsufficientStorageError extends Error {
   constructor(message: string) {

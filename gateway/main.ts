@@ -1,8 +1,9 @@
 // Entry point of the gateway agent, one per FSVM: `npx tsx gateway/main.ts` (or `npm run gateway`), configured by
 // GATEWAY_* variables (gateway/config.ts, docs/gateway.md). Exits non-zero with every bad variable named.
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { answerParserErrors } from '../infra/http-server';
 import { createLogger } from '../infra/logger';
-import { Gateway, createGatewayApp } from './app';
+import { Gateway, createGatewayApp, httpProblem } from './app';
 import { GatewayConfigError, loadGatewayConfig } from './config';
 import { acceptDataStreams } from './data-plane/upgrade';
 
@@ -21,8 +22,11 @@ async function main(): Promise<void> {
   const gw = new Gateway(config, log);
   await gw.start();
   const app = createGatewayApp(gw);
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.listen.port, config.listen.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  const server: Server = createServer(app);
+  answerParserErrors(server, (status, _title, detail) => httpProblem(status, detail));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => resolve());
   });
   server.requestTimeout = 0; // streams of snapshots take as long as they take
   server.keepAliveTimeout = 65_000;

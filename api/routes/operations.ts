@@ -6,7 +6,7 @@ import type { Prisma } from '../../prisma/generated/client';
 import { NotFoundError, ValidationError } from '../../domain/errors';
 import { FileServerName, Uuid } from '../../domain/names';
 import { OPERATION_KINDS, OPERATION_REQUESTS, type OperationKindName } from '../../domain/operations';
-import type { ApiRoutes } from '../http';
+import { WORKFLOWS_UNAVAILABLE, type ApiRoutes } from '../http';
 import type { OperationService } from '../services/operations';
 import type { WorkflowPort } from '../temporal';
 import { afterCursor, fetchSize, keysetPage } from '../pagination';
@@ -270,7 +270,8 @@ export function operationRoutes(
         },
         422: { description: 'The Idempotency-Key was used for another request' },
         502: { description: 'The dry run could not read the gateways or the directory' },
-        503: { description: 'Temporal or the worker is unavailable' },
+        ...WORKFLOWS_UNAVAILABLE,
+        504: { description: 'The dry run did not finish in time' },
       },
       handler: async ({ body, query, principal, req }) => {
         if (query.dryRun) return { status: 200, body: await deps.operations.plan(kind, body) };
@@ -294,8 +295,9 @@ export function operationRoutes(
     params: z.strictObject({ id: Uuid }),
     responses: {
       202: { description: 'Approved: the operation goes on', schema: OperationView },
-      404: { description: 'Unknown operation' },
+      404: { description: 'Unknown operation, or its workflow is not running' },
       409: { description: 'Not awaiting approval, or the approver is the requester' },
+      ...WORKFLOWS_UNAVAILABLE,
     },
     handler: async ({ params, principal }) => {
       await deps.operations.approve(params.id, principal);
@@ -358,6 +360,7 @@ export function operationRoutes(
       202: { description: 'Cancellation requested', schema: OperationView },
       404: { description: 'Unknown operation' },
       409: { description: 'The operation has already ended' },
+      ...WORKFLOWS_UNAVAILABLE,
     },
     handler: async ({ params, principal }) => {
       await deps.operations.cancel(params.id, principal);

@@ -5,7 +5,7 @@ import type { Db } from '../../infra/database';
 import { NotFoundError } from '../../domain/errors';
 import { PolicyName, ShareName } from '../../domain/names';
 import { CreatePolicyRequest, UpdatePolicyRequest } from '../../domain/policy';
-import type { ApiRoutes } from '../http';
+import { WORKFLOWS_UNAVAILABLE, type ApiRoutes } from '../http';
 import type { PolicyService } from '../services/policies';
 import { ACTIVE_OPERATION_STATES } from '../services/protection';
 import type { WorkflowPort } from '../temporal';
@@ -215,6 +215,7 @@ export function policyRoutes(api: ApiRoutes, deps: { db: Db; policies: PolicySer
       202: { description: "Accepted: the policy is 'creating' and its workflow started", schema: Accepted },
       409: { description: 'Name taken, a share already in another policy, or a failover running on the pair' },
       502: { description: "The source's gateways could not list its shares" },
+      ...WORKFLOWS_UNAVAILABLE,
     },
     handler: async ({ body, principal }) => {
       const r = await deps.policies.create(body, principal);
@@ -234,6 +235,8 @@ export function policyRoutes(api: ApiRoutes, deps: { db: Db; policies: PolicySer
       202: { description: 'Accepted', schema: Accepted },
       404: { description: 'Unknown' },
       409: { description: 'Busy or share clash' },
+      502: { description: "The source's gateways could not list its shares (when shares are added)" },
+      ...WORKFLOWS_UNAVAILABLE,
     },
     handler: async ({ params, body, principal }) => {
       const r = await deps.policies.update(params.name, body, principal);
@@ -267,7 +270,7 @@ export function policyRoutes(api: ApiRoutes, deps: { db: Db; policies: PolicySer
       },
       404: { description: 'Unknown policy, or the share is not in it' },
       409: { description: 'The policy is not active, or a failover runs on its pair' },
-      503: { description: 'Temporal or the worker is unavailable' },
+      ...WORKFLOWS_UNAVAILABLE,
     },
     handler: async ({ params }) => {
       const r = await deps.policies.replicateNow(params.name, params.share);
@@ -290,6 +293,7 @@ export function policyRoutes(api: ApiRoutes, deps: { db: Db; policies: PolicySer
       202: { description: 'Accepted', schema: Accepted },
       404: { description: 'Unknown' },
       409: { description: 'Busy' },
+      ...WORKFLOWS_UNAVAILABLE,
     },
     handler: async ({ params, principal }) => {
       const r = await deps.policies.remove(params.name, principal);

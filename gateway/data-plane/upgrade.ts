@@ -6,7 +6,8 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { DATA_STREAM_PROTOCOL, GATEWAY_API_PREFIX, ReceiveDataQuery, TransferId } from '../../domain/gateway-contract';
-import { parse, problemOf, type Gateway } from '../app';
+import { problemOf, type Gateway } from '../app';
+import { parse } from '../http';
 import { UnauthenticatedError } from '../errors';
 import { errorMessage } from '../util';
 
