@@ -20,7 +20,7 @@ import {
   type WorkerProcess,
 } from './replication/lab';
 
-jest.setTimeout(300_000);
+jest.setTimeout(600_000);
 
 const REPO = path.resolve(__dirname, '..');
 
@@ -160,7 +160,7 @@ describe('scale-out: two worker processes and two API processes on one Temporal 
         const jobs = (await call(api2, 'GET', '/jobs?status=succeeded')).body;
         return (jobs.items as unknown[]).length >= 3;
       },
-      120_000,
+      240_000,
     );
     expect((await call(api2, 'GET', '/policies/gold')).body).toMatchObject({ name: 'gold', status: 'active' });
 
