@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
 import type { TransferStatus } from '../domain/gateway-contract';
-import { REPO, startAgent, transferEnded, type Agent } from '../test/gateway/helpers';
+import { REPO, agentUrl, startAgent, transferEnded, type Agent } from '../test/gateway/helpers';
+import { freePort } from '../test/helpers/ports';
 import type { BenchContext, BenchFigures } from './run';
 
 const MiB = 1024 * 1024;
@@ -118,7 +119,7 @@ async function replicate(
     share: 'bench',
     snapshotId,
     ...(base ? { baseSnapshotId: base } : {}),
-    target: { url: b.url, nodeId: b.nodeId, share: targetShare },
+    target: { nodeId: b.nodeId, share: targetShare },
   });
   const t = await finished(a, id);
   if (t.state !== 'succeeded') throw new Error(`transfer ${id} ${t.state}: ${t.error}`);
@@ -172,19 +173,28 @@ function compileAgent(): string {
   return out;
 }
 let compiledAgent: string | undefined;
+/** Each agent's port by node id, chosen at its first use: a sender pins its peers' addresses before they start. */
+const ports = new Map<string, Promise<number>>();
+function portOf(nodeId: string): Promise<number> {
+  if (!ports.has(nodeId)) ports.set(nodeId, freePort());
+  return ports.get(nodeId)!;
+}
 
-function agent(
+async function agent(
   name: string,
   dir: string,
   driver: 'portable' | 'btrfs',
-  peer: string,
-  o: { nodeId?: string; env?: Record<string, string> } = {},
+  peers: string[],
+  o: { env?: Record<string, string> } = {},
 ) {
+  const nodeId = `bench-${name}`;
   return startAgent({
-    nodeId: o.nodeId ?? `bench-${name}`,
+    nodeId,
+    port: await portOf(nodeId),
     dataRoot: path.join(dir, name),
     driver,
-    peers: { [peer]: PAIR },
+    peers: Object.fromEntries(peers.map((p) => [p, PAIR])),
+    peerUrls: Object.fromEntries(await Promise.all(peers.map(async (p) => [p, agentUrl(await portOf(p))]))),
     nodeArgs,
     entry: (compiledAgent ??= compileAgent()),
     env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...o.env },
@@ -192,8 +202,8 @@ function agent(
 }
 
 async function agents(root: string, driver: 'portable' | 'btrfs', rootB = root): Promise<[Agent, Agent]> {
-  const a = await agent('a', root, driver, 'bench-b');
-  const b = await agent('b', rootB, driver, 'bench-a');
+  const a = await agent('a', root, driver, ['bench-b', 'bench-c']);
+  const b = await agent('b', rootB, driver, ['bench-a']);
   await a.client.createShare('bench');
   await b.client.createShare('bench', { accessMode: 'read_only' });
   return [a, b];
@@ -499,11 +509,8 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       }
       const bIncrS = median(bIncrSamples);
       // the same base copies into a receiver with GATEWAY_RECEIVE_SPOOL=on (a second write of the stream, which lets
-      // the splice of every resume be checked): a second receiver known to the sender by the same node id
-      const bc = await agent('c', mB, 'btrfs', 'bench-a', {
-        nodeId: 'bench-b',
-        env: { GATEWAY_RECEIVE_SPOOL: 'on' },
-      });
+      // the splice of every resume be checked): a second receiver, bench-c, a peer the sender has pinned too
+      const bc = await agent('c', mB, 'btrfs', ['bench-a'], { env: { GATEWAY_RECEIVE_SPOOL: 'on' } });
       cleanups.push(() => bc.stop());
       const spoolSamples: number[] = [];
       for (let i = 0; i < reps; i++) spoolSamples.push(await afterDelete(extraBase(ba, bc, `spool${i}`)));

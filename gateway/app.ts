@@ -99,7 +99,7 @@ export class Gateway {
       this.layout.state,
       {
         nodeId: config.nodeId,
-        peerTokens: config.peerTokens,
+        peers: config,
         defaultBandwidthLimit: config.bandwidthLimit,
         maxStreams: config.maxStreams,
       },
@@ -130,6 +130,15 @@ export class Gateway {
     await this.sender.load();
   }
 
+  /**
+   * Takes the secrets of a configuration read again (SIGHUP): the control token and the pair secrets, so that a pair
+   * secret is rotated without a restart (docs/gateway.md, "Rotating a pair secret"). Everything else needs a restart.
+   */
+  reloadSecrets(fresh: Pick<GatewayConfig, 'token' | 'peerTokens'>): void {
+    this.config.token = fresh.token;
+    this.config.peerTokens = fresh.peerTokens;
+  }
+
   async stop(): Promise<void> {
     this.store.close();
     await Promise.all([this.sender.stop(), this.receiver.stop()]);
@@ -145,8 +154,9 @@ export class Gateway {
     const token = h.slice(7).trim();
     const node = req.headers[PEER_NODE_HEADER];
     if (typeof node === 'string' && node) {
-      const peerToken = this.config.peerTokens.get(node);
-      if (peerToken && safeEqual(token, peerToken)) return { kind: 'peer', node };
+      // during a rotation both the current and the previous pair secret are valid (every one compared: no timing)
+      const accepted = (this.config.peerTokens.get(node) ?? []).map((t) => safeEqual(token, t));
+      if (accepted.includes(true)) return { kind: 'peer', node };
     }
     return safeEqual(token, this.config.token) ? { kind: 'control' } : undefined;
   }

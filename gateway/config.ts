@@ -41,9 +41,18 @@ const envSchema = z.object({
   GATEWAY_DRIVER: SnapshotDriverName.default('portable'),
   GATEWAY_TOKEN: optionalString,
   GATEWAY_TOKEN_FILE: optionalString,
-  /** "nodeB=secret1,nodeC=secret2": the pair secret shared with each peer FSVM of the data plane. */
+  /**
+   * "nodeB=secret1,nodeC=secret2": the pair secret shared with each peer FSVM of the data plane. A node listed twice
+   * is in a rotation: its first secret is the current one (sent), the second the previous one (still accepted, and
+   * tried when the peer refuses the current one). The file is read again on SIGHUP.
+   */
   GATEWAY_PEER_TOKENS: optionalString,
   GATEWAY_PEER_TOKENS_FILE: optionalString,
+  /**
+   * "nodeB=https://10.0.0.21:7500,nodeC=...": the peer FSVMs this agent may send to, by node id, with the address of
+   * their agent. A transfer goes only there: the orchestrator names the node, never the address.
+   */
+  GATEWAY_PEERS: optionalString,
   /** smb.conf include file the agent owns (one section per share); unset: no Samba integration. */
   GATEWAY_SMB_CONF: optionalString,
   /** How to make smbd re-read its configuration: its pid file (SIGHUP); unset: `smbcontrol smbd reload-config`. */
@@ -74,8 +83,10 @@ export interface GatewayConfig {
   dataRoot: string;
   driver: z.infer<typeof SnapshotDriverName>;
   token: string;
-  /** peer node id -> pair token */
-  peerTokens: Map<string, string>;
+  /** peer node id -> its pair secrets: the current one first, then (during a rotation) the previous one */
+  peerTokens: Map<string, string[]>;
+  /** The pinned peers: node id -> base URL of its agent (the only places a transfer may go). */
+  peerUrls: Map<string, string>;
   smb?: { includeFile: string; pidFile?: string; smbdConf?: string };
   bandwidthLimit: number;
   maxStreams: number;
@@ -103,8 +114,8 @@ function readSecretFile(file: string, variable: string, problems: string[]): str
   }
 }
 
-function parsePeerTokens(text: string, variable: string, problems: string[]): Map<string, string> {
-  const map = new Map<string, string>();
+function parsePeerTokens(text: string, variable: string, problems: string[]): Map<string, string[]> {
+  const map = new Map<string, string[]>();
   for (const [i, item] of text
     .split(/[,\n]/)
     .map((s) => s.trim())
@@ -117,7 +128,46 @@ function parsePeerTokens(text: string, variable: string, problems: string[]): Ma
       problems.push(`${variable}: entry ${i + 1} must be <node id>=<token of at least 16 characters>`);
       continue;
     }
-    map.set(node, token);
+    const known = map.get(node) ?? [];
+    if (known.length >= 2) {
+      problems.push(`${variable}: node ${node} is listed more than twice (current and previous secret at most)`);
+      continue;
+    }
+    map.set(node, [...known, token]);
+  }
+  return map;
+}
+
+/** The address of a pinned peer as it is compared and used: origin only (scheme, host, port). */
+export function peerOrigin(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+    if (u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) return undefined;
+    return u.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+function parsePeerUrls(text: string, problems: string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [i, item] of text
+    .split(/[,\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .entries()) {
+    const eq = item.indexOf('=');
+    const node = eq > 0 ? item.slice(0, eq).trim() : '';
+    const origin = eq > 0 ? peerOrigin(item.slice(eq + 1).trim()) : undefined;
+    if (!NodeId.safeParse(node).success || !origin) {
+      problems.push(
+        `GATEWAY_PEERS: entry ${i + 1} (${JSON.stringify(item)}) must be <node id>=<http(s)://host:port of its agent>`,
+      );
+      continue;
+    }
+    if (map.has(node)) problems.push(`GATEWAY_PEERS: node ${node} is listed twice`);
+    map.set(node, origin);
   }
   return map;
 }
@@ -151,7 +201,11 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
         e.GATEWAY_PEER_TOKENS_FILE ? 'GATEWAY_PEER_TOKENS_FILE' : 'GATEWAY_PEER_TOKENS',
         problems,
       )
-    : new Map<string, string>();
+    : new Map<string, string[]>();
+  const peerUrls = e.GATEWAY_PEERS ? parsePeerUrls(e.GATEWAY_PEERS, problems) : new Map<string, string>();
+  for (const node of peerUrls.keys()) {
+    if (!peerTokens.has(node)) problems.push(`GATEWAY_PEERS: node ${node} has no pair secret in GATEWAY_PEER_TOKENS`);
+  }
   if (e.GATEWAY_SMBD_CONF && !e.GATEWAY_SMB_CONF)
     problems.push('GATEWAY_SMBD_CONF: only with GATEWAY_SMB_CONF (the Samba integration)');
   if (e.GATEWAY_DRIVER === 'zfs' && !e.GATEWAY_ZFS_DATASET)
@@ -172,6 +226,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     driver: e.GATEWAY_DRIVER,
     token: token!,
     peerTokens,
+    peerUrls,
     smb: e.GATEWAY_SMB_CONF
       ? {
           includeFile: path.resolve(e.GATEWAY_SMB_CONF),

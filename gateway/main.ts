@@ -33,10 +33,20 @@ async function main(): Promise<void> {
       nodeId: config.nodeId,
       listen: config.listen,
       driver: gw.driver.name,
-      peers: [...config.peerTokens.keys()],
+      peers: [...config.peerUrls.keys()],
     },
     'gateway agent listening',
   );
+  // Secrets (and their files) are read again on SIGHUP: a pair secret is rotated without a restart.
+  process.on('SIGHUP', () => {
+    try {
+      const fresh = loadGatewayConfig();
+      gw.reloadSecrets(fresh);
+      log.info({ peers: [...fresh.peerTokens.keys()] }, 'secrets reloaded');
+    } catch (err) {
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'reload refused: configuration invalid');
+    }
+  });
   const shutdown = (signal: string): void => {
     log.info({ signal }, 'shutting down');
     server.close();

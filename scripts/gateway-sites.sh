@@ -48,12 +48,16 @@ for ((i = 0; i < count; i++)); do
   mkdir -p "$dir/${node[i]}/data"
   secret_file "$dir/${node[i]}/token"
 done
-# Pair secrets: every two FSVMs of different file servers share one; each agent's peers file lists its own.
+# Pair secrets: every two FSVMs of different file servers share one; each agent's peers file lists its own, and
+# GATEWAY_PEERS pins where each of those peers is (the only addresses the agent sends to).
+peer_urls=()
 for ((i = 0; i < count; i++)); do
   peers="$dir/${node[i]}/peers"
+  peer_urls[i]=""
   (umask 077 && : > "$peers.tmp")
   for ((j = 0; j < count; j++)); do
     [ "${fs[i]}" = "${fs[j]}" ] && continue
+    peer_urls[i]+="${peer_urls[i]:+,}${node[j]}=http://$host:${gport[j]}"
     if [[ "${node[i]}" < "${node[j]}" ]]; then pair="${node[i]}+${node[j]}"; else pair="${node[j]}+${node[i]}"; fi
     secret_file "$dir/pairs/$pair"
     echo "${node[j]}=$(cat "$dir/pairs/$pair")" >> "$peers.tmp"
@@ -138,7 +142,7 @@ EOF
     exec env "${smb_env[@]}" \
       GATEWAY_FILE_SERVER_ID="${fs[i]}" GATEWAY_NODE_ID="$n" GATEWAY_LISTEN="$host:${gport[i]}" \
       GATEWAY_DATA_ROOT="$nd/data" GATEWAY_DRIVER="${GATEWAY_DRIVER:-portable}" \
-      GATEWAY_TOKEN_FILE="$nd/token" GATEWAY_PEER_TOKENS_FILE="$nd/peers" \
+      GATEWAY_TOKEN_FILE="$nd/token" GATEWAY_PEER_TOKENS_FILE="$nd/peers" GATEWAY_PEERS="${peer_urls[i]}" \
       GATEWAY_BANDWIDTH_LIMIT="${GATEWAY_BANDWIDTH_LIMIT:-0}" LOG_FORMAT=json \
       node --max-semi-space-size=4 "${entry[@]}"
   ) >> "$nd/gateway.log" 2>&1 &

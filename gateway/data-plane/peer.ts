@@ -14,9 +14,11 @@ import {
 import { asError } from '../util';
 
 export interface PeerTarget {
+  /** The pinned address of the peer's agent (GATEWAY_PEERS), never one a request named. */
   url: string;
   nodeId: string;
-  token: string;
+  /** The pair secrets: the current one, then (during a rotation) the previous one. */
+  tokens: string[];
 }
 
 /** An HTTP answer that is not 2xx; `fatal` when retrying the same request cannot help. */
@@ -36,13 +38,26 @@ export class PeerHttpError extends Error {
 }
 
 export class PeerClient {
+  /**
+   * Which of the pair secrets the peer takes. During a rotation (docs/gateway.md) the peer may not know the current
+   * secret yet: a JSON call it refuses with 401 is tried again with the previous one, which is then kept for the
+   * streams of this client (every attempt of a transfer starts with a JSON call).
+   */
+  private tokenIndex = 0;
+
   constructor(
     private readonly selfNodeId: string,
     private readonly target: PeerTarget,
   ) {}
 
+  /** The pinned address this client sends to. */
+  get baseUrl(): string {
+    return this.target.url;
+  }
+
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { authorization: `Bearer ${this.target.token}`, [PEER_NODE_HEADER]: this.selfNodeId, ...extra };
+    const token = this.target.tokens[this.tokenIndex] ?? '';
+    return { authorization: `Bearer ${token}`, [PEER_NODE_HEADER]: this.selfNodeId, ...extra };
   }
 
   private url(p: string): URL {
@@ -50,6 +65,25 @@ export class PeerClient {
   }
 
   async json(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    p: string,
+    body: unknown,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    for (let i = 0; ; i++) {
+      this.tokenIndex = i;
+      try {
+        return await this.jsonOnce(method, p, body, signal);
+      } catch (err) {
+        if (!(err instanceof PeerHttpError && err.status === 401) || i + 1 >= this.target.tokens.length) {
+          this.tokenIndex = 0;
+          throw err;
+        }
+      }
+    }
+  }
+
+  private async jsonOnce(
     method: 'GET' | 'PUT' | 'POST' | 'DELETE',
     p: string,
     body: unknown,

@@ -30,7 +30,8 @@ export function testConfig(dataRoot: string, over: Partial<GatewayConfig> = {}):
     dataRoot,
     driver: 'portable',
     token: TOKEN,
-    peerTokens: new Map([['node-b', 'pair-token-abcdefghijkl']]),
+    peerTokens: new Map([['node-b', ['pair-token-abcdefghijkl']]]),
+    peerUrls: new Map([['node-b', 'http://127.0.0.1:9']]),
     bandwidthLimit: 0,
     maxStreams: 4,
     receiveSpool: 'auto',
@@ -56,7 +57,10 @@ export interface AgentOptions {
   nodeId: string;
   dataRoot: string;
   driver?: 'portable' | 'btrfs';
-  peers: Record<string, string>;
+  /** Pair secrets by peer node id (a list: current, then previous during a rotation). */
+  peers: Record<string, string | string[]>;
+  /** The peers this agent may send to (GATEWAY_PEERS): node id -> base URL of its agent. */
+  peerUrls?: Record<string, string>;
   env?: Record<string, string>;
   port?: number;
   /** Extra node flags for the agent process (e.g. `--cpu-prof` from the benchmark). */
@@ -65,10 +69,15 @@ export interface AgentOptions {
   entry?: string;
 }
 
+/** The base URL of an agent started on `port` by startAgent (what a peer pins in GATEWAY_PEERS). */
+export function agentUrl(port: number): string {
+  return `http://127.0.0.1:${port}`;
+}
+
 /** Starts `gateway/main.ts` as its own node process (no tsx wrapper process: kill -9 hits the agent itself). */
 export async function startAgent(o: AgentOptions): Promise<Agent> {
   const port = o.port ?? (await freePort());
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     GATEWAY_FILE_SERVER_ID: 'fs-test',
     GATEWAY_NODE_ID: o.nodeId,
@@ -77,12 +86,16 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     GATEWAY_DRIVER: o.driver ?? 'portable',
     GATEWAY_TOKEN: TOKEN,
     GATEWAY_PEER_TOKENS: Object.entries(o.peers)
+      .flatMap(([k, v]) => [v].flat().map((t) => `${k}=${t}`))
+      .join(','),
+    GATEWAY_PEERS: Object.entries(o.peerUrls ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(','),
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
     ...o.env,
   };
+  if (o.env?.GATEWAY_PEER_TOKENS_FILE) delete env.GATEWAY_PEER_TOKENS;
   let out = '';
   const entry = o.entry ? [o.entry] : ['--import', 'tsx', 'gateway/main.ts'];
   const proc = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), ...entry], {
@@ -92,7 +105,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   });
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
+  const url = agentUrl(port);
   const client = new GatewayClient({ url, token: TOKEN }, { timeoutMs: 30_000 });
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -270,8 +283,9 @@ export function mountBtrfs(sizeMiB = 200): { mount: string; cleanup: () => void 
 export async function flippingProxy(
   targetPort: number,
   at = 1_000_000,
+  port?: number,
 ): Promise<{ url: string; flipped: () => boolean; close: () => Promise<void> }> {
-  const port = await freePort();
+  port ??= await freePort();
   let flipped = false;
   const proxy = http.createServer((req, res) => {
     const { connection: _c, upgrade: _u, ...headers } = req.headers;
@@ -310,8 +324,9 @@ export async function flippingProxy(
 export async function stallingProxy(
   targetPort: number,
   after: number,
+  port?: number,
 ): Promise<{ url: string; stalled: () => boolean; cut: () => void; close: () => Promise<void> }> {
-  const port = await freePort();
+  port ??= await freePort();
   let held: { client: net.Socket; target: net.Socket } | undefined;
   let used = false;
   const sockets = new Set<net.Socket>();
