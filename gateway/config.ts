@@ -1,9 +1,11 @@
 // The gateway agent's own configuration (one agent per FSVM), read from the environment once at start-up. Every bad
 // variable is named in one error so an operator fixes them all in one go; a secret's value is never echoed.
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { NodeId, SnapshotDriverName } from '../domain/gateway-contract';
+import { fsvmIdentityOf, isLoopbackHost, plainHttpRefusal, readTlsFiles, type TlsMaterial } from '../infra/tls';
 
 export const RECEIVE_SPOOL_SETTINGS = ['on', 'off', 'auto'] as const;
 export type ReceiveSpoolSetting = (typeof RECEIVE_SPOOL_SETTINGS)[number];
@@ -53,6 +55,15 @@ const envSchema = z.object({
    * their agent. A transfer goes only there: the orchestrator names the node, never the address.
    */
   GATEWAY_PEERS: optionalString,
+  /**
+   * TLS of the control API and the data plane (all three, PEM files, read again on SIGHUP): this FSVM's certificate
+   * (it names its file server and node: subjectAltName URI fsdr://<file server>/<node id>, and the agent's host name
+   * or address; usable for server and client authentication), its key, and the CA bundle its peers' certificates
+   * chain to. Unset: plain HTTP, on loopback only with NODE_ENV=production.
+   */
+  GATEWAY_TLS_CERT_FILE: optionalString,
+  GATEWAY_TLS_KEY_FILE: optionalString,
+  GATEWAY_TLS_CA_FILE: optionalString,
   /** smb.conf include file the agent owns (one section per share); unset: no Samba integration. */
   GATEWAY_SMB_CONF: optionalString,
   /** How to make smbd re-read its configuration: its pid file (SIGHUP); unset: `smbcontrol smbd reload-config`. */
@@ -94,6 +105,8 @@ export interface GatewayConfig {
   receiveSpool: ReceiveSpoolSetting;
   zfsDataset?: string;
   log: { level: (typeof LOG_LEVELS)[number]; format: 'json' | 'pretty' };
+  /** TLS (control API, data plane, mutual between peers); unset: plain HTTP. Replaced on SIGHUP. */
+  tls?: TlsMaterial;
 }
 
 export class GatewayConfigError extends Error {
@@ -206,6 +219,42 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
   for (const node of peerUrls.keys()) {
     if (!peerTokens.has(node)) problems.push(`GATEWAY_PEERS: node ${node} has no pair secret in GATEWAY_PEER_TOKENS`);
   }
+  const colon = e.GATEWAY_LISTEN.lastIndexOf(':');
+  const listenHost = e.GATEWAY_LISTEN.slice(0, colon).replace(/^\[|\]$/g, '');
+  const production = source.NODE_ENV === 'production';
+  const tlsVars = [e.GATEWAY_TLS_CERT_FILE, e.GATEWAY_TLS_KEY_FILE, e.GATEWAY_TLS_CA_FILE];
+  let tlsMaterial: TlsMaterial | undefined;
+  if (tlsVars.some(Boolean) && !tlsVars.every(Boolean)) {
+    problems.push('GATEWAY_TLS_CERT_FILE, GATEWAY_TLS_KEY_FILE and GATEWAY_TLS_CA_FILE: set all three or none');
+  } else if (tlsVars.every(Boolean)) {
+    try {
+      tlsMaterial = readTlsFiles({
+        certFile: e.GATEWAY_TLS_CERT_FILE!,
+        keyFile: e.GATEWAY_TLS_KEY_FILE!,
+        caFile: e.GATEWAY_TLS_CA_FILE!,
+      });
+      const named = fsvmIdentityOf(new X509Certificate(tlsMaterial.cert));
+      if (named?.fileServer !== e.GATEWAY_FILE_SERVER_ID || named.nodeId !== e.GATEWAY_NODE_ID) {
+        problems.push(
+          `GATEWAY_TLS_CERT_FILE: the certificate must name this FSVM (subjectAltName URI ` +
+            `fsdr://${e.GATEWAY_FILE_SERVER_ID}/${e.GATEWAY_NODE_ID}); it names ` +
+            (named ? `fsdr://${named.fileServer}/${named.nodeId}` : 'no FSVM'),
+        );
+      }
+    } catch (err) {
+      problems.push(`GATEWAY_TLS_*: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  } else {
+    const refusal = plainHttpRefusal('GATEWAY_LISTEN', listenHost, production);
+    if (refusal) problems.push(`${refusal} (GATEWAY_TLS_CERT_FILE, GATEWAY_TLS_KEY_FILE, GATEWAY_TLS_CA_FILE)`);
+  }
+  for (const [node, url] of peerUrls) {
+    const host = new URL(url).hostname;
+    if (tlsVars.every(Boolean) && !url.startsWith('https:'))
+      problems.push(`GATEWAY_PEERS: ${node} must be an https:// address (this agent runs the data plane on TLS)`);
+    else if (production && url.startsWith('http:') && !isLoopbackHost(host))
+      problems.push(`GATEWAY_PEERS: ${node}: plain HTTP to ${host} is refused with NODE_ENV=production`);
+  }
   if (e.GATEWAY_SMBD_CONF && !e.GATEWAY_SMB_CONF)
     problems.push('GATEWAY_SMBD_CONF: only with GATEWAY_SMB_CONF (the Samba integration)');
   if (e.GATEWAY_DRIVER === 'zfs' && !e.GATEWAY_ZFS_DATASET)
@@ -214,14 +263,10 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     problems.push('GATEWAY_DATA_ROOT: must be an absolute path in production');
   if (problems.length) throw new GatewayConfigError(problems);
 
-  const colon = e.GATEWAY_LISTEN.lastIndexOf(':');
   return {
     fileServerId: e.GATEWAY_FILE_SERVER_ID,
     nodeId: e.GATEWAY_NODE_ID,
-    listen: {
-      host: e.GATEWAY_LISTEN.slice(0, colon).replace(/^\[|\]$/g, ''),
-      port: Number(e.GATEWAY_LISTEN.slice(colon + 1)),
-    },
+    listen: { host: listenHost, port: Number(e.GATEWAY_LISTEN.slice(colon + 1)) },
     dataRoot: path.resolve(e.GATEWAY_DATA_ROOT),
     driver: e.GATEWAY_DRIVER,
     token: token!,
@@ -239,5 +284,6 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     receiveSpool: e.GATEWAY_RECEIVE_SPOOL,
     zfsDataset: e.GATEWAY_ZFS_DATASET,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') },
+    ...(tlsMaterial ? { tls: tlsMaterial } : {}),
   };
 }

@@ -1,7 +1,9 @@
 // Entry point of the gateway agent, one per FSVM: `npx tsx gateway/main.ts` (or `npm run gateway`), configured by
 // GATEWAY_* variables (gateway/config.ts, docs/gateway.md). Exits non-zero with every bad variable named.
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
+import https from 'node:https';
 import { createLogger } from '../infra/logger';
+import { certificateSummary, listeningUrl, serverOptions } from '../infra/tls';
 import { Gateway, createGatewayApp } from './app';
 import { GatewayConfigError, loadGatewayConfig } from './config';
 import { acceptDataStreams } from './data-plane/upgrade';
@@ -21,8 +23,11 @@ async function main(): Promise<void> {
   const gw = new Gateway(config, log);
   await gw.start();
   const app = createGatewayApp(gw);
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.listen.port, config.listen.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  // TLS: peers are asked for their certificate (the data plane checks it), the orchestrator is not
+  const server: Server = config.tls ? https.createServer(serverOptions(config.tls, true), app) : http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => resolve());
   });
   server.requestTimeout = 0; // streams of snapshots take as long as they take
   server.keepAliveTimeout = 65_000;
@@ -34,15 +39,25 @@ async function main(): Promise<void> {
       listen: config.listen,
       driver: gw.driver.name,
       peers: [...config.peerUrls.keys()],
+      url: listeningUrl(server, config.listen.host),
+      ...(config.tls ? { certificate: certificateSummary(config.tls.cert) } : {}),
     },
     'gateway agent listening',
   );
-  // Secrets (and their files) are read again on SIGHUP: a pair secret is rotated without a restart.
+  // Secrets and certificates (their files) are read again on SIGHUP: a pair secret is rotated, a certificate
+  // renewed, without a restart; connections opened from then on use the new ones.
   process.on('SIGHUP', () => {
     try {
       const fresh = loadGatewayConfig();
+      if (fresh.tls && server instanceof https.Server) server.setSecureContext(serverOptions(fresh.tls, true));
       gw.reloadSecrets(fresh);
-      log.info({ peers: [...fresh.peerTokens.keys()] }, 'secrets reloaded');
+      log.info(
+        {
+          peers: [...fresh.peerTokens.keys()],
+          ...(fresh.tls ? { certificate: certificateSummary(fresh.tls.cert) } : {}),
+        },
+        'secrets reloaded',
+      );
     } catch (err) {
       log.error({ err: err instanceof Error ? err.message : String(err) }, 'reload refused: configuration invalid');
     }

@@ -7,7 +7,6 @@
 // reverse order (the demo's gateways, DC and addresses last); a second start reuses the data.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Server } from 'node:http';
 import { createApp } from '../api/app';
 import { ensureBootstrapToken } from '../api/bootstrap';
 import { createSecretBox, loadSecretKey } from '../infra/secrets';
@@ -17,6 +16,8 @@ import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { createLogger, redactUrl } from '../infra/logger';
 import { installSdkLogging } from '../infra/temporal-logging';
 import { connectClient, connectWorker } from '../infra/temporal';
+import { createServerFor, listeningUrl, reloadableCa } from '../infra/tls';
+import { ensureCertificateAuthority, type CertificateAuthority } from '../infra/tls-certificates';
 import { assertPortFree, startDevServer } from '../infra/temporal-dev-server';
 import { ensureRpoMonitor } from '../workers/rpo-monitor';
 import { createWorker } from '../workers/worker';
@@ -65,11 +66,22 @@ async function main(): Promise<void> {
     // them); the demo's loopback addresses go after them.
     let demoSites: Promise<RunningSites> | undefined;
     let demoDirectory: DemoDirectory | undefined;
+    // The embedded default's local CA (DATA_DIR/tls, reused across restarts): the demo's gateways run on TLS with
+    // certificates it signs, and the orchestrator verifies them against it.
+    let localCa: CertificateAuthority | undefined;
+    if (config.demo.enabled) {
+      localCa = await ensureCertificateAuthority(path.join(config.dataDir, 'tls'), {
+        name: 'ca',
+        commonName: 'fs-dr local CA (npm start)',
+        days: 825,
+      });
+      logger.info(`local CA ${localCa.certFile}: the demo's gateways run on mutual TLS`);
+    }
     if (config.demo.enabled) {
       const directory = await prepareDemoDirectory(config.demo.dir, logger);
       demoDirectory = directory;
       if (!directory.unavailable) running.push({ name: 'demo Active Directory DC', stop: () => directory.stop() });
-      demoSites = startSites(config.demo.dir, logger, directory.addressOf);
+      demoSites = startSites(config.demo.dir, logger, directory.addressOf, localCa);
       running.push({
         name: 'demo gateways',
         stop: async () => (await demoSites!.catch(() => undefined))?.stop(),
@@ -128,6 +140,7 @@ async function main(): Promise<void> {
     const secretKey = loadSecretKey(config);
     logger.info(`secrets key from ${secretKey.source}`);
     const secrets = createSecretBox(secretKey.key);
+    const gatewayCa = reloadableCa(config.gateways.caFile ?? localCa?.certFile, logger);
     const temporal = await connectClient(temporalAddress, config.temporal.namespace);
     running.push({ name: 'Temporal client', stop: () => temporal.connection.close() });
     const workerConnection = await connectWorker(temporalAddress);
@@ -140,6 +153,7 @@ async function main(): Promise<void> {
       secrets,
       temporal,
       production: config.env === 'production',
+      gatewayCa,
     });
     await ensureRpoMonitor(temporal, config.temporal.taskQueue);
     const workerDone = worker.run();
@@ -161,10 +175,12 @@ async function main(): Promise<void> {
       logger,
       secrets,
       production: config.env === 'production',
+      gatewayCa,
     });
-    const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(config.api.port, config.api.host, () => resolve(s));
-      s.once('error', reject);
+    const server = createServerFor(app, config.api.tls, logger);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.api.port, config.api.host, () => resolve());
     });
     running.push({
       name: 'API',
@@ -175,7 +191,7 @@ async function main(): Promise<void> {
           server.closeAllConnections();
         }),
     });
-    const apiUrl = `http://${config.api.host}:${config.api.port}`;
+    const apiUrl = listeningUrl(server, config.api.host);
     if (demoSites) {
       try {
         const sites = await demoSites;

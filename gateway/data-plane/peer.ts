@@ -3,6 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import tls, { TLSSocket } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -11,7 +12,42 @@ import {
   GatewayProblem,
   PEER_NODE_HEADER,
 } from '../../domain/gateway-contract';
+import { fsvmIdentityOf, type TlsMaterial } from '../../infra/tls';
 import { asError } from '../util';
+
+/**
+ * One keep-alive agent per (TLS material, peer node): it presents this FSVM's certificate and accepts only a server
+ * certificate the CA signed that names the pinned node (and the host it was reached at). New material (SIGHUP) gets
+ * new agents.
+ */
+const agents = new WeakMap<TlsMaterial, Map<string, https.Agent>>();
+function peerAgent(m: TlsMaterial, nodeId: string): https.Agent {
+  let byNode = agents.get(m);
+  if (!byNode) agents.set(m, (byNode = new Map<string, https.Agent>()));
+  let agent = byNode.get(nodeId);
+  if (!agent) {
+    agent = new https.Agent({
+      keepAlive: true,
+      cert: m.cert,
+      key: m.key,
+      ca: m.ca,
+      minVersion: 'TLSv1.2',
+      checkServerIdentity: (host, cert) => {
+        const hostErr = tls.checkServerIdentity(host, cert);
+        if (hostErr) return hostErr;
+        const named = fsvmIdentityOf(cert);
+        if (named?.nodeId !== nodeId) {
+          return new Error(
+            `the certificate at ${host} names ${named ? `node ${named.nodeId}` : 'no FSVM'}, not peer ${nodeId}`,
+          );
+        }
+        return undefined;
+      },
+    });
+    byNode.set(nodeId, agent);
+  }
+  return agent;
+}
 
 export interface PeerTarget {
   /** The pinned address of the peer's agent (GATEWAY_PEERS), never one a request named. */
@@ -19,6 +55,8 @@ export interface PeerTarget {
   nodeId: string;
   /** The pair secrets: the current one, then (during a rotation) the previous one. */
   tokens: string[];
+  /** This FSVM's certificate, key and CA: required when the peer is pinned at an https:// address. */
+  tls?: TlsMaterial;
 }
 
 /** An HTTP answer that is not 2xx; `fatal` when retrying the same request cannot help. */
@@ -44,6 +82,8 @@ export class PeerClient {
    * streams of this client (every attempt of a transfer starts with a JSON call).
    */
   private tokenIndex = 0;
+  /** The TLS version and cipher suite of the last stream sent (undefined: plain HTTP). */
+  cipher: string | undefined;
 
   constructor(
     private readonly selfNodeId: string,
@@ -89,21 +129,54 @@ export class PeerClient {
     body: unknown,
     signal?: AbortSignal,
   ): Promise<unknown> {
-    const res = await fetch(this.url(p), {
-      method,
-      headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(600_000)]) : AbortSignal.timeout(600_000),
-    });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
+    const url = this.url(p);
+    const headers = this.headers(body === undefined ? {} : { 'content-type': 'application/json' });
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const timeout = signal ? AbortSignal.any([signal, AbortSignal.timeout(600_000)]) : AbortSignal.timeout(600_000);
+    let status: number;
+    let text: string;
+    if (url.protocol === 'https:') {
+      ({ status, text } = await this.tlsRequest(url, method, headers, payload, timeout));
+    } else {
+      const res = await fetch(url, { method, headers, body: payload, signal: timeout });
+      status = res.status;
+      text = await res.text();
     }
-    if (!res.ok) throw new PeerHttpError(res.status, problemDetail(json, res.status));
+    const json = parseJson(Buffer.from(text));
+    if (status < 200 || status >= 300) throw new PeerHttpError(status, problemDetail(json, status));
     return json;
+  }
+
+  /** The TLS options of a request to the peer: this FSVM's certificate, the CA, and the peer's identity checked. */
+  private tlsOptions(): https.RequestOptions {
+    const m = this.target.tls;
+    if (!m) throw new Error(`peer ${this.target.nodeId} is pinned at https but this agent has no TLS configured`);
+    return { agent: peerAgent(m, this.target.nodeId) };
+  }
+
+  private tlsRequest(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    payload: string | undefined,
+    signal: AbortSignal,
+  ): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(url, {
+        method,
+        headers: { ...headers, ...(payload === undefined ? {} : { 'content-length': Buffer.byteLength(payload) }) },
+        signal,
+        ...this.tlsOptions(),
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
   }
 
   /**
@@ -150,6 +223,14 @@ export class PeerClient {
         method: 'PUT',
         headers: this.headers({ 'content-type': 'application/octet-stream' }),
         signal,
+        ...(url.protocol === 'https:' ? this.tlsOptions() : {}),
+      });
+      req.on('socket', (sock) => {
+        if (sock instanceof TLSSocket) {
+          const note = (): void => void (this.cipher = `${sock.getProtocol()} ${sock.getCipher().standardName}`);
+          if (sock.getProtocol()) note();
+          else sock.once('secureConnect', note);
+        }
       });
       req.on('response', (res) => {
         const chunks: Buffer[] = [];

@@ -19,6 +19,7 @@ import {
   type TransferStatus,
 } from '../../domain/gateway-contract';
 import type { Logger } from '../../infra/logger';
+import type { TlsMaterial } from '../../infra/tls';
 import type { PortionRef } from '../layout';
 import type { ShareRegistry } from '../shares/registry';
 import type { SnapshotDriver } from '../snapshot-drivers/driver';
@@ -76,7 +77,7 @@ export class Sender {
     private readonly opts: {
       nodeId: string;
       /** Read at each use: the pair secrets are reloaded on SIGHUP (see Gateway.reloadSecrets). */
-      peers: { peerTokens: Map<string, string[]>; peerUrls: Map<string, string> };
+      peers: { peerTokens: Map<string, string[]>; peerUrls: Map<string, string>; tls?: TlsMaterial };
       defaultBandwidthLimit: number;
       maxStreams: number;
     },
@@ -250,7 +251,7 @@ export class Sender {
     if (!url || !tokens?.length) {
       throw new ValidationError(`node ${r.target.nodeId} is no longer a configured peer of this FSVM (GATEWAY_PEERS)`);
     }
-    return new PeerClient(this.opts.nodeId, { url, nodeId: r.target.nodeId, tokens });
+    return new PeerClient(this.opts.nodeId, { url, nodeId: r.target.nodeId, tokens, tls: this.opts.peers.tls });
   }
 
   private pump(): void {
@@ -271,6 +272,7 @@ export class Sender {
     r: TransferRecord,
     state: 'succeeded' | 'failed' | 'cancelled',
     error: string | null,
+    extra: object = {},
   ): Promise<void> {
     r.state = state;
     r.error = error;
@@ -278,7 +280,7 @@ export class Sender {
     await this.persist(r);
     const level = state === 'succeeded' ? 'info' : 'warn';
     this.log[level](
-      { transferId: r.transferId, state, error, bytes: r.bytesSent, resumes: r.resumes },
+      { transferId: r.transferId, state, error, bytes: r.bytesSent, resumes: r.resumes, ...extra },
       'transfer finished',
     );
   }
@@ -342,7 +344,7 @@ export class Sender {
           ),
         );
         if (done.state === 'received' || done.state === 'committed') {
-          await this.finish(r, 'succeeded', null);
+          await this.finish(r, 'succeeded', null, peer.cipher ? { tls: peer.cipher } : {});
           return;
         }
         throw new Error(`receiver answered complete with state ${done.state}`);

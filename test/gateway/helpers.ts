@@ -65,13 +65,15 @@ export interface AgentOptions {
   port?: number;
   /** Extra node flags for the agent process (e.g. `--cpu-prof` from the benchmark). */
   nodeArgs?: string[];
+  /** TLS files of the agent (GATEWAY_TLS_*): it then listens on https, and its client verifies it against the CA. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
   /** A compiled agent (JavaScript) to run instead of `gateway/main.ts` through tsx (the benchmark's, as deployed). */
   entry?: string;
 }
 
 /** The base URL of an agent started on `port` by startAgent (what a peer pins in GATEWAY_PEERS). */
-export function agentUrl(port: number): string {
-  return `http://127.0.0.1:${port}`;
+export function agentUrl(port: number, tls = false): string {
+  return `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 }
 
 /** Starts `gateway/main.ts` as its own node process (no tsx wrapper process: kill -9 hits the agent itself). */
@@ -93,6 +95,13 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       .join(','),
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
+    ...(o.tls
+      ? {
+          GATEWAY_TLS_CERT_FILE: o.tls.certFile,
+          GATEWAY_TLS_KEY_FILE: o.tls.keyFile,
+          GATEWAY_TLS_CA_FILE: o.tls.caFile,
+        }
+      : {}),
     ...o.env,
   };
   if (o.env?.GATEWAY_PEER_TOKENS_FILE) delete env.GATEWAY_PEER_TOKENS;
@@ -105,8 +114,11 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   });
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const url = agentUrl(port);
-  const client = new GatewayClient({ url, token: TOKEN }, { timeoutMs: 30_000 });
+  const url = agentUrl(port, o.tls !== undefined);
+  const client = new GatewayClient(
+    { url, token: TOKEN, ...(o.tls ? { ca: fs.readFileSync(o.tls.caFile) } : {}) },
+    { timeoutMs: 30_000 },
+  );
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`agent ${o.nodeId} exited: ${out}`);
