@@ -4,6 +4,7 @@
 // (4xx: a retry cannot help). The bearer token is sent, never logged or put into an error message.
 import https from 'node:https';
 import type { z } from 'zod';
+import { requestOverTls } from '../infra/tls';
 import { ConflictError, GatewayUnavailable, NotFoundError, ValidationError } from '../domain/errors';
 import { z as zod } from 'zod';
 import {
@@ -47,35 +48,6 @@ function agentFor(ca: Buffer | undefined): https.Agent {
   let a = agents.get(ca);
   if (!a) agents.set(ca, (a = new https.Agent({ keepAlive: true, ca, minVersion: 'TLSv1.2' })));
   return a;
-}
-
-/** A request over TLS, the server's certificate verified against `ca` (and its name against the URL's host). */
-function tlsRequest(
-  url: string,
-  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; ca?: Buffer },
-): Promise<{ status: number; ok: boolean; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, {
-      method: init.method,
-      headers: {
-        ...init.headers,
-        ...(init.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(init.body)) }),
-      },
-      signal: init.signal,
-      agent: agentFor(init.ca),
-    });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString('utf8') });
-      });
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
 }
 
 /** Certificate errors an operator must see as such, not as "unreachable". */
@@ -259,8 +231,10 @@ export class GatewayClient {
       body: body === undefined ? undefined : JSON.stringify(body),
     };
     try {
-      if (target.startsWith('https:')) res = await tlsRequest(target, { ...init, ca: this.endpoint.ca });
-      else {
+      if (target.startsWith('https:')) {
+        const r = await requestOverTls(target, { ...init, agent: agentFor(this.endpoint.ca) });
+        res = { ...r, ok: r.status >= 200 && r.status < 300 };
+      } else {
         const r = await fetch(target, init);
         res = { status: r.status, ok: r.ok, text: await r.text() };
       }

@@ -127,18 +127,28 @@ function readSecretFile(file: string, variable: string, problems: string[]): str
   }
 }
 
-function parsePeerTokens(text: string, variable: string, problems: string[]): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  for (const [i, item] of text
+/** The `<node id>=<value>` entries of a list (comma- or line-separated): position, the entry, node, value. */
+function nodeEntries(text: string): { n: number; item: string; node: string; value: string }[] {
+  return text
     .split(/[,\n]/)
     .map((s) => s.trim())
     .filter(Boolean)
-    .entries()) {
-    const eq = item.indexOf('=');
-    const node = eq > 0 ? item.slice(0, eq).trim() : '';
-    const token = eq > 0 ? item.slice(eq + 1).trim() : '';
+    .map((item, i) => {
+      const eq = item.indexOf('=');
+      return {
+        n: i + 1,
+        item,
+        node: eq > 0 ? item.slice(0, eq).trim() : '',
+        value: eq > 0 ? item.slice(eq + 1).trim() : '',
+      };
+    });
+}
+
+function parsePeerTokens(text: string, variable: string, problems: string[]): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const { n, node, value: token } of nodeEntries(text)) {
     if (!NodeId.safeParse(node).success || token.length < 16) {
-      problems.push(`${variable}: entry ${i + 1} must be <node id>=<token of at least 16 characters>`);
+      problems.push(`${variable}: entry ${n} must be <node id>=<token of at least 16 characters>`);
       continue;
     }
     const known = map.get(node) ?? [];
@@ -165,17 +175,11 @@ export function peerOrigin(url: string): string | undefined {
 
 function parsePeerUrls(text: string, problems: string[]): Map<string, string> {
   const map = new Map<string, string>();
-  for (const [i, item] of text
-    .split(/[,\n]/)
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .entries()) {
-    const eq = item.indexOf('=');
-    const node = eq > 0 ? item.slice(0, eq).trim() : '';
-    const origin = eq > 0 ? peerOrigin(item.slice(eq + 1).trim()) : undefined;
+  for (const { n, item, node, value } of nodeEntries(text)) {
+    const origin = peerOrigin(value);
     if (!NodeId.safeParse(node).success || !origin) {
       problems.push(
-        `GATEWAY_PEERS: entry ${i + 1} (${JSON.stringify(item)}) must be <node id>=<http(s)://host:port of its agent>`,
+        `GATEWAY_PEERS: entry ${n} (${JSON.stringify(item)}) must be <node id>=<http(s)://host:port of its agent>`,
       );
       continue;
     }

@@ -203,3 +203,32 @@ export function reloadableCa(
   });
   return () => ca;
 }
+
+/**
+ * One request over TLS through `agent` (which holds the CA, and the client certificate if any), answered as text: the
+ * clients of the gateway's control API (orchestrator) and of the data plane (peers) both use it.
+ */
+export function requestOverTls(
+  url: string | URL,
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; agent: https.Agent },
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, {
+      method: init.method,
+      headers: {
+        ...init.headers,
+        ...(init.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(init.body)) }),
+      },
+      signal: init.signal,
+      agent: init.agent,
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}

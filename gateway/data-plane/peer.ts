@@ -12,7 +12,7 @@ import {
   GatewayProblem,
   PEER_NODE_HEADER,
 } from '../../domain/gateway-contract';
-import { fsvmIdentityOf, type TlsMaterial } from '../../infra/tls';
+import { fsvmIdentityOf, requestOverTls, type TlsMaterial } from '../../infra/tls';
 import { asError } from '../util';
 
 /**
@@ -136,7 +136,13 @@ export class PeerClient {
     let status: number;
     let text: string;
     if (url.protocol === 'https:') {
-      ({ status, text } = await this.tlsRequest(url, method, headers, payload, timeout));
+      ({ status, text } = await requestOverTls(url, {
+        method,
+        headers,
+        ...(payload === undefined ? {} : { body: payload }),
+        signal: timeout,
+        agent: this.tlsAgent(),
+      }));
     } else {
       const res = await fetch(url, { method, headers, body: payload, signal: timeout });
       status = res.status;
@@ -147,36 +153,11 @@ export class PeerClient {
     return json;
   }
 
-  /** The TLS options of a request to the peer: this FSVM's certificate, the CA, and the peer's identity checked. */
-  private tlsOptions(): https.RequestOptions {
+  /** The agent of requests to this peer: this FSVM's certificate, the CA, and the peer's identity checked. */
+  private tlsAgent(): https.Agent {
     const m = this.target.tls;
     if (!m) throw new Error(`peer ${this.target.nodeId} is pinned at https but this agent has no TLS configured`);
-    return { agent: peerAgent(m, this.target.nodeId) };
-  }
-
-  private tlsRequest(
-    url: URL,
-    method: string,
-    headers: Record<string, string>,
-    payload: string | undefined,
-    signal: AbortSignal,
-  ): Promise<{ status: number; text: string }> {
-    return new Promise((resolve, reject) => {
-      const req = https.request(url, {
-        method,
-        headers: { ...headers, ...(payload === undefined ? {} : { 'content-length': Buffer.byteLength(payload) }) },
-        signal,
-        ...this.tlsOptions(),
-      });
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return peerAgent(m, this.target.nodeId);
   }
 
   /**
@@ -223,7 +204,7 @@ export class PeerClient {
         method: 'PUT',
         headers: this.headers({ 'content-type': 'application/octet-stream' }),
         signal,
-        ...(url.protocol === 'https:' ? this.tlsOptions() : {}),
+        ...(url.protocol === 'https:' ? { agent: this.tlsAgent() } : {}),
       });
       req.on('socket', (sock) => {
         if (sock instanceof TLSSocket) {
