@@ -27,6 +27,9 @@ import { startSites, type RunningSites } from '../demo/sites';
 
 type Stopper = { name: string; stop: () => Promise<unknown> };
 
+/** How long one step of the shutdown may take before the next one goes ahead. */
+const STOP_STEP_MS = 30_000;
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -42,11 +45,21 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     for (const { name, stop } of running.reverse()) {
+      // A step that hangs must not keep the rest running: e.g. the database client's disconnect waits forever for a
+      // query that was in flight when Ctrl-C also stopped the embedded PostgreSQL (same process group).
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await stop();
+        await Promise.race([
+          stop(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no end after ${STOP_STEP_MS / 1000} s`)), STOP_STEP_MS);
+          }),
+        ]);
         logger.info(`${name} stopped`);
       } catch (err) {
-        logger.error({ err }, `${name} did not stop cleanly`);
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, `${name} did not stop cleanly`);
+      } finally {
+        clearTimeout(timer);
       }
     }
     process.exit(code);
