@@ -29,6 +29,8 @@ export function createGatewayDirectory(deps: {
   secrets: SecretBox;
   timeoutMs?: number;
   rowsTtlMs?: number;
+  /** The CA bundle https gateways' certificates must chain to (GATEWAY_CA_FILE); unset: the system's trust. */
+  gatewayCa?: () => Buffer | undefined;
 }): GatewayDirectory {
   const ttl = deps.rowsTtlMs ?? ROWS_TTL_MS;
   const cache = new Map<string, { at: number; rows: Promise<FsvmRow[]> }>();
@@ -60,8 +62,9 @@ export function createGatewayDirectory(deps: {
     async client(fileServer, nodeId) {
       const fsvm = (await rows(fileServer)).find((f) => f.nodeId === nodeId);
       if (!fsvm) throw new NotFoundError(`file server '${fileServer}' has no FSVM '${nodeId}'`);
+      const ca = deps.gatewayCa?.();
       return new GatewayClient(
-        { url: fsvm.gatewayUrl, token: deps.secrets.open(fsvm.gatewayTokenEnc) },
+        { url: fsvm.gatewayUrl, token: deps.secrets.open(fsvm.gatewayTokenEnc), ...(ca ? { ca } : {}) },
         { timeoutMs: deps.timeoutMs ?? 15_000 },
       );
     },

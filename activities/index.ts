@@ -28,12 +28,14 @@ export interface ActivityDeps {
   progressIntervalMs?: number;
   /** NODE_ENV=production: directory settings may not use plain LDAP. */
   production?: boolean;
+  /** The CA bundle https gateways' certificates must chain to (GATEWAY_CA_FILE, reloaded on SIGHUP). */
+  gatewayCa?: () => Buffer | undefined;
   /** Domain controller timeouts (connect incl. TLS and bind, each operation); defaults 5 s and 10 s. */
   directoryTimeouts?: { connectMs: number; operationMs: number };
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const gateways = createGatewayDirectory({ db: deps.db, secrets: deps.secrets });
+  const gateways = createGatewayDirectory({ db: deps.db, secrets: deps.secrets, gatewayCa: deps.gatewayCa });
   return withFailureMapping({
     ...createDiagnosticsActivities(deps),
     ...createComplianceActivities(deps),

@@ -30,7 +30,6 @@ export interface PortionPlan {
   portion: string;
   sourceNode: string;
   destNode: string;
-  destUrl: string;
 }
 
 export interface ReplicationPlan {
@@ -169,8 +168,7 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           }),
         );
       }
-      const urlOf = new Map(to.fsvms.map((f) => [f.nodeId, f.gatewayUrl]));
-      const portions = placements.map((p): PortionPlan => ({ ...p, destUrl: urlOf.get(p.destNode)! }));
+      const portions: PortionPlan[] = placements;
       return { ...base, portions };
     },
 
@@ -332,8 +330,8 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
           portion: portion.portion,
           snapshotId: input.snapshotSetId,
           ...(baseSnapshotId ? { baseSnapshotId } : {}),
+          // the node, never its address: the sending agent sends only to the peers it has pinned (GATEWAY_PEERS)
           target: {
-            url: portion.destUrl,
             nodeId: portion.destNode,
             share: input.targetShare,
             portion: portion.portion,

@@ -1,6 +1,7 @@
 // The API's composition root: builds the Express app over injected clients (tests build it over their own).
 // Layout: /healthz (open), /api/v1/openapi.json and /api/v1/docs (open), everything else under /api/v1 behind a
 // bearer token (api/auth.ts), then the JSON body parser (bounded), the routes, and ONE error handler (api/problem.ts).
+import type { TLSSocket } from 'node:tls';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../infra/database';
@@ -9,7 +10,7 @@ import type { SecretBox } from '../infra/secrets';
 import { NotFoundError } from '../domain/errors';
 import { createAuditLog, resultOf } from './audit';
 import { authenticate, FailureLimiter, TokenCache, type Principal, type RateLimitOptions } from './auth';
-import { defaultGatewayFactory, type GatewayFactory } from './gateways';
+import { gatewayFactoryWith, type GatewayFactory } from './gateways';
 import { ApiRoutes, MUTATING } from './http';
 import { createRegistry, generateDocument, renderDocsPage } from './openapi';
 import { errorHandler, requireJsonBody, type Problem } from './problem';
@@ -58,6 +59,8 @@ export interface AppDeps {
   production?: boolean;
   /** How long POST .../directory/check waits for the check workflow (default 30 s). */
   directoryCheckWaitMs?: number;
+  /** The CA bundle gateways' certificates must chain to (GATEWAY_CA_FILE, reloaded on SIGHUP); unset: system trust. */
+  gatewayCa?: () => Buffer | undefined;
   /** The built web UI served at `/` (default: dist/web of this installation). */
   webRoot?: string;
   /** Live events: how often the database is polled for changes (default 1 s), and the streams' timings. */
@@ -73,14 +76,21 @@ const missingSecrets: SecretBox = {
   },
 };
 
+export const HSTS = 'max-age=31536000; includeSubDomains';
+
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Served over HTTPS: browsers are told to come back on HTTPS only (a year, this host and its subdomains).
+  app.use((req, res, next) => {
+    if ((req.socket as TLSSocket).encrypted) res.setHeader('strict-transport-security', HSTS);
+    next();
+  });
   app.use(healthRouter(deps));
 
   const secrets = deps.secrets ?? missingSecrets;
-  const gateways = deps.gateways ?? defaultGatewayFactory;
+  const gateways = deps.gateways ?? gatewayFactoryWith(deps.gatewayCa);
   const gatewayTimeoutMs = deps.gatewayTimeoutMs ?? 5000;
   const audit = createAuditLog(deps.db);
   const registry = createRegistry();

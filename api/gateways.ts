@@ -9,4 +9,10 @@ export interface GatewayPort {
 
 export type GatewayFactory = (endpoint: { url: string; token: string }) => GatewayPort;
 
-export const defaultGatewayFactory: GatewayFactory = (endpoint) => new GatewayClient(endpoint);
+/** Clients that verify https gateways against the CA bundle `ca()` gives at each call (reloaded on SIGHUP). */
+export const gatewayFactoryWith =
+  (ca?: () => Buffer | undefined): GatewayFactory =>
+  (endpoint) => {
+    const bundle = ca?.();
+    return new GatewayClient({ ...endpoint, ...(bundle ? { ca: bundle } : {}) });
+  };

@@ -3,6 +3,7 @@ import { loadConfig, ConfigError } from '../infra/config';
 import { createDb } from '../infra/database';
 import { createLogger } from '../infra/logger';
 import { connectClient } from '../infra/temporal';
+import { listeningUrl, reloadableCa } from '../infra/tls';
 import { createSecretBox, loadSecretKey } from '../infra/secrets';
 import { createApp } from './app';
 import { createApiServer } from './server';
@@ -27,9 +28,12 @@ async function main(): Promise<void> {
     logger,
     secrets: createSecretBox(loadSecretKey(config).key),
     production: config.env === 'production',
+    gatewayCa: reloadableCa(config.gateways.caFile, logger),
   });
-  const server = createApiServer(app).listen(config.api.port, config.api.host, () =>
-    logger.info(`API listening on http://${config.api.host}:${config.api.port}`),
+  // HTTPS (certificate reloaded on SIGHUP) or, where loadConfig allowed it, plain HTTP
+  const server = createApiServer(app, config.api.tls, logger);
+  server.listen(config.api.port, config.api.host, () =>
+    logger.info(`API listening on ${listeningUrl(server, config.api.host)}`),
   );
   const shutdown = () => {
     server.close(() => void Promise.all([temporal.connection.close(), db.$disconnect()]).then(() => process.exit(0)));

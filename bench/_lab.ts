@@ -18,7 +18,7 @@ import { createSecretBox } from '../infra/secrets';
 import { connectClient } from '../infra/temporal';
 import { startDevServer } from '../infra/temporal-dev-server';
 import { buildWorkflowBundle } from '../scripts/build-workflow-bundle';
-import { REPO, startAgent, TOKEN, type Agent } from '../test/gateway/helpers';
+import { REPO, agentUrl, startAgent, TOKEN, type Agent } from '../test/gateway/helpers';
 import { freePort } from '../test/helpers/ports';
 
 export const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
@@ -153,6 +153,12 @@ export async function startBenchLab(dir: string, onCleanup: (c: () => Promise<un
     secrets: createSecretBox(key),
   });
   const admin = { authorization: `Bearer ${(await createToken(db, 'bench-admin', 'admin')).token}` };
+  // Each agent's port, chosen when it or a peer pinning it first needs it (a peer's address is known before it starts).
+  const ports = new Map<string, Promise<number>>();
+  const portOf = (nodeId: string): Promise<number> => {
+    if (!ports.has(nodeId)) ports.set(nodeId, freePort());
+    return ports.get(nodeId)!;
+  };
   return {
     db,
     client,
@@ -165,8 +171,10 @@ export async function startBenchLab(dir: string, onCleanup: (c: () => Promise<un
     async agent(nodeId, fileServer, peers) {
       const a = await startAgent({
         nodeId,
+        port: await portOf(nodeId),
         dataRoot: fs.mkdtempSync(path.join(dir, `${nodeId}-`)),
         peers: Object.fromEntries(peers.map((p) => [p, PAIR])),
+        peerUrls: Object.fromEntries(await Promise.all(peers.map(async (p) => [p, agentUrl(await portOf(p))]))),
         env: { GATEWAY_FILE_SERVER_ID: fileServer, LOG_LEVEL: 'error' },
       });
       onCleanup(() => a.stop());

@@ -233,7 +233,7 @@ const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
                 portion: p.portion,
                 snapshotId: setId,
                 ...(base ? { baseSnapshotId: base } : {}),
-                target: { url: p.dst!.url, nodeId: p.dst!.nodeId, share: s.name, portion: p.portion },
+                target: { nodeId: p.dst!.nodeId, share: s.name, portion: p.portion },
               });
               for (let delay = 10; ; delay = Math.min(delay * 2, 50)) {
                 const st = await p.src.client.getTransfer(transferId);

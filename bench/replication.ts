@@ -3,7 +3,9 @@
 // processes on loopback (portable driver: base, then incrementals of small changes, then the rename of the folder
 // that holds the large files), and compares with the yardsticks run on the same data, disk and run: a tar-to-tar pipe
 // (base), `rsync -a` (incremental, rename) and raw `btrfs send | btrfs receive` between two loop-mounted btrfs images
-// (btrfs driver). Peak RSS of both agents is read from /proc (VmHWM). The last line (printed by bench/run.ts) is one
+// (btrfs driver), and the portable base copy with the data plane on mutual TLS against plain HTTP (same agents, same
+// data, restarted with and without certificates in turn; the cipher suite that ran is printed). Peak RSS of both
+// agents is read from /proc (VmHWM). The last line (printed by bench/run.ts) is one
 // JSON object with the figures. Base copies and their yardsticks run --reps times (default 3, --quick 2),
 // interleaved, as do the incrementals (a new change each round) and rsync, and the figures are the medians: on a
 // shared VM one pair of runs can differ by 2x either way.
@@ -14,7 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
 import type { TransferStatus } from '../domain/gateway-contract';
-import { REPO, startAgent, transferEnded, type Agent } from '../test/gateway/helpers';
+import { REPO, agentUrl, startAgent, transferEnded, type Agent } from '../test/gateway/helpers';
+import { freePort } from '../test/helpers/ports';
+import { createCertificateAuthority, issueFsvmCertificate } from '../infra/tls-certificates';
 import type { BenchContext, BenchFigures } from './run';
 
 const MiB = 1024 * 1024;
@@ -118,7 +122,7 @@ async function replicate(
     share: 'bench',
     snapshotId,
     ...(base ? { baseSnapshotId: base } : {}),
-    target: { url: b.url, nodeId: b.nodeId, share: targetShare },
+    target: { nodeId: b.nodeId, share: targetShare },
   });
   const t = await finished(a, id);
   if (t.state !== 'succeeded') throw new Error(`transfer ${id} ${t.state}: ${t.error}`);
@@ -172,28 +176,61 @@ function compileAgent(): string {
   return out;
 }
 let compiledAgent: string | undefined;
+/** Each agent's port by node id, chosen at its first use: a sender pins its peers' addresses before they start. */
+const ports = new Map<string, Promise<number>>();
+function portOf(nodeId: string): Promise<number> {
+  if (!ports.has(nodeId)) ports.set(nodeId, freePort());
+  return ports.get(nodeId)!;
+}
 
-function agent(
+async function agent(
   name: string,
   dir: string,
   driver: 'portable' | 'btrfs',
-  peer: string,
-  o: { nodeId?: string; env?: Record<string, string> } = {},
+  peers: string[],
+  o: { env?: Record<string, string>; tls?: BenchTls } = {},
 ) {
+  const nodeId = `bench-${name}`;
   return startAgent({
-    nodeId: o.nodeId ?? `bench-${name}`,
+    nodeId,
+    port: await portOf(nodeId),
     dataRoot: path.join(dir, name),
     driver,
-    peers: { [peer]: PAIR },
+    peers: Object.fromEntries(peers.map((p) => [p, PAIR])),
+    peerUrls: Object.fromEntries(
+      await Promise.all(peers.map(async (p) => [p, agentUrl(await portOf(p), o.tls !== undefined)])),
+    ),
+    ...(o.tls ? { tls: o.tls(nodeId) } : {}),
     nodeArgs,
     entry: (compiledAgent ??= compileAgent()),
     env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...o.env },
   });
 }
 
-async function agents(root: string, driver: 'portable' | 'btrfs', rootB = root): Promise<[Agent, Agent]> {
-  const a = await agent('a', root, driver, 'bench-b');
-  const b = await agent('b', rootB, driver, 'bench-a');
+/** The TLS files of a bench agent by node id (its certificate names fs-test and the node, as startAgent runs it). */
+type BenchTls = (nodeId: string) => { certFile: string; keyFile: string; caFile: string };
+
+/** A CA and a certificate for each bench agent, made with openssl under `dir`. */
+async function benchTls(dir: string): Promise<BenchTls> {
+  const ca = await createCertificateAuthority(path.join(dir, 'ca'), { name: 'ca', commonName: 'fs-dr bench CA' });
+  const certs = path.join(dir, 'certs');
+  for (const nodeId of ['bench-a', 'bench-b'])
+    await issueFsvmCertificate(ca, certs, { fileServer: 'fs-test', nodeId, hosts: ['127.0.0.1'] });
+  return (nodeId) => ({
+    certFile: path.join(certs, `${nodeId}.pem`),
+    keyFile: path.join(certs, `${nodeId}.key`),
+    caFile: ca.certFile,
+  });
+}
+
+async function agents(
+  root: string,
+  driver: 'portable' | 'btrfs',
+  rootB = root,
+  o: { env?: Record<string, string>; tls?: BenchTls } = {},
+): Promise<[Agent, Agent]> {
+  const a = await agent('a', root, driver, ['bench-b', 'bench-c'], o);
+  const b = await agent('b', rootB, driver, ['bench-a'], o);
   await a.client.createShare('bench');
   await b.client.createShare('bench', { accessMode: 'read_only' });
   return [a, b];
@@ -396,6 +433,44 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
     await a.stop();
     await b.stop();
 
+    // ---- the data plane on TLS (mutual, between pinned peers) vs plain HTTP ---------------------------------------
+    // The same agents on the same data, restarted with and without TLS in turn (which goes first alternates): a base
+    // copy of s1 each time. Both go chunked (the upgraded stream is plain HTTP only; the portable driver never uses it).
+    const tls = await benchTls(path.join(work, 'tls'));
+    const plainSamples: number[] = [];
+    const tlsSamples: number[] = [];
+    let cipher = '';
+    for (let i = 0; i < reps; i++) {
+      for (const secure of i % 2 ? [true, false] : [false, true]) {
+        const [x, y] = await agents(pwork, 'portable', pwork, {
+          env: { LOG_LEVEL: 'info' },
+          ...(secure ? { tls } : {}),
+        });
+        try {
+          const s = await extraBase(x, y, `${secure ? 'tls' : 'plain'}${i}`);
+          (secure ? tlsSamples : plainSamples).push(s);
+          if (secure) cipher = /"transferId":"tls\d+"[^\n]*"tls":"([^"]+)"/.exec(x.output())?.[1] ?? cipher;
+        } finally {
+          await x.stop();
+          await y.stop();
+        }
+      }
+    }
+    const plainS = median(plainSamples);
+    const tlsS = median(tlsSamples);
+    ctx.log(
+      `data plane on TLS (${cipher || 'cipher not logged'}): base ${(bytes / MiB / tlsS).toFixed(1)} MiB/s vs plain ` +
+        `HTTP ${(bytes / MiB / plainS).toFixed(1)} MiB/s = ${(plainS / tlsS).toFixed(2)}x (goal >= 0.8; samples TLS ` +
+        `${tlsSamples.map((x) => x.toFixed(2)).join(', ')}, plain ${plainSamples.map((x) => x.toFixed(2)).join(', ')})`,
+    );
+    Object.assign(figures, {
+      tls_cipher: cipher,
+      tls_base_s: +tlsS.toFixed(3),
+      plain_base_s: +plainS.toFixed(3),
+      tls_ratio: +(plainS / tlsS).toFixed(3),
+      tls_ratio_samples: tlsSamples.map((x, i) => +(plainSamples[i]! / x).toFixed(3)),
+    });
+
     // ---- btrfs driver vs raw btrfs send | receive ---------------------------------------------------------------
     if (withBtrfs) {
       // b holds s1 to s4, the raw incrementals, one more copy at a time (deleted after each sample) and, with the
@@ -499,11 +574,8 @@ export default async function replication(ctx: BenchContext): Promise<BenchFigur
       }
       const bIncrS = median(bIncrSamples);
       // the same base copies into a receiver with GATEWAY_RECEIVE_SPOOL=on (a second write of the stream, which lets
-      // the splice of every resume be checked): a second receiver known to the sender by the same node id
-      const bc = await agent('c', mB, 'btrfs', 'bench-a', {
-        nodeId: 'bench-b',
-        env: { GATEWAY_RECEIVE_SPOOL: 'on' },
-      });
+      // the splice of every resume be checked): a second receiver, bench-c, a peer the sender has pinned too
+      const bc = await agent('c', mB, 'btrfs', ['bench-a'], { env: { GATEWAY_RECEIVE_SPOOL: 'on' } });
       cleanups.push(() => bc.stop());
       const spoolSamples: number[] = [];
       for (let i = 0; i < reps; i++) spoolSamples.push(await afterDelete(extraBase(ba, bc, `spool${i}`)));

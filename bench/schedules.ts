@@ -69,7 +69,7 @@ const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
         portion: '',
         snapshotId: id,
         ...(base ? { baseSnapshotId: base } : {}),
-        target: { url: b1.url, nodeId: 'b1', share: 'yardstick', portion: '' },
+        target: { nodeId: 'b1', share: 'yardstick', portion: '' },
       });
       while ((await a1.client.getTransfer(`${id}.t`)).state !== 'succeeded') await sleep(20);
       await b1.client.commitReceive(`${id}.t`);

@@ -7,7 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { GatewayClient } from '../gateway/client';
 import { installationRoot } from '../infra/installation';
+import { certificateUsable, issueFsvmCertificate, type CertificateAuthority } from '../infra/tls-certificates';
 import type { Logger } from '../infra/logger';
 
 export const SCRIPT = path.join(installationRoot(), 'scripts', 'gateway-sites.sh');
@@ -139,13 +141,39 @@ export interface RunningSites {
   stop(): Promise<void>;
 }
 
-/** Starts the gateway agents (and smbds) of the demo sites; `ready` tells when they all answer. */
+/**
+ * Each demo FSVM's certificate, signed by the local CA (kept under <dir>/<node>/tls/ and reused while valid), and
+ * the CA's certificate as <dir>/ca.pem: scripts/gateway-sites.sh then runs the agents on TLS, mutual between peers.
+ */
+async function ensureFsvmCertificates(dir: string, fsvms: DemoFsvm[], ca: CertificateAuthority): Promise<void> {
+  for (const f of fsvms) {
+    const tlsDir = path.join(dir, f.nodeId, 'tls');
+    const cert = path.join(tlsDir, `${f.nodeId}.pem`);
+    if (fs.existsSync(path.join(tlsDir, `${f.nodeId}.key`)) && certificateUsable(cert, ca)) continue;
+    await issueFsvmCertificate(ca, tlsDir, {
+      fileServer: f.fileServer,
+      nodeId: f.nodeId,
+      hosts: ['127.0.0.1', 'localhost'],
+      days: 365,
+    });
+  }
+  fs.writeFileSync(path.join(dir, 'ca.pem'), ca.certPem);
+}
+
+/**
+ * Starts the gateway agents (and smbds) of the demo sites; `ready` tells when they all answer. With `ca` (the local
+ * CA of the embedded default) the agents run on TLS.
+ */
 export async function startSites(
   dir: string,
   logger: Logger,
   addressOf: (fileServer: string) => string = () => LOOPBACK,
+  ca?: CertificateAuthority,
 ): Promise<RunningSites> {
   const fsvms = await prepareSites(dir, addressOf);
+  if (ca) await ensureFsvmCertificates(dir, fsvms, ca);
+  else fs.rmSync(path.join(dir, 'ca.pem'), { force: true });
+  const caPem = ca ? Buffer.from(ca.certPem) : undefined;
   const smb = new Map<string, boolean>();
   const child: ChildProcess = spawn('bash', [SCRIPT, dir], {
     // Its own process group: Ctrl-C in the terminal reaches `npm start`, which stops the sites last, in order.
@@ -192,7 +220,8 @@ export async function startSites(
       }
     }
   };
-  const urlOf = (nodeId: string) => `http://127.0.0.1:${fsvms.find((f) => f.nodeId === nodeId)!.gatewayPort}`;
+  const urlOf = (nodeId: string) =>
+    `${ca ? 'https' : 'http'}://127.0.0.1:${fsvms.find((f) => f.nodeId === nodeId)!.gatewayPort}`;
   const tokenOf = (nodeId: string) => fs.readFileSync(path.join(dir, nodeId, 'token'), 'utf8').trim();
   const ready = (async () => {
     const deadline = Date.now() + 60_000;
@@ -201,11 +230,13 @@ export async function startSites(
         if (child.exitCode !== null)
           throw new Error(`the demo's gateway-sites.sh exited (${child.exitCode}): ${stderr}`);
         try {
-          const res = await fetch(`${urlOf(f.nodeId)}/v1/health`, {
-            headers: { authorization: `Bearer ${tokenOf(f.nodeId)}` },
-            signal: AbortSignal.timeout(1000),
+          const client = new GatewayClient({
+            url: urlOf(f.nodeId),
+            token: tokenOf(f.nodeId),
+            ...(caPem ? { ca: caPem } : {}),
           });
-          if (res.ok) break;
+          await client.health({ timeoutMs: 1000 });
+          break;
         } catch {
           // not up yet
         }

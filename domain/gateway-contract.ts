@@ -169,10 +169,16 @@ export const StartTransferRequest = z
     baseSnapshotId: SnapshotId.optional(),
     target: z
       .object({
-        /** Base URL of the destination gateway, e.g. http://10.0.0.21:7500 */
-        url: z.url({ protocol: /^https?$/ }),
-        /** The destination's node id: selects the peer token. */
+        /**
+         * The destination FSVM: one of the sending agent's pinned peers (GATEWAY_PEERS), whose address and pair secret
+         * the agent takes from its own configuration.
+         */
         nodeId: NodeId,
+        /**
+         * Optional, for agents' older callers: if given, it must be the address the sending agent has configured for
+         * `nodeId`; any other address is refused (400, field target.url) and nothing is sent.
+         */
+        url: z.url({ protocol: /^https?$/ }).optional(),
         share: ShareName,
         portion: PortionRef,
       })
@@ -189,6 +195,7 @@ export const TransferStatus = z.object({
   portion: z.string(),
   snapshotId: SnapshotId,
   baseSnapshotId: SnapshotId.nullable(),
+  /** url: the pinned address of the peer the transfer went to (the sending agent's configuration). */
   target: z.object({ url: z.string(), nodeId: NodeId, share: ShareName, portion: z.string() }),
   state: TransferState,
   /** Length of the stream; null while unknown (btrfs streams are measured while sent). */

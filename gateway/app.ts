@@ -3,6 +3,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import os from 'node:os';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
@@ -44,6 +46,7 @@ import {
   type GatewaySnapshot,
 } from '../domain/gateway-contract';
 import type { Logger } from '../infra/logger';
+import { fsvmIdentityOf } from '../infra/tls';
 import type { GatewayConfig } from './config';
 import { Receiver } from './data-plane/receiver';
 import { Sender } from './data-plane/sender';
@@ -100,7 +103,7 @@ export class Gateway {
       this.layout.state,
       {
         nodeId: config.nodeId,
-        peerTokens: config.peerTokens,
+        peers: config,
         defaultBandwidthLimit: config.bandwidthLimit,
         maxStreams: config.maxStreams,
       },
@@ -131,6 +134,27 @@ export class Gateway {
     await this.sender.load();
   }
 
+  /**
+   * With TLS, a peer is also who its certificate says: one the CA signed (verified by the TLS layer) that names the
+   * node the request claims to come from (and so a node this agent lists). Without TLS (loopback only) there is none.
+   */
+  private peerCertificateNames(socket: Socket | undefined, node: string): boolean {
+    if (!this.config.tls) return true;
+    if (!(socket instanceof TLSSocket) || !socket.authorized) return false;
+    return fsvmIdentityOf(socket.getPeerCertificate())?.nodeId === node;
+  }
+
+  /**
+   * Takes the secrets of a configuration read again (SIGHUP): the control token and the pair secrets, so that a pair
+   * secret is rotated without a restart (docs/gateway.md, "Rotating a pair secret"). Everything else needs a restart.
+   */
+  reloadSecrets(fresh: Pick<GatewayConfig, 'token' | 'peerTokens' | 'tls'>): void {
+    this.config.token = fresh.token;
+    this.config.peerTokens = fresh.peerTokens;
+    // the client side of the data plane: connections to peers opened from now on present the new certificate
+    if (fresh.tls) this.config.tls = fresh.tls;
+  }
+
   async stop(): Promise<void> {
     this.store.close();
     await Promise.all([this.sender.stop(), this.receiver.stop()]);
@@ -140,14 +164,15 @@ export class Gateway {
     return this.registry.list().flatMap((s) => s.portions.map((portion) => ({ share: s.name, portion })));
   }
 
-  authenticate(req: { headers: IncomingHttpHeaders }): Caller | undefined {
+  authenticate(req: { headers: IncomingHttpHeaders; socket?: Socket }): Caller | undefined {
     const h = req.headers.authorization;
     if (!h?.startsWith('Bearer ')) return undefined;
     const token = h.slice(7).trim();
     const node = req.headers[PEER_NODE_HEADER];
     if (typeof node === 'string' && node) {
-      const peerToken = this.config.peerTokens.get(node);
-      if (peerToken && safeEqual(token, peerToken)) return { kind: 'peer', node };
+      // during a rotation both the current and the previous pair secret are valid (every one compared: no timing)
+      const accepted = (this.config.peerTokens.get(node) ?? []).map((t) => safeEqual(token, t));
+      if (accepted.includes(true) && this.peerCertificateNames(req.socket, node)) return { kind: 'peer', node };
     }
     return safeEqual(token, this.config.token) ? { kind: 'control' } : undefined;
   }

@@ -2,7 +2,9 @@
 // domain/gateway-contract.ts, so a gateway of another version fails loudly instead of feeding bad data onwards.
 // Errors: GatewayUnavailable (network, timeout, 5xx: worth a retry), ValidationError / NotFoundError / ConflictError
 // (4xx: a retry cannot help). The bearer token is sent, never logged or put into an error message.
+import https from 'node:https';
 import type { z } from 'zod';
+import { requestOverTls } from '../infra/tls';
 import { ConflictError, GatewayUnavailable, NotFoundError, ValidationError } from '../domain/errors';
 import { z as zod } from 'zod';
 import {
@@ -30,10 +32,26 @@ import {
 const Empty = zod.unknown();
 
 export interface GatewayEndpoint {
-  /** Base URL, e.g. http://10.0.0.11:7500 */
+  /** Base URL, e.g. https://10.0.0.11:7500 */
   url: string;
   token: string;
+  /** The CA bundle an https gateway's certificate must chain to (the orchestrator's GATEWAY_CA_FILE); unset: the
+   * system's trust store. */
+  ca?: Buffer;
 }
+
+/** One keep-alive agent per CA bundle (a reloaded bundle is a new Buffer, so a new agent). */
+const agents = new WeakMap<Buffer, https.Agent>();
+const systemTrust = new https.Agent({ keepAlive: true, minVersion: 'TLSv1.2' });
+function agentFor(ca: Buffer | undefined): https.Agent {
+  if (!ca) return systemTrust;
+  let a = agents.get(ca);
+  if (!a) agents.set(ca, (a = new https.Agent({ keepAlive: true, ca, minVersion: 'TLSv1.2' })));
+  return a;
+}
+
+/** Certificate errors an operator must see as such, not as "unreachable". */
+const TLS_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ERR_SSL|EPROTO/;
 
 export interface RequestOptions {
   timeoutMs?: number;
@@ -202,22 +220,35 @@ export class GatewayClient {
     const target = `${this.endpoint.url.replace(/\/$/, '')}${GATEWAY_API_PREFIX}${path}`;
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.defaults.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    let res: Response;
+    let res: { status: number; ok: boolean; text: string };
+    const init = {
+      method,
+      signal,
+      headers: {
+        authorization: `Bearer ${this.endpoint.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    };
     try {
-      res = await fetch(target, {
-        method,
-        signal,
-        headers: {
-          authorization: `Bearer ${this.endpoint.token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      if (target.startsWith('https:')) {
+        const r = await requestOverTls(target, { ...init, agent: agentFor(this.endpoint.ca) });
+        res = { ...r, ok: r.status >= 200 && r.status < 300 };
+      } else {
+        const r = await fetch(target, init);
+        res = { status: r.status, ok: r.ok, text: await r.text() };
+      }
     } catch (err) {
-      const reason = err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'unreachable';
+      const e = err as { name?: string; code?: string; message?: string };
+      const reason =
+        e.name === 'TimeoutError' || e.name === 'AbortError'
+          ? 'timed out'
+          : TLS_ERRORS.test(e.code ?? '')
+            ? `refused its TLS certificate (${e.code}: ${e.message})`
+            : 'unreachable';
       throw new GatewayUnavailable(`gateway ${this.endpoint.url} ${reason} (${method} ${path})`);
     }
-    const text = await res.text();
+    const text = res.text;
     const json = parseJson(text);
     if (!res.ok) throw toError(this.endpoint.url, method, path, res.status, json);
     const parsed = schema.safeParse(json);

@@ -93,6 +93,37 @@ describe('gateway config', () => {
     });
   });
 
+  it('reads the pinned peers and the pair secrets of a rotation (current first, then previous)', () => {
+    const c = loadGatewayConfig({
+      ...base,
+      GATEWAY_PEER_TOKENS: 'fsvm-2=new-pair-secret-0123456,fsvm-2=old-pair-secret-0123456,fsvm-3=third-secret-0123456',
+      GATEWAY_PEERS: 'fsvm-2=https://10.0.0.2:7500/, fsvm-3=http://[::1]:7501',
+    });
+    expect(c.peerTokens.get('fsvm-2')).toEqual(['new-pair-secret-0123456', 'old-pair-secret-0123456']);
+    expect([...c.peerUrls]).toEqual([
+      ['fsvm-2', 'https://10.0.0.2:7500'],
+      ['fsvm-3', 'http://[::1]:7501'],
+    ]);
+    const problems = (env: Record<string, string>): string => {
+      try {
+        loadGatewayConfig({ ...base, ...env });
+        return '';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(
+      problems({
+        GATEWAY_PEER_TOKENS: 'fsvm-2=a-secret-0123456789,fsvm-2=b-secret-0123456789,fsvm-2=c-secret-0123456789',
+      }),
+    ).toMatch(/fsvm-2 is listed more than twice/);
+    expect(problems({ GATEWAY_PEERS: 'fsvm-2=http://10.0.0.2:7500' })).toMatch(/fsvm-2 has no pair secret/);
+    for (const bad of ['fsvm-2=ftp://x:1', 'fsvm-2=http://x:1/path', 'fsvm-2=http://u:p@x:1', 'nourl'])
+      expect(problems({ GATEWAY_PEER_TOKENS: 'fsvm-2=a-secret-0123456789', GATEWAY_PEERS: bad })).toMatch(
+        /GATEWAY_PEERS: entry 1/,
+      );
+  });
+
   it('reads tokens from files', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gwcfg-'));
     fs.writeFileSync(path.join(dir, 'token'), 'token-from-a-file-0123\n');
@@ -104,7 +135,7 @@ describe('gateway config', () => {
       GATEWAY_PEER_TOKENS_FILE: path.join(dir, 'peers'),
     });
     expect(c.token).toBe('token-from-a-file-0123');
-    expect(c.peerTokens.get('fsvm-2')).toBe('pair-secret-0123456789');
+    expect(c.peerTokens.get('fsvm-2')).toEqual(['pair-secret-0123456789']);
     expect(() =>
       loadGatewayConfig({ ...base, GATEWAY_TOKEN: undefined, GATEWAY_TOKEN_FILE: path.join(dir, 'missing') }),
     ).toThrow(/GATEWAY_TOKEN_FILE: cannot read/);

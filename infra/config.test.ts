@@ -90,4 +90,24 @@ describe('loadConfig', () => {
       }).demo.enabled,
     ).toBe(false);
   });
+  it('serves plain HTTP off loopback only outside production; API TLS takes both files', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      TEMPORAL_ADDRESS: 't:7233',
+      DATABASE_URL: 'postgresql://x/y',
+      SECRETS_KEY: 'k',
+    };
+    expect(loadConfig({ ...prod }).api).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(problems({ ...prod, API_HOST: '0.0.0.0' }).join('\n')).toMatch(
+      /API_HOST: plain HTTP on 0\.0\.0\.0 is refused with NODE_ENV=production/,
+    );
+    expect(loadConfig({ API_HOST: '0.0.0.0' }).api.host).toBe('0.0.0.0'); // development: allowed
+    expect(
+      loadConfig({ ...prod, API_HOST: '0.0.0.0', API_TLS_CERT_FILE: '/etc/fsdr/api.pem', API_TLS_KEY_FILE: '/k' }).api,
+    ).toEqual({ host: '0.0.0.0', port: 8080, tls: { certFile: '/etc/fsdr/api.pem', keyFile: '/k' } });
+    expect(problems({ API_TLS_CERT_FILE: '/etc/fsdr/api.pem' })).toEqual([
+      'API_TLS_CERT_FILE and API_TLS_KEY_FILE: set both or neither',
+    ]);
+    expect(loadConfig({ GATEWAY_CA_FILE: '/etc/fsdr/ca.pem' }).gateways).toEqual({ caFile: '/etc/fsdr/ca.pem' });
+  });
 });

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { plainHttpRefusal } from './tls';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -60,6 +61,11 @@ const envSchema = z.object({
 
   API_HOST: z.string().trim().min(1).default('127.0.0.1'),
   API_PORT: port.default(8080),
+  /** HTTPS of the REST API (and the web UI): certificate chain and key, PEM files read again on SIGHUP. */
+  API_TLS_CERT_FILE: optionalString,
+  API_TLS_KEY_FILE: optionalString,
+  /** The CA bundle the gateways' certificates chain to (https gateway URLs); read again on SIGHUP. */
+  GATEWAY_CA_FILE: optionalString,
 
   SECRETS_KEY: optionalString,
   SECRETS_KEY_FILE: optionalString,
@@ -92,7 +98,10 @@ export interface Config {
     url?: string;
     embeddedPort: number;
   };
-  api: { host: string; port: number };
+  /** tls: HTTPS with HSTS; unset: plain HTTP (loopback only with NODE_ENV=production). */
+  api: { host: string; port: number; tls?: { certFile: string; keyFile: string } };
+  /** How the orchestrator verifies gateways: the CA bundle (unset: the system's trust store). */
+  gateways: { caFile?: string };
   secrets: { key?: string; keyFile?: string };
   worker: { workflowBundlePath?: string };
   /** Whether `npm start` runs the demo sites (demo/), with their data under DATA_DIR/demo. */
@@ -143,6 +152,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   if ((parsed.success ? parsed.data.NODE_ENV : picked.NODE_ENV) === 'production' && picked.DEMO?.trim() === 'on')
     problems.push('DEMO: the demo cannot run with NODE_ENV=production');
+  if (set('API_TLS_CERT_FILE') !== set('API_TLS_KEY_FILE'))
+    problems.push('API_TLS_CERT_FILE and API_TLS_KEY_FILE: set both or neither');
+  else if (!set('API_TLS_CERT_FILE')) {
+    const refusal = plainHttpRefusal(
+      'API_HOST',
+      picked.API_HOST?.trim() || '127.0.0.1',
+      (parsed.success ? parsed.data.NODE_ENV : picked.NODE_ENV) === 'production',
+    );
+    if (refusal) problems.push(`${refusal} (API_TLS_CERT_FILE, API_TLS_KEY_FILE)`);
+  }
   if (set('SECRETS_KEY') && set('SECRETS_KEY_FILE'))
     problems.push('SECRETS_KEY and SECRETS_KEY_FILE: set only one of them');
   if (problems.length || !parsed.success) throw new ConfigError(problems);
@@ -163,7 +182,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       devUiPort: e.TEMPORAL_DEV_UI_PORT,
     },
     database: { url: e.DATABASE_URL, embeddedPort: e.EMBEDDED_DB_PORT },
-    api: { host: e.API_HOST, port: e.API_PORT },
+    api: {
+      host: e.API_HOST,
+      port: e.API_PORT,
+      ...(e.API_TLS_CERT_FILE && e.API_TLS_KEY_FILE
+        ? { tls: { certFile: path.resolve(e.API_TLS_CERT_FILE), keyFile: path.resolve(e.API_TLS_KEY_FILE) } }
+        : {}),
+    },
+    gateways: { ...(e.GATEWAY_CA_FILE ? { caFile: path.resolve(e.GATEWAY_CA_FILE) } : {}) },
     secrets: { key: e.SECRETS_KEY, keyFile: e.SECRETS_KEY_FILE },
     worker: { workflowBundlePath: e.WORKFLOW_BUNDLE_PATH },
     demo: {

@@ -48,12 +48,28 @@ for ((i = 0; i < count; i++)); do
   mkdir -p "$dir/${node[i]}/data"
   secret_file "$dir/${node[i]}/token"
 done
-# Pair secrets: every two FSVMs of different file servers share one; each agent's peers file lists its own.
+# TLS: with <dir>/ca.pem (the CA bundle) every agent runs its control API and data plane on TLS, mutual between
+# peers, with its certificate <dir>/<node id>/tls/<node id>.pem and key (npm start makes them with a local CA).
+scheme=http
+if [ -f "$dir/ca.pem" ]; then
+  scheme=https
+  for ((i = 0; i < count; i++)); do
+    for f in pem key; do
+      [ -f "$dir/${node[i]}/tls/${node[i]}.$f" ] || { echo "gateway-sites: $dir/ca.pem is there but $dir/${node[i]}/tls/${node[i]}.$f is not" >&2; exit 2; }
+    done
+  done
+fi
+
+# Pair secrets: every two FSVMs of different file servers share one; each agent's peers file lists its own, and
+# GATEWAY_PEERS pins where each of those peers is (the only addresses the agent sends to).
+peer_urls=()
 for ((i = 0; i < count; i++)); do
   peers="$dir/${node[i]}/peers"
+  peer_urls[i]=""
   (umask 077 && : > "$peers.tmp")
   for ((j = 0; j < count; j++)); do
     [ "${fs[i]}" = "${fs[j]}" ] && continue
+    peer_urls[i]+="${peer_urls[i]:+,}${node[j]}=$scheme://$host:${gport[j]}"
     if [[ "${node[i]}" < "${node[j]}" ]]; then pair="${node[i]}+${node[j]}"; else pair="${node[j]}+${node[i]}"; fi
     secret_file "$dir/pairs/$pair"
     echo "${node[j]}=$(cat "$dir/pairs/$pair")" >> "$peers.tmp"
@@ -89,6 +105,10 @@ fi
 for ((i = 0; i < count; i++)); do
   n="${node[i]}" nd="$dir/${node[i]}"
   smb_env=()
+  tls_env=()
+  if [ "$scheme" = https ]; then
+    tls_env=(GATEWAY_TLS_CERT_FILE="$nd/tls/$n.pem" GATEWAY_TLS_KEY_FILE="$nd/tls/$n.key" GATEWAY_TLS_CA_FILE="$dir/ca.pem")
+  fi
   smb_note="no SMB"
   if [ -n "$smbd_bin" ] && [ "${sport[i]}" != "-" ]; then
     smb="$nd/smb"
@@ -135,15 +155,15 @@ EOF
   if [ "${GATEWAY_ENTRY:-}" = dist ]; then entry=("$root/dist/gateway/main.js"); else entry=(--import tsx "$root/gateway/main.ts"); fi
   (
     cd "$root"
-    exec env "${smb_env[@]}" \
+    exec env "${smb_env[@]}" "${tls_env[@]}" \
       GATEWAY_FILE_SERVER_ID="${fs[i]}" GATEWAY_NODE_ID="$n" GATEWAY_LISTEN="$host:${gport[i]}" \
       GATEWAY_DATA_ROOT="$nd/data" GATEWAY_DRIVER="${GATEWAY_DRIVER:-portable}" \
-      GATEWAY_TOKEN_FILE="$nd/token" GATEWAY_PEER_TOKENS_FILE="$nd/peers" \
+      GATEWAY_TOKEN_FILE="$nd/token" GATEWAY_PEER_TOKENS_FILE="$nd/peers" GATEWAY_PEERS="${peer_urls[i]}" \
       GATEWAY_BANDWIDTH_LIMIT="${GATEWAY_BANDWIDTH_LIMIT:-0}" LOG_FORMAT=json \
       node --max-semi-space-size=4 "${entry[@]}"
   ) >> "$nd/gateway.log" 2>&1 &
   agent_pids+=($!)
-  echo "gateway-sites: ${fs[i]}/$n: gateway http://$host:${gport[i]}, $smb_note, data $nd/data, log $nd/gateway.log"
+  echo "gateway-sites: ${fs[i]}/$n: gateway $scheme://$host:${gport[i]}, $smb_note, data $nd/data, log $nd/gateway.log"
 done
 
 # Runs until signalled, or until the process that started it is gone (then nobody else would stop the agents).

@@ -7,7 +7,6 @@
 // reverse order (the demo's gateways, DC and addresses last); a second start reuses the data.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Server } from 'node:http';
 import { createApp } from '../api/app';
 import { createApiServer } from '../api/server';
 import { ensureBootstrapToken } from '../api/bootstrap';
@@ -18,6 +17,8 @@ import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { createLogger, redactUrl } from '../infra/logger';
 import { installSdkLogging } from '../infra/temporal-logging';
 import { connectClient, connectWorker } from '../infra/temporal';
+import { listeningUrl, reloadableCa } from '../infra/tls';
+import { ensureCertificateAuthority, type CertificateAuthority } from '../infra/tls-certificates';
 import { assertPortFree, startDevServer } from '../infra/temporal-dev-server';
 import { ensureRpoMonitor } from '../workers/rpo-monitor';
 import { createWorker } from '../workers/worker';
@@ -26,6 +27,9 @@ import { prepareDemoDirectory, type DemoDirectory } from '../demo/directory';
 import { startSites, type RunningSites } from '../demo/sites';
 
 type Stopper = { name: string; stop: () => Promise<unknown> };
+
+/** How long one step of the shutdown may take before the next one goes ahead. */
+const STOP_STEP_MS = 30_000;
 
 async function main(): Promise<void> {
   let config;
@@ -42,11 +46,21 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     for (const { name, stop } of running.reverse()) {
+      // A step that hangs must not keep the rest running: e.g. the database client's disconnect waits forever for a
+      // query that was in flight when Ctrl-C also stopped the embedded PostgreSQL (same process group).
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await stop();
+        await Promise.race([
+          stop(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no end after ${STOP_STEP_MS / 1000} s`)), STOP_STEP_MS);
+          }),
+        ]);
         logger.info(`${name} stopped`);
       } catch (err) {
-        logger.error({ err }, `${name} did not stop cleanly`);
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, `${name} did not stop cleanly`);
+      } finally {
+        clearTimeout(timer);
       }
     }
     process.exit(code);
@@ -66,11 +80,22 @@ async function main(): Promise<void> {
     // them); the demo's loopback addresses go after them.
     let demoSites: Promise<RunningSites> | undefined;
     let demoDirectory: DemoDirectory | undefined;
+    // The embedded default's local CA (DATA_DIR/tls, reused across restarts): the demo's gateways run on TLS with
+    // certificates it signs, and the orchestrator verifies them against it.
+    let localCa: CertificateAuthority | undefined;
+    if (config.demo.enabled) {
+      localCa = await ensureCertificateAuthority(path.join(config.dataDir, 'tls'), {
+        name: 'ca',
+        commonName: 'fs-dr local CA (npm start)',
+        days: 825,
+      });
+      logger.info(`local CA ${localCa.certFile}: the demo's gateways run on mutual TLS`);
+    }
     if (config.demo.enabled) {
       const directory = await prepareDemoDirectory(config.demo.dir, logger);
       demoDirectory = directory;
       if (!directory.unavailable) running.push({ name: 'demo Active Directory DC', stop: () => directory.stop() });
-      demoSites = startSites(config.demo.dir, logger, directory.addressOf);
+      demoSites = startSites(config.demo.dir, logger, directory.addressOf, localCa);
       running.push({
         name: 'demo gateways',
         stop: async () => (await demoSites!.catch(() => undefined))?.stop(),
@@ -129,6 +154,7 @@ async function main(): Promise<void> {
     const secretKey = loadSecretKey(config);
     logger.info(`secrets key from ${secretKey.source}`);
     const secrets = createSecretBox(secretKey.key);
+    const gatewayCa = reloadableCa(config.gateways.caFile ?? localCa?.certFile, logger);
     const temporal = await connectClient(temporalAddress, config.temporal.namespace);
     running.push({ name: 'Temporal client', stop: () => temporal.connection.close() });
     const workerConnection = await connectWorker(temporalAddress);
@@ -141,6 +167,7 @@ async function main(): Promise<void> {
       secrets,
       temporal,
       production: config.env === 'production',
+      gatewayCa,
     });
     await ensureRpoMonitor(temporal, config.temporal.taskQueue);
     const workerDone = worker.run();
@@ -162,10 +189,12 @@ async function main(): Promise<void> {
       logger,
       secrets,
       production: config.env === 'production',
+      gatewayCa,
     });
-    const server: Server = await new Promise((resolve, reject) => {
-      const s = createApiServer(app).listen(config.api.port, config.api.host, () => resolve(s));
-      s.once('error', reject);
+    const server = createApiServer(app, config.api.tls, logger);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.api.port, config.api.host, () => resolve());
     });
     running.push({
       name: 'API',
@@ -176,7 +205,7 @@ async function main(): Promise<void> {
           server.closeAllConnections();
         }),
     });
-    const apiUrl = `http://${config.api.host}:${config.api.port}`;
+    const apiUrl = listeningUrl(server, config.api.host);
     if (demoSites) {
       try {
         const sites = await demoSites;

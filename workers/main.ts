@@ -6,6 +6,7 @@ import { createLogger, redactUrl } from '../infra/logger';
 import { installSdkLogging } from '../infra/temporal-logging';
 import { createSecretBox, loadSecretKey } from '../infra/secrets';
 import { connectClient, connectWorker } from '../infra/temporal';
+import { reloadableCa } from '../infra/tls';
 import { ensureRpoMonitor } from './rpo-monitor';
 import { createWorker } from './worker';
 
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     secrets: createSecretBox(loadSecretKey(config).key),
     temporal,
     production: config.env === 'production',
+    gatewayCa: reloadableCa(config.gateways.caFile, logger),
     ...(config.worker.workflowBundlePath ? { workflowBundle: { codePath: config.worker.workflowBundlePath } } : {}),
   });
   await ensureRpoMonitor(temporal, config.temporal.taskQueue);

@@ -19,11 +19,13 @@ import {
   type TransferStatus,
 } from '../../domain/gateway-contract';
 import type { Logger } from '../../infra/logger';
+import type { TlsMaterial } from '../../infra/tls';
 import type { PortionRef } from '../layout';
 import type { ShareRegistry } from '../shares/registry';
 import type { SnapshotDriver } from '../snapshot-drivers/driver';
 import type { SnapshotStore } from '../snapshots';
 import { errorMessage, readJson, sleep, writeFileAtomic } from '../util';
+import { peerOrigin } from '../config';
 import { PeerClient, PeerHttpError } from './peer';
 import { Throttle } from './throttle';
 
@@ -74,7 +76,8 @@ export class Sender {
     stateDir: string,
     private readonly opts: {
       nodeId: string;
-      peerTokens: Map<string, string>;
+      /** Read at each use: the pair secrets are reloaded on SIGHUP (see Gateway.reloadSecrets). */
+      peers: { peerTokens: Map<string, string[]>; peerUrls: Map<string, string>; tls?: TlsMaterial };
       defaultBandwidthLimit: number;
       maxStreams: number;
     },
@@ -141,7 +144,30 @@ export class Sender {
     await writeFileAtomic(path.join(this.dir, `${r.transferId}.json`), JSON.stringify(r));
   }
 
+  /**
+   * The pinned address of the peer a transfer goes to: the orchestrator names the node, this agent's configuration
+   * (GATEWAY_PEERS) says where it is. A request that names another address is refused: the pair secret never goes
+   * anywhere else.
+   */
+  private pinnedUrl(target: StartTransferRequest['target']): string {
+    const url = this.opts.peers.peerUrls.get(target.nodeId);
+    if (!url || !this.opts.peers.peerTokens.has(target.nodeId)) {
+      throw new ValidationError(`node ${target.nodeId} is not a peer this FSVM may send to (GATEWAY_PEERS)`, [
+        { path: 'target.nodeId', message: 'not a configured peer of this FSVM' },
+      ]);
+    }
+    if (target.url !== undefined && peerOrigin(target.url) !== url) {
+      throw new ValidationError(
+        `target.url ${JSON.stringify(target.url)} is not the address of peer ${target.nodeId} in this agent's ` +
+          'configuration; name the node only, the agent knows where it is',
+        [{ path: 'target.url', message: `not the configured address of peer ${target.nodeId}` }],
+      );
+    }
+    return url;
+  }
+
   async start(req: StartTransferRequest): Promise<TransferStatus> {
+    const url = this.pinnedUrl(req.target);
     const existing = this.records.get(req.transferId);
     if (existing) {
       const same =
@@ -149,7 +175,6 @@ export class Sender {
         existing.portion === req.portion &&
         existing.snapshotId === req.snapshotId &&
         existing.baseSnapshotId === (req.baseSnapshotId ?? null) &&
-        existing.target.url === req.target.url &&
         existing.target.share === req.target.share &&
         existing.target.portion === req.target.portion &&
         existing.target.nodeId === req.target.nodeId;
@@ -173,18 +198,13 @@ export class Sender {
         ]);
       }
     }
-    if (!this.opts.peerTokens.has(req.target.nodeId)) {
-      throw new ValidationError(`no peer token configured for node ${req.target.nodeId}`, [
-        { path: 'target.nodeId', message: 'not a configured peer of this FSVM' },
-      ]);
-    }
     const r: TransferRecord = {
       transferId: req.transferId,
       share: req.share,
       portion: req.portion,
       snapshotId: req.snapshotId,
       baseSnapshotId: req.baseSnapshotId ?? null,
-      target: { ...req.target },
+      target: { url, nodeId: req.target.nodeId, share: req.target.share, portion: req.target.portion },
       state: 'queued',
       bytesTotal: null,
       bytesSent: 0,
@@ -213,20 +233,25 @@ export class Sender {
     await this.finish(r, 'cancelled', 'cancelled by request');
     run?.abort.abort(new Error('cancelled'));
     // Tell the receiver to free what it staged; if it is unreachable it keeps an orphan it reports as receiving.
-    await this.peer(r)
-      .json('DELETE', `/receives/${encodeURIComponent(id)}`, undefined)
+    await Promise.resolve()
+      .then(() => this.peer(r).json('DELETE', `/receives/${encodeURIComponent(id)}`, undefined))
       .catch((err: unknown) =>
         this.log.warn({ transferId: id, err: errorMessage(err) }, 'receiver not told of cancel'),
       );
     return this.status(r);
   }
 
+  /**
+   * The peer as this agent's configuration has it now: a transfer recorded before a change of GATEWAY_PEERS goes to
+   * the node's new address, and one whose node was removed fails (see execute).
+   */
   private peer(r: TransferRecord): PeerClient {
-    return new PeerClient(this.opts.nodeId, {
-      url: r.target.url,
-      nodeId: r.target.nodeId,
-      token: this.opts.peerTokens.get(r.target.nodeId) ?? '',
-    });
+    const url = this.opts.peers.peerUrls.get(r.target.nodeId);
+    const tokens = this.opts.peers.peerTokens.get(r.target.nodeId);
+    if (!url || !tokens?.length) {
+      throw new ValidationError(`node ${r.target.nodeId} is no longer a configured peer of this FSVM (GATEWAY_PEERS)`);
+    }
+    return new PeerClient(this.opts.nodeId, { url, nodeId: r.target.nodeId, tokens, tls: this.opts.peers.tls });
   }
 
   private pump(): void {
@@ -247,6 +272,7 @@ export class Sender {
     r: TransferRecord,
     state: 'succeeded' | 'failed' | 'cancelled',
     error: string | null,
+    extra: object = {},
   ): Promise<void> {
     r.state = state;
     r.error = error;
@@ -254,7 +280,7 @@ export class Sender {
     await this.persist(r);
     const level = state === 'succeeded' ? 'info' : 'warn';
     this.log[level](
-      { transferId: r.transferId, state, error, bytes: r.bytesSent, resumes: r.resumes },
+      { transferId: r.transferId, state, error, bytes: r.bytesSent, resumes: r.resumes, ...extra },
       'transfer finished',
     );
   }
@@ -262,7 +288,13 @@ export class Sender {
   private async execute(r: TransferRecord, run: Running): Promise<void> {
     r.state = 'running';
     await this.persist(r);
-    const peer = this.peer(r);
+    let peer: PeerClient;
+    try {
+      peer = this.peer(r);
+    } catch (err) {
+      await this.finish(r, 'failed', errorMessage(err));
+      return;
+    }
     const p: PortionRef = { share: r.share, portion: r.portion };
     let idle = 0;
     let attempt = 0;
@@ -312,7 +344,7 @@ export class Sender {
           ),
         );
         if (done.state === 'received' || done.state === 'committed') {
-          await this.finish(r, 'succeeded', null);
+          await this.finish(r, 'succeeded', null, peer.cipher ? { tls: peer.cipher } : {});
           return;
         }
         throw new Error(`receiver answered complete with state ${done.state}`);
@@ -415,12 +447,12 @@ export class Sender {
     peer: PeerClient,
     p: PortionRef,
   ): Promise<{ totalBytes: number; digest: undefined } | undefined> {
-    if (!this.driver.sendInto || this.noUpgrade.has(r.target.url) || !r.target.url.startsWith('http:'))
+    if (!this.driver.sendInto || this.noUpgrade.has(peer.baseUrl) || !peer.baseUrl.startsWith('http:'))
       return undefined;
     const path = `/receives/${encodeURIComponent(r.transferId)}`;
     const sock = await peer.upgrade(`${path}/data?offset=0`, run.abort.signal);
     if (!sock) {
-      this.noUpgrade.add(r.target.url);
+      this.noUpgrade.add(peer.baseUrl);
       return undefined;
     }
     // A reset shows in the tool's exit code or in the missing answer; unlistened, it would end the agent.

@@ -4,6 +4,7 @@
 // validation and errors are those of `PUT /v1/receives/:id/data`; a refused upgrade gets an ordinary problem answer.
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { DATA_STREAM_PROTOCOL, GATEWAY_API_PREFIX, ReceiveDataQuery, TransferId } from '../../domain/gateway-contract';
 import { problemOf, type Gateway } from '../app';
@@ -45,6 +46,8 @@ async function serve(gw: Gateway, req: IncomingMessage, socket: Socket, head: Bu
     if (req.headers.upgrade !== DATA_STREAM_PROTOCOL) {
       throw new ValidationError(`upgrade: only ${DATA_STREAM_PROTOCOL} is offered`);
     }
+    // the upgraded connection is handed to the receiving tool as it is: on TLS that would be ciphertext
+    if (socket instanceof TLSSocket) throw new ValidationError('upgrade: not offered on TLS; send the stream chunked');
     const caller = gw.authenticate(req);
     if (caller?.kind !== 'peer') throw new UnauthenticatedError();
     id = parse(TransferId, decodeURIComponent(m[1]!), 'transferId');

@@ -31,13 +31,20 @@ function composeConfig(): { services: Record<string, Service>; secrets: Record<s
   return parse(res.stdout) as ReturnType<typeof composeConfig>;
 }
 
-/** Secret files as the container would see them under /run/secrets, with made-up but well-formed contents. */
-function fakeSecrets(dir: string, env: Record<string, string>): Record<string, string> {
+/**
+ * Secret files as the container would see them under /run/secrets, with made-up but well-formed contents; the TLS
+ * files (certificates and keys) are the ones deploy/make-secrets.sh makes, found in `made` by their file name.
+ */
+function fakeSecrets(
+  dir: string,
+  env: Record<string, string>,
+  made?: { dir: string; files: Record<string, { file: string }> },
+): Record<string, string> {
   const contents: Record<string, string> = {
     admin_db_url: 'postgresql://fsdr:pw@admin-db:5432/fsdr',
     secrets_key: Buffer.alloc(32, 7).toString('base64'),
     gateway_token: 'x'.repeat(48),
-    peer_tokens: 'a1=pairsecretpairsecretpairsecret,b1=pairsecretpairsecretpairsecret',
+    peer_tokens: ['a1', 'a2', 'b1', 'b2'].map((n) => `${n}=pairsecretpairsecretpairsecret`).join(','),
   };
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
@@ -46,6 +53,8 @@ function fakeSecrets(dir: string, env: Record<string, string>): Record<string, s
       const file = path.join(dir, m[1]!);
       fs.writeFileSync(file, contents[m[1]!]!);
       out[k] = file;
+    } else if (m && made?.files[m[1]!]) {
+      out[k] = path.join(made.dir, path.basename(made.files[m[1]!]!.file));
     } else out[k] = v;
   }
   return out;
@@ -54,7 +63,16 @@ function fakeSecrets(dir: string, env: Record<string, string>): Record<string, s
 describe('docker-compose.yml', () => {
   const { services, secrets } = composeConfig();
   let dir: string;
-  beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-compose-'))));
+  let made: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-compose-'));
+    // deploy/make-secrets.sh run in a copy of deploy/, as an operator would (its secrets/ beside it)
+    fs.mkdirSync(path.join(dir, 'deploy'));
+    fs.copyFileSync(path.join(root, 'deploy', 'make-secrets.sh'), path.join(dir, 'deploy', 'make-secrets.sh'));
+    const res = spawnSync('bash', [path.join(dir, 'deploy', 'make-secrets.sh')], { encoding: 'utf8' });
+    if (res.status !== 0) throw new Error(`make-secrets.sh failed: ${res.stderr}`);
+    made = path.join(dir, 'deploy', 'secrets');
+  });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('has the production shape: Temporal on PostgreSQL, its Web UI, the admin database, API, worker', () => {
@@ -69,6 +87,8 @@ describe('docker-compose.yml', () => {
     const env = fakeSecrets(dir, services[name]!.environment ?? {});
     const cfg = loadConfig(env);
     expect(cfg.env).toBe('production');
+    expect(cfg.gateways.caFile).toBe('/run/secrets/tls_ca');
+    if (name === 'api') expect(cfg.api.tls).toBeDefined(); // 0.0.0.0 in production: HTTPS only
     expect(cfg.temporal.address).toBe('temporal:7233');
     expect(cfg.database.url).toMatch(/@admin-db:5432\//);
   });
@@ -77,7 +97,13 @@ describe('docker-compose.yml', () => {
     const gateways = Object.entries(services).filter(([, s]) => s.command?.includes('dist/gateway/main.js'));
     const bySite = new Map<string, string[]>();
     for (const [name, s] of gateways) {
-      const cfg = loadGatewayConfig(fakeSecrets(dir, s.environment ?? {}));
+      // with NODE_ENV=production (the image's): on TLS, certificates made by make-secrets.sh, peers pinned on https
+      const cfg = loadGatewayConfig({
+        ...fakeSecrets(dir, s.environment ?? {}, { dir: made, files: secrets }),
+        NODE_ENV: 'production',
+      });
+      expect(cfg.tls).toBeDefined();
+      expect([...cfg.peerUrls.values()].every((u) => u.startsWith('https://'))).toBe(true);
       bySite.set(cfg.fileServerId, [...(bySite.get(cfg.fileServerId) ?? []), cfg.nodeId]);
       expect(name).toMatch(/^gw-/);
     }

@@ -10,7 +10,9 @@ import type { Socket } from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { PeerClient } from '../../gateway/data-plane/peer';
+import { freePort } from '../helpers/ports';
 import {
+  agentUrl,
   flippingProxy,
   stallingProxy,
   transferEnded,
@@ -25,6 +27,10 @@ import {
 } from './helpers';
 
 const PAIR = 'pair-token-btrfs-a-b-000001';
+/** How many proxies in front of b a test may use (each is a peer a pins: node-b.via<i>). */
+const VIAS = 4;
+/** The next proxy a test puts in front of b, for each sending agent: the node id a pinned it as, and its port. */
+const via = new WeakMap<Agent, () => { nodeId: string; port: number }>();
 
 /** The command lines of the processes working for receives whose id starts with `prefix` (a receive's helpers). */
 function helpersOf(prefix: string): string {
@@ -52,9 +58,10 @@ describe('btrfs driver between two agents', () => {
     t: { transferId: string; snapshotId: string; baseSnapshotId?: string },
     at: number,
   ): Promise<Awaited<ReturnType<typeof stallingProxy>>> {
-    const proxy = await stallingProxy(b.port, at);
+    const { nodeId, port } = via.get(a)!();
+    const proxy = await stallingProxy(b.port, at, port);
     cleanups.push(() => proxy.close());
-    await a.client.startTransfer({ ...t, share: 'eng', target: { url: proxy.url, nodeId: 'node-b', share: 'eng' } });
+    await a.client.startTransfer({ ...t, share: 'eng', target: { nodeId, share: 'eng' } });
     await waitFor(
       async () =>
         proxy.stalled() && (await b.client.getReceive(t.transferId)).receivedBytes > at - MiB ? true : undefined,
@@ -73,7 +80,7 @@ describe('btrfs driver between two agents', () => {
     await a.client.startTransfer({
       ...t,
       share: 'eng',
-      target: { url: b.url, nodeId: 'node-b', share: 'eng' },
+      target: { nodeId: 'node-b', share: 'eng' },
       bandwidthLimit: 4 * MiB,
     });
     await waitFor(
@@ -88,15 +95,29 @@ describe('btrfs driver between two agents', () => {
     cleanups.push(fsA.cleanup);
     const fsB = mountBtrfs(256);
     cleanups.push(fsB.cleanup);
+    // b as a pins it, and b behind proxies (each started by the test when it needs it, on the port pinned for it)
+    const portB = await freePort();
+    const vias: number[] = [];
+    for (let i = 0; i < VIAS; i++) vias.push(await freePort());
     const a = await startAgent({
       nodeId: 'node-a',
       dataRoot: path.join(fsA.mount, 'gw'),
       driver: 'btrfs',
-      peers: { 'node-b': PAIR },
+      peers: Object.fromEntries([['node-b', PAIR], ...vias.map((_, i) => [`node-b.via${i}`, PAIR])]),
+      peerUrls: Object.fromEntries([
+        ['node-b', agentUrl(portB)],
+        ...vias.map((port, i) => [`node-b.via${i}`, agentUrl(port)]),
+      ]),
     });
     cleanups.push(() => a.kill9());
+    let next = 0;
+    via.set(a, () => {
+      if (next >= vias.length) throw new Error('pair(): every proxy port pinned for node-b is used');
+      return { nodeId: `node-b.via${next}`, port: vias[next++]! };
+    });
     const b = await startAgent({
       nodeId: 'node-b',
+      port: portB,
       dataRoot: path.join(fsB.mount, 'gw'),
       driver: 'btrfs',
       peers: { 'node-a': PAIR },
@@ -128,7 +149,7 @@ describe('btrfs driver between two agents', () => {
       transferId: 't1',
       share: 'eng',
       snapshotId: 's1',
-      target: { url: b.url, nodeId: 'node-b', share: 'eng' },
+      target: { nodeId: 'node-b', share: 'eng' },
       bandwidthLimit: 4 * MiB,
     });
     await waitFor(
@@ -161,7 +182,7 @@ describe('btrfs driver between two agents', () => {
       share: 'eng',
       snapshotId: 's2',
       baseSnapshotId: 's1',
-      target: { url: b.url, nodeId: 'node-b', share: 'eng' },
+      target: { nodeId: 'node-b', share: 'eng' },
     });
     const t2 = await finished(a, 't2');
     expect(t2.state).toBe('succeeded');
@@ -209,16 +230,17 @@ describe('btrfs driver between two agents', () => {
     writeFiles(live, { 'big.bin': randomBytesDeterministic(8 * MiB, 21), 'small.txt': 'small\n' });
     await a.client.createSnapshot('eng', { snapshotId: 's1' });
     const snapDirB = path.join(b.dataRoot, 'snapshots/eng/_root');
-    const target = { url: b.url, nodeId: 'node-b', share: 'eng' };
+    const target = { nodeId: 'node-b', share: 'eng' };
 
     // one bit flipped in flight: btrfs receive finds the command's crc32c wrong; nothing is listed or left
-    const proxy = await flippingProxy(b.port);
+    const flipVia = via.get(a)!();
+    const proxy = await flippingProxy(b.port, undefined, flipVia.port);
     cleanups.push(() => proxy.close());
     await a.client.startTransfer({
       transferId: 't-flip',
       share: 'eng',
       snapshotId: 's1',
-      target: { ...target, url: proxy.url },
+      target: { ...target, nodeId: flipVia.nodeId },
     });
     const flip = await finished(a, 't-flip');
     expect(proxy.flipped()).toBe(true);
@@ -232,7 +254,7 @@ describe('btrfs driver between two agents', () => {
     const stream = execFileSync('btrfs', ['send', '-q', path.join(a.dataRoot, 'snapshots/eng/_root/s1/data')], {
       maxBuffer: 64 * MiB,
     });
-    const peer = new PeerClient('node-a', { url: b.url, nodeId: 'node-b', token: PAIR });
+    const peer = new PeerClient('node-a', { url: b.url, nodeId: 'node-b', tokens: [PAIR] });
     await peer.json('PUT', '/receives/t-splice', {
       share: 'eng',
       portion: '',

@@ -7,8 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PortionDigest } from '../../domain/gateway-contract';
+import { freePort } from '../helpers/ports';
 import {
   TOKEN,
+  agentUrl,
   mountBtrfs,
   randomBytesDeterministic,
   runCleanups,
@@ -49,9 +51,22 @@ describe('tree digest between agents', () => {
         roots.push(d);
       }
     }
-    const a = await startAgent({ nodeId: 'node-a', dataRoot: roots[0]!, driver, peers: { 'node-b': PAIR } });
+    const portB = await freePort();
+    const a = await startAgent({
+      nodeId: 'node-a',
+      dataRoot: roots[0]!,
+      driver,
+      peers: { 'node-b': PAIR },
+      peerUrls: { 'node-b': agentUrl(portB) },
+    });
     cleanups.push(() => a.kill9());
-    const b = await startAgent({ nodeId: 'node-b', dataRoot: roots[1]!, driver, peers: { 'node-a': PAIR } });
+    const b = await startAgent({
+      nodeId: 'node-b',
+      port: portB,
+      dataRoot: roots[1]!,
+      driver,
+      peers: { 'node-a': PAIR },
+    });
     cleanups.push(() => b.kill9());
     await a.client.createShare('eng');
     await b.client.createShare('eng', { accessMode: 'read_only' });
@@ -66,7 +81,7 @@ describe('tree digest between agents', () => {
       share: 'eng',
       snapshotId: id,
       ...(base ? { baseSnapshotId: base } : {}),
-      target: { url: b.url, nodeId: 'node-b', share: 'eng' },
+      target: { nodeId: 'node-b', share: 'eng' },
     });
     expect(await transferEnded(a, `t-${id}`)).toMatchObject({ state: 'succeeded', error: null });
     await b.client.commitReceive(`t-${id}`);

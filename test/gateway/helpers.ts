@@ -30,7 +30,8 @@ export function testConfig(dataRoot: string, over: Partial<GatewayConfig> = {}):
     dataRoot,
     driver: 'portable',
     token: TOKEN,
-    peerTokens: new Map([['node-b', 'pair-token-abcdefghijkl']]),
+    peerTokens: new Map([['node-b', ['pair-token-abcdefghijkl']]]),
+    peerUrls: new Map([['node-b', 'http://127.0.0.1:9']]),
     bandwidthLimit: 0,
     maxStreams: 4,
     receiveSpool: 'auto',
@@ -56,19 +57,29 @@ export interface AgentOptions {
   nodeId: string;
   dataRoot: string;
   driver?: 'portable' | 'btrfs';
-  peers: Record<string, string>;
+  /** Pair secrets by peer node id (a list: current, then previous during a rotation). */
+  peers: Record<string, string | string[]>;
+  /** The peers this agent may send to (GATEWAY_PEERS): node id -> base URL of its agent. */
+  peerUrls?: Record<string, string>;
   env?: Record<string, string>;
   port?: number;
   /** Extra node flags for the agent process (e.g. `--cpu-prof` from the benchmark). */
   nodeArgs?: string[];
+  /** TLS files of the agent (GATEWAY_TLS_*): it then listens on https, and its client verifies it against the CA. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
   /** A compiled agent (JavaScript) to run instead of `gateway/main.ts` through tsx (the benchmark's, as deployed). */
   entry?: string;
+}
+
+/** The base URL of an agent started on `port` by startAgent (what a peer pins in GATEWAY_PEERS). */
+export function agentUrl(port: number, tls = false): string {
+  return `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 }
 
 /** Starts `gateway/main.ts` as its own node process (no tsx wrapper process: kill -9 hits the agent itself). */
 export async function startAgent(o: AgentOptions): Promise<Agent> {
   const port = o.port ?? (await freePort());
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     GATEWAY_FILE_SERVER_ID: 'fs-test',
     GATEWAY_NODE_ID: o.nodeId,
@@ -77,12 +88,23 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     GATEWAY_DRIVER: o.driver ?? 'portable',
     GATEWAY_TOKEN: TOKEN,
     GATEWAY_PEER_TOKENS: Object.entries(o.peers)
+      .flatMap(([k, v]) => [v].flat().map((t) => `${k}=${t}`))
+      .join(','),
+    GATEWAY_PEERS: Object.entries(o.peerUrls ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(','),
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
+    ...(o.tls
+      ? {
+          GATEWAY_TLS_CERT_FILE: o.tls.certFile,
+          GATEWAY_TLS_KEY_FILE: o.tls.keyFile,
+          GATEWAY_TLS_CA_FILE: o.tls.caFile,
+        }
+      : {}),
     ...o.env,
   };
+  if (o.env?.GATEWAY_PEER_TOKENS_FILE) delete env.GATEWAY_PEER_TOKENS;
   let out = '';
   const entry = o.entry ? [o.entry] : ['--import', 'tsx', 'gateway/main.ts'];
   const proc = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), ...entry], {
@@ -92,8 +114,11 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   });
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  const client = new GatewayClient({ url, token: TOKEN }, { timeoutMs: 30_000 });
+  const url = agentUrl(port, o.tls !== undefined);
+  const client = new GatewayClient(
+    { url, token: TOKEN, ...(o.tls ? { ca: fs.readFileSync(o.tls.caFile) } : {}) },
+    { timeoutMs: 30_000 },
+  );
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`agent ${o.nodeId} exited: ${out}`);
@@ -270,8 +295,9 @@ export function mountBtrfs(sizeMiB = 200): { mount: string; cleanup: () => void 
 export async function flippingProxy(
   targetPort: number,
   at = 1_000_000,
+  port?: number,
 ): Promise<{ url: string; flipped: () => boolean; close: () => Promise<void> }> {
-  const port = await freePort();
+  port ??= await freePort();
   let flipped = false;
   const proxy = http.createServer((req, res) => {
     const { connection: _c, upgrade: _u, ...headers } = req.headers;
@@ -310,8 +336,9 @@ export async function flippingProxy(
 export async function stallingProxy(
   targetPort: number,
   after: number,
+  port?: number,
 ): Promise<{ url: string; stalled: () => boolean; cut: () => void; close: () => Promise<void> }> {
-  const port = await freePort();
+  port ??= await freePort();
   let held: { client: net.Socket; target: net.Socket } | undefined;
   let used = false;
   const sockets = new Set<net.Socket>();

@@ -3,8 +3,10 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { freePort } from '../helpers/ports';
 import {
   TOKEN,
+  agentUrl,
   flippingProxy,
   randomBytesDeterministic,
   startAgent,
@@ -28,7 +30,7 @@ function transfer(id: string, dst: Agent, snapshotId: string, baseSnapshotId?: s
     share: 'eng',
     snapshotId,
     ...(baseSnapshotId ? { baseSnapshotId } : {}),
-    target: { url: dst.url, nodeId: dst.nodeId, share: 'eng' },
+    target: { nodeId: dst.nodeId, share: 'eng' },
     ...extra,
   };
 }
@@ -40,20 +42,37 @@ describe('data plane between agent processes', () => {
     cleanups.length = 0;
   });
 
-  async function pair(dstRoot?: string): Promise<{ a: Agent; b: Agent; dir: string }> {
+  /**
+   * Agents a and b, each the other's pinned peer. a also pins `node-b.flip`: b behind a proxy that flips one bit of
+   * the first data request (started here, on the port a has pinned for it).
+   */
+  async function pair(
+    dstRoot?: string,
+  ): Promise<{ a: Agent; b: Agent; dir: string; proxy: Awaited<ReturnType<typeof flippingProxy>> }> {
     const dir = tmpDir('repl');
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const a = await startAgent({ nodeId: 'node-a', dataRoot: path.join(dir, 'a'), peers: { 'node-b': PAIR } });
+    const [portA, portB, portProxy] = [await freePort(), await freePort(), await freePort()];
+    const proxy = await flippingProxy(portB, undefined, portProxy);
+    cleanups.push(() => proxy.close());
+    const a = await startAgent({
+      nodeId: 'node-a',
+      port: portA,
+      dataRoot: path.join(dir, 'a'),
+      peers: { 'node-b': PAIR, 'node-b.flip': PAIR },
+      peerUrls: { 'node-b': agentUrl(portB), 'node-b.flip': proxy.url },
+    });
     cleanups.push(() => a.kill9());
     const b = await startAgent({
       nodeId: 'node-b',
+      port: portB,
       dataRoot: dstRoot ?? path.join(dir, 'b'),
       peers: { 'node-a': PAIR },
+      peerUrls: { 'node-a': agentUrl(portA) },
     });
     cleanups.push(() => b.kill9());
     await a.client.createShare('eng');
     await b.client.createShare('eng', { accessMode: 'read_only' });
-    return { a, b, dir };
+    return { a, b, dir, proxy };
   }
 
   it('replicates a base then an incremental; the destination serves exactly the snapshot', async () => {
@@ -165,7 +184,7 @@ describe('data plane between agent processes', () => {
     await a.client.startTransfer({
       ...transfer('t-ops', b, 's1', undefined, opts),
       share: 'ops',
-      target: { url: b.url, nodeId: 'node-b', share: 'ops' },
+      target: { nodeId: 'node-b', share: 'ops' },
     });
     const both = await waitFor(async () => {
       const ts = await a.client.listTransfers();
@@ -202,7 +221,7 @@ describe('data plane between agent processes', () => {
     writeFiles(path.join(a.dataRoot, 'shares/home/bob'), { 'bob.txt': 'bob' });
     const set = await a.client.createSnapshot('home', { snapshotId: 'set-1' });
     expect(set.map((x) => x.portion)).toEqual(['alice', 'bob']);
-    const target = { url: b.url, nodeId: 'node-b', share: 'home', portion: 'alice' };
+    const target = { nodeId: 'node-b', share: 'home', portion: 'alice' };
     await a.client.startTransfer({
       transferId: 't-alice',
       share: 'home',
@@ -240,7 +259,7 @@ describe('data plane between agent processes', () => {
     const toOps = (id: string, snapshotId: string, base?: string) => ({
       ...transfer(id, b, snapshotId, base),
       share: 'ops',
-      target: { url: b.url, nodeId: b.nodeId, share: 'ops' },
+      target: { nodeId: b.nodeId, share: 'ops' },
     });
     await a.client.startTransfer(toOps('t-rw1', 's1'));
     expect((await finished(a, 't-rw1')).state).toBe('succeeded');
@@ -286,15 +305,13 @@ describe('data plane between agent processes', () => {
   });
 
   it('rejects bytes flipped in flight: the transfer fails, nothing is listed or left staged', async () => {
-    const { a, b } = await pair();
+    const { a, b, proxy } = await pair();
     writeFiles(path.join(a.dataRoot, 'shares/eng'), { 'x.bin': randomBytesDeterministic(2 * MiB, 7) });
     await a.client.createSnapshot('eng', { snapshotId: 's1' });
-    // a proxy in front of b that flips one byte of the first data request's body
-    const proxy = await flippingProxy(b.port);
-    cleanups.push(() => proxy.close());
+    // node-b.flip: b through a proxy that flips one byte of the first data request's body
     await a.client.startTransfer({
       ...transfer('t-flip', b, 's1'),
-      target: { url: proxy.url, nodeId: 'node-b', share: 'eng' },
+      target: { nodeId: 'node-b.flip', share: 'eng' },
     });
     const t = await finished(a, 't-flip');
     expect(proxy.flipped()).toBe(true);

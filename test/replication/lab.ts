@@ -13,7 +13,7 @@ import { createLogger } from '../../infra/logger';
 import { connectClient } from '../../infra/temporal';
 import { claimLoopbackAddress, releaseLoopbackAddress } from '../../infra/loopback-address';
 import type { DomainController } from '../../infra/samba-dc';
-import { REPO, startAgent, TOKEN, tmpDir, treeDigest, type Agent } from '../gateway/helpers';
+import { REPO, agentUrl, startAgent, TOKEN, tmpDir, treeDigest, type Agent } from '../gateway/helpers';
 import { startSmbd, type Smbd } from '../gateway/smbd';
 import { createAdFileServer, type DirectoryFileServer } from '../helpers/directory-fixture';
 import { ZONE } from '../helpers/domain-controller';
@@ -109,11 +109,16 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       smbds.set(node, await startSmbd(dir, { address, port: smbPort }));
     }
   }
+  // Every agent's port is chosen first: each pins the addresses of its peers (GATEWAY_PEERS) before they start.
+  const ports: Record<string, number> = {};
+  for (const n of ['a1', 'a2', 'b1', 'b2', ...(opts.thirdSite ? ['c1'] : [])]) ports[n] = await freePort();
   const start = (nodeId: string, fileServer: string, peers: string[], bandwidth?: string) =>
     startAgent({
       nodeId,
+      port: ports[nodeId],
       dataRoot: tmpDir(nodeId),
       peers: Object.fromEntries(peers.map((p) => [p, PAIR_TOKEN])),
+      peerUrls: Object.fromEntries(peers.map((p) => [p, agentUrl(ports[p]!)])),
       env: {
         GATEWAY_FILE_SERVER_ID: fileServer,
         LOG_LEVEL: 'warn',

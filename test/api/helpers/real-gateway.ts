@@ -31,6 +31,7 @@ export async function startRealGateway(
       driver: 'portable',
       token,
       peerTokens: new Map(),
+      peerUrls: new Map(),
       bandwidthLimit: 0,
       maxStreams: 2,
       receiveSpool: 'auto',
