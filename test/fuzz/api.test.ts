@@ -11,7 +11,8 @@ import request from 'supertest';
 import { createApiServer } from '../../api/server';
 import { MUTATING } from '../../api/http';
 import { startHarness, type Harness } from '../api/helpers/api-harness';
-import { runCleanups, startAgent, tmpDir, type Agent } from '../gateway/helpers';
+import { agentUrl, runCleanups, startAgent, tmpDir, type Agent } from '../gateway/helpers';
+import { freePort } from '../helpers/ports';
 import { TEST_SECRETS } from '../helpers/worker';
 import { installLoopbackOnly, type LoopbackGuard } from './loopback-only';
 import { fuzzDepth, runSchemathesis, requireSchemathesis, type FuzzRun } from './schemathesis';
@@ -34,9 +35,11 @@ describe('fuzzing the REST API with schemathesis', () => {
     const pair = 'pair-secret-abcdefghijkl';
     const roots = [tmpDir('fuzz-a1'), tmpDir('fuzz-b1')];
     cleanups.push(() => roots.forEach((r) => fs.rmSync(r, { recursive: true, force: true })));
+    // Each agent pins the other's address (GATEWAY_PEERS), so their ports are chosen first.
+    const [pa, pb] = [await freePort(), await freePort()];
     const [a, b]: Agent[] = await Promise.all([
-      startAgent({ nodeId: 'a1', dataRoot: roots[0]!, peers: { b1: pair } }),
-      startAgent({ nodeId: 'b1', dataRoot: roots[1]!, peers: { a1: pair } }),
+      startAgent({ nodeId: 'a1', port: pa, dataRoot: roots[0]!, peers: { b1: pair }, peerUrls: { b1: agentUrl(pb) } }),
+      startAgent({ nodeId: 'b1', port: pb, dataRoot: roots[1]!, peers: { a1: pair }, peerUrls: { a1: agentUrl(pa) } }),
     ]);
     cleanups.push(
       () => a!.stop(),
