@@ -132,16 +132,16 @@ describe('unplanned failover with transfers in flight, then resume replication',
     expect(op.result.resume.shares).toEqual([expect.objectContaining({ share: 'x', safetySet: safety.setId })]);
     // The source copy is read-only and follows the destination again: reverse replication brings B's write.
     expect(await mode(sideA(), 'x')).toBe('read_only');
-    await waitUntil(
+    // The reverse run's job ends after its set is committed at A: wait for that, not for the file to appear (the
+    // commit makes it visible a moment before the job is recorded).
+    const reverse = await waitUntil(
       "the reverse run to bring B's write",
-      async () => fs.existsSync(path.join(live(sideA(), 'x'), 'at-b.txt')),
+      () => lab.database.db.job.findFirst({ where: { share: 'x', kind: 'reverse', state: 'succeeded' } }),
       60_000,
     );
+    expect(fs.existsSync(path.join(live(sideA(), 'x'), 'at-b.txt'))).toBe(true);
     expect(fs.existsSync(path.join(live(sideA(), 'x'), 'late.bin'))).toBe(false);
     expect(contentDigest(live(sideA(), 'x'))).toEqual(contentDigest(live(sideB(), 'x')));
-    const reverse = await lab.database.db.job.findFirstOrThrow({
-      where: { share: 'x', kind: 'reverse', state: 'succeeded' },
-    });
     expect(reverse).toMatchObject({ sourceFileServer: 'fs-b', destFileServer: 'fs-a', incremental: true });
     // y is still failed over: the fence stays until it is resumed too.
     expect((await lab.database.db.fileServer.findUniqueOrThrow({ where: { name: 'fs-a' } })).fencedAt).not.toBeNull();
