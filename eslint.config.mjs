@@ -57,6 +57,46 @@ export default tseslint.config(
     },
   },
   {
+    // fsdr speaks to fs-dr through the REST API only: it may read the API's types, never run its code.
+    files: ['cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '../api/*',
+                '../../api/*',
+                '../infra/*',
+                '../../infra/*',
+                '../store/*',
+                '../../store/*',
+                '../activities/*',
+                '../../activities/*',
+                '../workflows/*',
+                '../../workflows/*',
+                '../domain/*',
+                '../../domain/*',
+                '!../domain/operation-labels',
+                '@prisma/*',
+                '@temporalio/*',
+              ],
+              message: 'the CLI is a client of the REST API: import only types from the server (import type)',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The package's bin (CommonJS): runs the CLI's source through tsx in a checkout, or the build.
+    files: ['cli/bin.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -28,6 +28,13 @@ export function copyOf(s: OperationShare, side: Side): { fileServer: string; sha
     : { fileServer: s.destination, share: s.targetShare };
 }
 
+/**
+ * Schedule calls (pause, unpause, trigger) in flight at once. They go to Temporal, not to the FSVMs, and spend their
+ * time waiting for the server's write: more at once finish sooner (100 pauses on the embedded dev server: 2.7-3.4 s
+ * at 16 at a time, 1.9-2.2 s at 64).
+ */
+const SCHEDULE_CALLS_AT_ONCE = 64;
+
 const label = (s: OperationShare) => `'${s.sourceShare}' (policy '${s.policy}')`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -121,19 +128,30 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
 
     /** Pauses (or resumes) the shares' replication schedules and records it, so that no run starts meanwhile. */
     async pauseReplication(input: { shares: OperationShare[]; paused: boolean; note: string }) {
-      await each(input.shares, async (s) => {
-        const handle = temporal.schedule.getHandle(scheduleIdOf(s.policy, s.sourceShare));
-        try {
-          if (input.paused) await handle.pause(input.note);
-          else await handle.unpause(input.note);
-        } catch (err) {
-          if (!(err instanceof Error && err.name === 'ScheduleNotFoundError')) throw err;
-        }
-        await db.policyShare.updateMany({
-          where: { policyId: s.policyId, sourceShare: s.sourceShare },
-          data: { paused: input.paused },
-        });
-      });
+      await each(
+        input.shares,
+        async (s) => {
+          const handle = temporal.schedule.getHandle(scheduleIdOf(s.policy, s.sourceShare));
+          try {
+            if (input.paused) await handle.pause(input.note);
+            else await handle.unpause(input.note);
+          } catch (err) {
+            if (!(err instanceof Error && err.name === 'ScheduleNotFoundError')) throw err;
+          }
+        },
+        SCHEDULE_CALLS_AT_ONCE,
+      );
+      // Recorded once every schedule is (a retry pauses them all again: pausing is idempotent).
+      const byPolicy = new Map<string, string[]>();
+      for (const s of input.shares) byPolicy.set(s.policyId, [...(byPolicy.get(s.policyId) ?? []), s.sourceShare]);
+      await db.$transaction(
+        [...byPolicy].map(([policyId, names]) =>
+          db.policyShare.updateMany({
+            where: { policyId, sourceShare: { in: names } },
+            data: { paused: input.paused },
+          }),
+        ),
+      );
     },
 
     /**
@@ -147,19 +165,38 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
       exceptOperationId?: string;
     }): Promise<{ waitedFor: string[]; cancelled: string[] }> {
       const ctx = Context.current();
+      // One visibility query per policy (its shares' names either way, up to 100 a query), all at once: a query per
+      // share, one after the other, took seconds for a file server of 100 shares.
+      const byPolicy = new Map<string, Set<string>>();
+      for (const s of input.shares) {
+        const names = byPolicy.get(s.policy) ?? new Set<string>();
+        names.add(s.sourceShare).add(s.targetShare);
+        byPolicy.set(s.policy, names);
+      }
+      const quote = (v: string) => `'${v.replace(/'/g, '')}'`;
+      const queries = [...byPolicy].flatMap(([policy, set]) => {
+        const names = [...set].map(quote);
+        return Array.from({ length: Math.ceil(names.length / 100) }, (_, i) => ({
+          policy,
+          names: names.slice(i * 100, (i + 1) * 100),
+        }));
+      });
       const running = async () => {
-        const ids: string[] = [];
-        for (const s of input.shares) {
-          const names = [...new Set([s.sourceShare, s.targetShare])].map((n) => `'${n.replace(/'/g, '')}'`);
-          const query =
-            `WorkflowType = '${REPLICATE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ` +
-            `DrPolicy = '${s.policy.replace(/'/g, '')}' AND DrShare IN (${names.join(', ')})`;
-          for await (const wf of temporal.workflow.list({ query })) {
-            if (input.exceptOperationId && wf.workflowId.startsWith(`operation/${input.exceptOperationId}/`)) continue;
-            ids.push(wf.workflowId);
-          }
-        }
-        return [...new Set(ids)];
+        const lists = await Promise.all(
+          queries.map(async ({ policy, names }) => {
+            const query =
+              `WorkflowType = '${REPLICATE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ` +
+              `DrPolicy = ${quote(policy)} AND DrShare IN (${names.join(', ')})`;
+            const ids: string[] = [];
+            for await (const wf of temporal.workflow.list({ query })) {
+              if (input.exceptOperationId && wf.workflowId.startsWith(`operation/${input.exceptOperationId}/`))
+                continue;
+              ids.push(wf.workflowId);
+            }
+            return ids;
+          }),
+        );
+        return [...new Set(lists.flat())];
       };
       const first = await running();
       if (!input.wait) {
@@ -375,14 +412,18 @@ export function createFailoverActivities(deps: FailoverActivityDeps) {
 
     /** Starts a run of each share now (in the direction its primary gives), queued like any scheduled run. */
     async triggerRuns(input: { shares: OperationShare[] }) {
-      await each(input.shares, async (s) => {
-        await temporal.schedule
-          .getHandle(scheduleIdOf(s.policy, s.sourceShare))
-          .trigger(ScheduleOverlapPolicy.BUFFER_ONE)
-          .catch((err: unknown) => {
-            if (!(err instanceof Error && err.name === 'ScheduleNotFoundError')) throw err;
-          });
-      });
+      await each(
+        input.shares,
+        async (s) => {
+          await temporal.schedule
+            .getHandle(scheduleIdOf(s.policy, s.sourceShare))
+            .trigger(ScheduleOverlapPolicy.BUFFER_ONE)
+            .catch((err: unknown) => {
+              if (!(err instanceof Error && err.name === 'ScheduleNotFoundError')) throw err;
+            });
+        },
+        SCHEDULE_CALLS_AT_ONCE,
+      );
     },
 
     /** Marks a file server fenced (an unplanned failover left it behind) until replication resumes. */

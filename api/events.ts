@@ -1,7 +1,8 @@
 // Live changes for the web UI (GET /api/v1/events, server-sent events): what the admin database holds, read by ONE
 // poller per API process while at least one client listens, and pushed as deltas to every listener.
 //   job        a pending or running job whose state, percent or bytes changed, or that just ended (JobLive)
-//   operation  an operation whose row changed: state, steps (OperationView)
+//   operation  an operation whose row changed (state, steps, result) or one of whose final-delta jobs moved, with
+//              those jobs' progress (OperationView)
 //   changed    {topics}: policies, file servers (and their FSVMs and shares) or alerts changed; clients refetch
 // Why polling and not LISTEN/NOTIFY: the writers are the worker's activities (job progress every 2 s per stream, steps)
 // and the API; notifications would need triggers outside prisma/schema.prisma (the one source of truth of the schema)
@@ -12,7 +13,7 @@
 import type { Db } from '../infra/database';
 import type { Logger } from '../infra/logger';
 import { jobSummary, type JobSummary } from './routes/jobs';
-import { operationView } from './routes/operations';
+import { operationJobs, operationView } from './routes/operations';
 import { listLiveJobs, type JobRecord } from './services/job-queries';
 import type { WorkflowPort } from './temporal';
 import type { z } from 'zod';
@@ -87,19 +88,29 @@ export function createEventHub(deps: {
         '|' || (SELECT count(*) FROM "RpoAlert" WHERE "clearedAt" IS NOT NULL) AS "alerts"`,
     ]);
     const current = new Set<string>();
+    // An operation is pushed again when one of its final-delta jobs moved (its own row does not change then).
+    const moved = new Set<string>();
     for (const j of jobs) {
       current.add(j.id);
       const sig = `${j.state}|${j.percent}|${j.bytesSynced}|${j.bytesTotal}|${j.endedAt?.getTime() ?? ''}`;
       if (jobSeen.get(j.id) === sig) continue;
       jobSeen.set(j.id, sig);
       emit({ type: 'job', data: jobLive(j) });
+      if (j.operationId) moved.add(j.operationId);
     }
     for (const id of jobSeen.keys()) if (!current.has(id)) jobSeen.delete(id);
-    for (const o of operations) {
-      const sig = o.updatedAt.toISOString();
-      if (operationSeen.get(o.id) === sig) continue;
-      operationSeen.set(o.id, sig);
-      emit({ type: 'operation', data: operationView(o, deps.workflows) });
+    const updated = operations.filter((o) => operationSeen.get(o.id) !== o.updatedAt.toISOString());
+    const missing = [...moved].filter((id) => !updated.some((o) => o.id === id));
+    const pushed = missing.length
+      ? [...updated, ...(await deps.db.operation.findMany({ where: { id: { in: missing } } }))]
+      : updated;
+    const jobsOf = await operationJobs(
+      deps.db,
+      pushed.map((o) => o.id),
+    );
+    for (const o of pushed) {
+      operationSeen.set(o.id, o.updatedAt.toISOString());
+      emit({ type: 'operation', data: operationView(o, deps.workflows, jobsOf.get(o.id)) });
     }
     // Rows updated within the same millisecond as the last one seen are read again next time (>=), deduplicated above.
     const newest = operations[operations.length - 1];

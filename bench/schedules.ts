@@ -6,73 +6,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import request from 'supertest';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { createApp } from '../api/app';
-import { createToken } from '../api/routes/tokens';
-import { createDb } from '../infra/database';
-import { startEmbeddedPostgres } from '../infra/embedded-postgres';
-import { createLogger } from '../infra/logger';
-import { applyMigrations } from '../infra/migrate';
-import { createSecretBox } from '../infra/secrets';
-import { connectClient } from '../infra/temporal';
-import { startDevServer } from '../infra/temporal-dev-server';
-import { buildWorkflowBundle } from '../scripts/build-workflow-bundle';
-import { REPO, startAgent, TOKEN, type Agent } from '../test/gateway/helpers';
-import { freePort } from '../test/helpers/ports';
 import { protectedShares } from '../store/protection';
+import type { Agent } from '../test/gateway/helpers';
+import { flag, procStats, round, sleep, startBenchLab, treeCpuSeconds } from './_lab';
 import type { Benchmark } from './run';
-
-const PAIR = 'pair-token-for-the-benchmark-0123456789';
-const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? Number(args[i + 1]) : fallback;
-}
-
-/** The fields of /proc/<pid>/stat after the command name (which may hold spaces): fields[1] is the parent. */
-function statFields(pid: number | string): string[] {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
-/** CPU seconds (user+system) and resident memory of a process, from /proc. */
-function procStats(pid: number): { cpuSeconds: number; rssMb: number } {
-  const fields = statFields(pid);
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  const rssPages = Number(fields[21]);
-  return { cpuSeconds: ticks / 100, rssMb: (rssPages * 4096) / 2 ** 20 };
-}
-
-/**
- * CPU seconds of a process and all its descendants, including descendants that already ended (PostgreSQL runs one
- * process per connection): user+system time of the live ones plus the time of the children each one reaped.
- */
-function treeCpuSeconds(root: number): number {
-  const parent = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = statFields(entry);
-      parent.set(Number(entry), Number(fields[1]));
-      const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i]));
-      cpu.set(Number(entry), (utime! + stime! + cutime! + cstime!) / 100);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  const inTree = (pid: number): boolean => {
-    for (let p: number | undefined = pid; p && p > 1; p = parent.get(p)) if (p === root) return true;
-    return false;
-  };
-  let total = 0;
-  for (const [pid, seconds] of cpu) if (inTree(pid)) total += seconds;
-  return total;
-}
 
 const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
   const shares = flag(args, '--shares', quick ? 100 : 500);
@@ -91,90 +30,18 @@ const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
     onInterrupt(c);
   };
   try {
-    const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'fsdr' });
-    onCleanup(pg.destroy);
-    const temporal = await startDevServer({
-      dbFile: path.join(dir, 'temporal.sqlite'),
-      port: await freePort(),
-      uiPort: 0,
-      ui: false,
-      namespace: 'default',
-    });
-    onCleanup(temporal.stop);
-    await applyMigrations(pg.url);
-    const db = createDb(pg.url);
-    onCleanup(() => db.$disconnect());
-    const key = Buffer.alloc(32, 3);
-    const secrets = createSecretBox(key);
-    const client = await connectClient(temporal.address, 'default');
-    onCleanup(() => client.connection.close());
-
-    const agent = (nodeId: string, fileServer: string, peers: string[]) =>
-      startAgent({
-        nodeId,
-        dataRoot: fs.mkdtempSync(path.join(dir, `${nodeId}-`)),
-        peers: Object.fromEntries(peers.map((p) => [p, PAIR])),
-        env: { GATEWAY_FILE_SERVER_ID: fileServer, LOG_LEVEL: 'error' },
-      });
+    const lab = await startBenchLab(dir, onCleanup);
+    const { db, client, app, admin } = lab;
     const agents: Agent[] = await Promise.all([
-      agent('a1', 'fs-a', ['b1', 'b2']),
-      agent('a2', 'fs-a', ['b1', 'b2']),
-      agent('b1', 'fs-b', ['a1', 'a2']),
-      agent('b2', 'fs-b', ['a1', 'a2']),
+      lab.agent('a1', 'fs-a', ['b1', 'b2']),
+      lab.agent('a2', 'fs-a', ['b1', 'b2']),
+      lab.agent('b1', 'fs-b', ['a1', 'a2']),
+      lab.agent('b2', 'fs-b', ['a1', 'a2']),
     ]);
-    onCleanup(() => Promise.all(agents.map((a) => a.stop())));
     const [a1, a2, b1] = agents as [Agent, Agent, Agent, Agent];
-
-    // The worker as production runs it: its own process (CPU and memory its own), with a pre-built workflow bundle.
-    const bundle = path.join(dir, 'workflow-bundle.js');
-    await buildWorkflowBundle(bundle);
-    let workerOut = '';
-    const worker = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-      cwd: REPO,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        TEMPORAL_ADDRESS: temporal.address,
-        TEMPORAL_TASK_QUEUE: 'bench',
-        DATABASE_URL: pg.url,
-        SECRETS_KEY: key.toString('base64'),
-        WORKFLOW_BUNDLE_PATH: bundle,
-        LOG_LEVEL: 'warn',
-        LOG_FORMAT: 'json',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    worker.stdout.on('data', (d: Buffer) => (workerOut = (workerOut + d.toString()).slice(-4000)));
-    worker.stderr.on('data', (d: Buffer) => (workerOut = (workerOut + d.toString()).slice(-4000)));
-    onCleanup(async () => {
-      worker.kill('SIGTERM');
-      await new Promise((r) => worker.once('exit', r));
-    });
-
-    const app = createApp({
-      db,
-      temporal: client,
-      temporalAddress: temporal.address,
-      taskQueue: 'bench',
-      logger: createLogger({ log: { level: 'error', format: 'json' } }),
-      secrets,
-    });
-    const admin = { authorization: `Bearer ${(await createToken(db, 'bench-admin', 'admin')).token}` };
-    for (const [name, nodes] of [
-      ['fs-a', agents.slice(0, 2)],
-      ['fs-b', agents.slice(2)],
-    ] as const) {
-      await request(app)
-        .post('/api/v1/file-servers')
-        .set(admin)
-        .send({
-          name,
-          site: name,
-          dnsName: `${name}.corp.example.test`,
-          fsvms: nodes.map((n) => ({ nodeId: n.nodeId, gatewayUrl: n.url, token: TOKEN })),
-        })
-        .expect(201);
-    }
+    const { worker } = lab;
+    await lab.registerFileServer('fs-a', agents.slice(0, 2));
+    await lab.registerFileServer('fs-b', agents.slice(2));
 
     log(`creating ${shares} shares (3 small files each) on fs-a`);
     const names = Array.from({ length: shares }, (_, i) => `s${String(i).padStart(4, '0')}`);
@@ -247,8 +114,8 @@ const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
     // Where the machine's CPU goes, per component: the worker is ours to tune, the rest is the embedded default's.
     const components = (): Record<string, number> => ({
       worker: procStats(worker.pid!).cpuSeconds,
-      temporal: temporal.pid ? treeCpuSeconds(temporal.pid) : NaN,
-      postgres: treeCpuSeconds(pg.pid),
+      temporal: lab.pids.temporal ? treeCpuSeconds(lab.pids.temporal) : NaN,
+      postgres: treeCpuSeconds(lab.pids.postgres),
       gateways: agents.reduce((n, a) => n + (a.proc.pid ? procStats(a.proc.pid).cpuSeconds : 0), 0),
     });
     const start = Date.now();
@@ -258,7 +125,7 @@ const bench: Benchmark = async ({ quick, args, log, onInterrupt }) => {
     let peakRss = 0;
     const samples: number[] = [];
     while (Date.now() - start < minutes * 60_000) {
-      if (worker.exitCode !== null) throw new Error(`worker died: ${workerOut}`);
+      if (worker.exitCode !== null) throw new Error(`worker died: ${lab.workerOutput()}`);
       peakRss = Math.max(peakRss, procStats(worker.pid!).rssMb);
       const compliant = (await protectedShares(db)).filter((s) => s.compliance === 'compliant').length;
       samples.push(compliant / shares);

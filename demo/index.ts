@@ -1,14 +1,15 @@
 // The demo on the embedded default (`npm start`; DEMO=off turns it off, NODE_ENV=production never runs it): two local
-// file servers with two FSVM gateway agents each (demo/sites.ts), registered with the API, sample shares created
-// through the API (one distributed over both FSVMs), and one policy protecting one share at a 1-minute RPO, so that
-// replication jobs appear at once. It talks to the API over HTTP like any client, with a token of its own.
-// Each part is a step of DEMO_STEPS; a later part (a demo Active Directory DC, so that a failover moves a DNS name)
-// is one more step.
+// file servers with two FSVM gateway agents each (demo/sites.ts), registered with the API with their client-facing
+// addresses, sample shares created through the API (one distributed over both FSVMs), one policy protecting one share
+// at a 1-minute RPO, so that replication jobs appear at once, and, where it can run, a demo Active Directory DC
+// (demo/directory.ts) with both file servers' directory settings, so that a failover moves a DNS name and its SPNs.
+// It talks to the API over HTTP like any client, with a token of its own. Each part is a step of DEMO_STEPS.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createToken } from '../api/routes/tokens';
 import type { Db } from '../infra/database';
 import type { Logger } from '../infra/logger';
+import { demoDirectorySettings, ensureDemoObjects, type DemoDirectory } from './directory';
 import { writeHome, writeMedia, writeProjects } from './sample-data';
 import { DEMO_FILE_SERVERS, type RunningSites } from './sites';
 
@@ -18,6 +19,7 @@ export interface DemoContext {
   apiUrl: string;
   db: Db;
   sites: RunningSites;
+  directory: DemoDirectory;
   logger: Logger;
   /** Set by the first step: the demo's own admin token. */
   token?: string;
@@ -141,18 +143,19 @@ const register: DemoStep = {
         gatewayUrl: ctx.sites.urlOf(n),
         token: ctx.sites.tokenOf(n),
       }));
+      const addresses = [ctx.directory.addressOf(server.name)];
       if (!items.some((i) => i.name === server.name)) {
+        // No status: which side is active is kept by the system (from the policies and the failovers).
         await call(ctx, 'POST', '/file-servers', {
           name: server.name,
           site: server.site,
           dnsName: server.dnsName,
-          addresses: ['127.0.0.1'],
-          status: server.status,
+          addresses,
           fsvms,
         });
         continue;
       }
-      const current = await call<{ fsvms: { nodeId: string; gatewayUrl: string }[] }>(
+      const current = await call<{ addresses: string[]; fsvms: { nodeId: string; gatewayUrl: string }[] }>(
         ctx,
         'GET',
         `/file-servers/${server.name}`,
@@ -160,9 +163,14 @@ const register: DemoStep = {
       const same = fsvms.every((f) =>
         current.fsvms.some((c) => c.nodeId === f.nodeId && c.gatewayUrl === f.gatewayUrl),
       );
+      const sameAddresses = current.addresses.join(',') === addresses.join(',');
       // A port taken at this restart got a new one: the gateways are registered again (each is checked).
-      if (!same) await call(ctx, 'PATCH', `/file-servers/${server.name}`, { fsvms });
-      else await call(ctx, 'GET', `/file-servers/${server.name}?refresh=true`);
+      if (!same || !sameAddresses) {
+        await call(ctx, 'PATCH', `/file-servers/${server.name}`, {
+          ...(same ? {} : { fsvms }),
+          ...(sameAddresses ? {} : { addresses }),
+        });
+      } else await call(ctx, 'GET', `/file-servers/${server.name}?refresh=true`);
     }
   },
 };
@@ -229,11 +237,42 @@ const firstReplication: DemoStep = {
   },
 };
 
-/** Where a demo Active Directory DC will be provisioned once client redirection through AD exists. */
+/**
+ * The demo DC (provisioned once, started beside the rest by `npm start`): the file servers' AD objects once, and
+ * their directory settings through the API. Without a DC the demo says why in one line and runs without one (and
+ * without directory settings, so that a failover is not held up by a directory that is not there).
+ */
 const directory: DemoStep = {
   name: 'client redirection through Active Directory',
   async run(ctx) {
-    ctx.logger.info('demo: client redirection through Active Directory is not part of the demo yet (no demo DC)');
+    let why = ctx.directory.unavailable;
+    let dc: Awaited<ReturnType<DemoDirectory['start']>> | undefined;
+    if (!why) {
+      try {
+        dc = await ctx.directory.start();
+      } catch (err) {
+        why = `the demo Active Directory DC did not start (${err instanceof Error ? err.message : String(err)}); failovers do not redirect clients`;
+      }
+    }
+    if (!dc) {
+      ctx.logger.info(`demo: ${why}`);
+      for (const s of DEMO_FILE_SERVERS) {
+        await call(ctx, 'DELETE', `/file-servers/${s.name}/directory`).catch((err: unknown) => {
+          if (!(err instanceof ApiCallError) || err.status !== 404) throw err;
+        });
+      }
+      return;
+    }
+    await ensureDemoObjects(dc, ctx.directory.addressOf);
+    for (const s of DEMO_FILE_SERVERS) {
+      await call(ctx, 'PUT', `/file-servers/${s.name}/directory`, demoDirectorySettings(dc, s.computerAccount));
+    }
+    const names = DEMO_FILE_SERVERS.map(
+      (s) => `${s.dnsName} (${s.name}'s clients; ${s.name} is ${ctx.directory.addressOf(s.name)})`,
+    );
+    ctx.logger.info(
+      `demo: the demo DC's DNS resolves ${names.join(', ')}: watch a failover move a name with dig @${dc.address} ${DEMO_FILE_SERVERS[0]!.dnsName} +short`,
+    );
   },
 };
 
@@ -253,5 +292,5 @@ export async function setupDemo(ctx: DemoContext): Promise<void> {
 export function smbSummary(sites: RunningSites): string {
   const served = sites.fsvms.filter((f) => sites.smb.get(f.nodeId));
   if (!served.length) return 'demo: shares are not served over SMB (no smbd)';
-  return `demo: shares over SMB: ${served.map((f) => `${f.nodeId} smb://127.0.0.1:${f.smbPort}`).join(', ')}`;
+  return `demo: shares over SMB: ${served.map((f) => `${f.nodeId} smb://${f.smbAddress}:${f.smbPort}`).join(', ')}`;
 }

@@ -26,16 +26,23 @@ function write(root: string, files: Record<string, string | Buffer>): number {
   return total;
 }
 
-/** A project tree: plans, notes and a few binary drawings. */
+/**
+ * A project tree: plans, notes and a few binary drawings, and an `inbox` folder SMB clients of the demo may write to
+ * (the demo's smbd maps guests to nobody; the mode is replicated with the folder).
+ */
 export function writeProjects(root: string): number {
-  const files: Record<string, string | Buffer> = {};
+  const files: Record<string, string | Buffer> = {
+    'inbox/README.txt': 'SMB guests of the demo may write here: the folder follows the share through a failover.\n',
+  };
   for (let p = 1; p <= 6; p++) {
     files[`project-${p}/README.md`] = `# Project ${p}\n\nOwner: team ${p % 3}\nStatus: active\n`;
     for (let n = 1; n <= 5; n++)
       files[`project-${p}/notes/meeting-${n}.txt`] = `Meeting ${n} of project ${p}\n`.repeat(200);
     files[`project-${p}/drawings/plan.bin`] = bytes(256 * 1024, p);
   }
-  return write(root, files);
+  const total = write(root, files);
+  fs.chmodSync(path.join(root, 'inbox'), 0o777);
+  return total;
 }
 
 /** One user's home folder (a folder of the distributed share 'home'). */

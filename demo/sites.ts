@@ -1,7 +1,8 @@
 // The demo's FSVMs: two file servers (site-a, site-b) of two FSVM gateway agents each, run on this machine by
 // scripts/gateway-sites.sh (the documented way to run real gateways), with their data under DATA_DIR/demo/. Ports are
 // chosen once (free ones) and kept in sites.conf, so a restart reuses the same gateway URLs; one found taken at a
-// restart is replaced and the file server re-registered.
+// restart is replaced and the file server re-registered. Each FSVM's smbd listens on its file server's client-facing
+// address when the demo has one of its own (demo/directory.ts), else on the loopback interface.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -16,14 +17,17 @@ export interface DemoFsvm {
   nodeId: string;
   gatewayPort: number;
   smbPort: number;
+  /** Where its smbd listens: its file server's client-facing address. */
+  smbAddress: string;
 }
 
 export interface DemoFileServer {
   name: string;
   site: string;
+  /** The client-facing name (in the demo DC's zone); which site clients reach by it is what a failover moves. */
   dnsName: string;
-  /** site-a is where clients work; site-b is its recovery site. */
-  status: 'active' | 'standby';
+  /** The computer account in the demo DC that holds the name's SPNs. */
+  computerAccount: string;
   nodes: string[];
 }
 
@@ -32,14 +36,14 @@ export const DEMO_FILE_SERVERS: DemoFileServer[] = [
     name: 'site-a',
     site: 'site-a',
     dnsName: 'files-a.demo.fsdr.test',
-    status: 'active',
+    computerAccount: 'FILES-A$',
     nodes: ['site-a-1', 'site-a-2'],
   },
   {
     name: 'site-b',
     site: 'site-b',
     dnsName: 'files-b.demo.fsdr.test',
-    status: 'standby',
+    computerAccount: 'FILES-B$',
     nodes: ['site-b-1', 'site-b-2'],
   },
 ];
@@ -74,13 +78,25 @@ function readConf(file: string): DemoFsvm[] {
     .map((l) => l.replace(/#.*/, '').trim())
     .filter(Boolean)
     .map((l) => {
-      const [fileServer, nodeId, g, s] = l.split(/\s+/);
-      return { fileServer: fileServer!, nodeId: nodeId!, gatewayPort: Number(g), smbPort: Number(s) };
+      const [fileServer, nodeId, g, s, a] = l.split(/\s+/);
+      return {
+        fileServer: fileServer!,
+        nodeId: nodeId!,
+        gatewayPort: Number(g),
+        smbPort: Number(s),
+        smbAddress: a ?? LOOPBACK,
+      };
     });
 }
 
-/** sites.conf with a free port for every gateway and smbd; kept ports that are taken now are replaced. */
-export async function prepareSites(dir: string): Promise<DemoFsvm[]> {
+/** Where clients of a demo file server connect when the demo has no address of its own for it. */
+export const LOOPBACK = '127.0.0.1';
+
+/**
+ * sites.conf with a free port for every gateway and smbd (kept ports that are taken now are replaced) and, per file
+ * server, the address its smbds listen on (`addressOf`; the loopback interface when it answers 127.0.0.1).
+ */
+export async function prepareSites(dir: string, addressOf: (fileServer: string) => string): Promise<DemoFsvm[]> {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'sites.conf');
   const kept = readConf(file);
@@ -93,12 +109,16 @@ export async function prepareSites(dir: string): Promise<DemoFsvm[]> {
         nodeId,
         gatewayPort: k && (await portFree(k.gatewayPort)) ? k.gatewayPort : await freePort(),
         smbPort: k && k.smbPort > 0 && (await portFree(k.smbPort)) ? k.smbPort : await freePort(),
+        smbAddress: addressOf(server.name),
       });
     }
   }
   const text = [
-    '# The demo FSVMs (written by npm start): <file server> <node id> <gateway port> <smb port>',
-    ...out.map((f) => `${f.fileServer} ${f.nodeId} ${f.gatewayPort} ${f.smbPort}`),
+    '# The demo FSVMs (written by npm start): <file server> <node id> <gateway port> <smb port> [<smb address>]',
+    ...out.map(
+      (f) =>
+        `${f.fileServer} ${f.nodeId} ${f.gatewayPort} ${f.smbPort}${f.smbAddress === LOOPBACK ? '' : ` ${f.smbAddress}`}`,
+    ),
     '',
   ].join('\n');
   fs.writeFileSync(file, text);
@@ -120,8 +140,12 @@ export interface RunningSites {
 }
 
 /** Starts the gateway agents (and smbds) of the demo sites; `ready` tells when they all answer. */
-export async function startSites(dir: string, logger: Logger): Promise<RunningSites> {
-  const fsvms = await prepareSites(dir);
+export async function startSites(
+  dir: string,
+  logger: Logger,
+  addressOf: (fileServer: string) => string = () => LOOPBACK,
+): Promise<RunningSites> {
+  const fsvms = await prepareSites(dir, addressOf);
   const smb = new Map<string, boolean>();
   const child: ChildProcess = spawn('bash', [SCRIPT, dir], {
     // Its own process group: Ctrl-C in the terminal reaches `npm start`, which stops the sites last, in order.

@@ -34,6 +34,22 @@ export async function claimLoopbackAddress(): Promise<string> {
   );
 }
 
+/**
+ * Adds a given 127.x.y.z/32 to `lo` again (a restart of a server that keeps its address, e.g. the demo's DC and file
+ * servers); one that is there already (left by a process that ended without removing it) is fine.
+ */
+export async function ensureLoopbackAddress(address: string): Promise<void> {
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address)) throw new Error(`'${address}' is not a loopback address`);
+  try {
+    await run('ip', ['-4', 'addr', 'add', `${address}/32`, 'dev', 'lo'], { timeout: 10_000 });
+  } catch (err) {
+    const stderr = ((err as { stderr?: string }).stderr ?? (err as Error).message).trim();
+    if (!/exists/i.test(stderr)) {
+      throw new Error(`cannot add the loopback address ${address} (needs root and iproute2's ip): ${stderr}`);
+    }
+  }
+}
+
 /** Removes an address claimLoopbackAddress added; an address that is already gone is not an error. */
 export async function releaseLoopbackAddress(address: string): Promise<void> {
   try {

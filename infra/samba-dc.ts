@@ -279,8 +279,17 @@ export async function stopDomainControllerProcess(pid: number, graceMs = 10_000)
   const deadline = Date.now() + graceMs;
   while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   if (alive()) signal('SIGKILL');
-  // The children of the group go with their parent; give them a moment to release the ports.
-  while (alive() && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 100));
+  // The children of the group go with their parent: wait until the whole group is gone (they hold the ports), a
+  // moment at most.
+  const groupAlive = () => {
+    try {
+      process.kill(-pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  while ((alive() || groupAlive()) && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 100));
 }
 
 /** A DomainController over a running DC's info, e.g. in another process than the one that started it. */

@@ -7,7 +7,9 @@
 #
 #   scripts/gateway-sites.sh <dir>
 #
-# <dir>/sites.conf names the FSVMs, one a line:   <file server> <node id> <gateway port> <smb port or ->
+# <dir>/sites.conf names the FSVMs, one a line:   <file server> <node id> <gateway port> <smb port or -> [<smb address>]
+# (the smb address: where that FSVM's smbd listens, e.g. its file server's client-facing address; default: every
+# address of the loopback interface)
 # Everything else is kept under <dir>/<node id>/ (data root, token, peers, smb.conf, logs) and <dir>/pairs/, created
 # on the first run (secrets mode 0600) and reused after. Prints one line per FSVM, then runs until SIGTERM/SIGINT (or
 # until the process that started it exits), and then stops the agents (they pause their transfers) and the smbds.
@@ -16,7 +18,7 @@
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ ! -f "$1/sites.conf" ]; then
-  echo "usage: $0 <dir>   (<dir>/sites.conf: '<file server> <node id> <gateway port> <smb port or ->' per line)" >&2
+  echo "usage: $0 <dir>   (<dir>/sites.conf: '<file server> <node id> <gateway port> <smb port or -> [<smb address>]' per line)" >&2
   exit 2
 fi
 dir="$(cd "$1" && pwd)"
@@ -24,12 +26,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 host="${GATEWAY_HOST:-127.0.0.1}"
 parent=$PPID
 
-fs=() node=() gport=() sport=()
-while read -r f n g s _; do
+fs=() node=() gport=() sport=() saddr=()
+while read -r f n g s a _; do
   [[ -z "$f" || "$f" == \#* ]] && continue
   [[ "$n" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || { echo "sites.conf: bad node id '$n'" >&2; exit 2; }
   [[ "$g" =~ ^[0-9]+$ ]] || { echo "sites.conf: bad gateway port '$g' for $n" >&2; exit 2; }
-  fs+=("$f") node+=("$n") gport+=("$g") sport+=("${s:--}")
+  [[ -z "${a:-}" || "$a" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || { echo "sites.conf: bad smb address '$a' for $n" >&2; exit 2; }
+  fs+=("$f") node+=("$n") gport+=("$g") sport+=("${s:--}") saddr+=("${a:-}")
 done < "$dir/sites.conf"
 count=${#node[@]}
 [ "$count" -gt 0 ] || { echo "sites.conf lists no FSVM" >&2; exit 2; }
@@ -61,7 +64,7 @@ done
 smbd_bin="$(command -v smbd || true)"
 [ -z "$smbd_bin" ] && [ -x /usr/sbin/smbd ] && smbd_bin=/usr/sbin/smbd
 
-port_open() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 smbd_pids=() agent_pids=() sleeper=
 stop_all() {
@@ -89,13 +92,15 @@ for ((i = 0; i < count; i++)); do
   smb_note="no SMB"
   if [ -n "$smbd_bin" ] && [ "${sport[i]}" != "-" ]; then
     smb="$nd/smb"
+    # Its own address when one is given (the file server's client-facing address), else every loopback address.
+    listen="${saddr[i]:-lo}" probe="${saddr[i]:-$host}"
     mkdir -p "$smb"/{private,lock,state,cache,pid,ncalrpc}
     [ -f "$smb/shares.conf" ] || : > "$smb/shares.conf"
     cat > "$smb/smb.conf" <<EOF
 [global]
   workgroup = FSDRDEMO
   server role = standalone server
-  interfaces = lo
+  interfaces = $listen
   bind interfaces only = yes
   smb ports = ${sport[i]}
   private dir = $smb/private
@@ -118,10 +123,10 @@ EOF
     spid=$!
     smbd_pids+=("$spid") # known at once: a signal during its start-up stops it too
     echo "$spid" > "$smb/smbd-agent.pid"
-    for _ in $(seq 100); do port_open "${sport[i]}" && break; kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-    if port_open "${sport[i]}"; then
+    for _ in $(seq 100); do port_open "$probe" "${sport[i]}" && break; kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+    if port_open "$probe" "${sport[i]}"; then
       smb_env=(GATEWAY_SMB_CONF="$smb/shares.conf" GATEWAY_SMBD_PID_FILE="$smb/smbd-agent.pid")
-      smb_note="smbd on $host:${sport[i]}"
+      smb_note="smbd on $probe:${sport[i]}"
     else
       kill -KILL "$spid" 2>/dev/null || true
       smb_note="smbd did not start (see $smb/smbd.log): no SMB"

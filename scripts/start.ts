@@ -1,9 +1,10 @@
 // `npm start`: the whole orchestrator in one process on the embedded default. With nothing configured it starts a
 // local Temporal dev server (SQLite under DATA_DIR, Web UI) and an embedded PostgreSQL (under DATA_DIR), migrates
 // the admin database, and runs the worker and the API with the web UI; and the demo (demo/): two local file servers
-// with their FSVM gateway agents, registered, with sample shares and a policy (DEMO=off turns it off).
+// with their FSVM gateway agents, registered, with sample shares and a policy, and (as root, where Samba's AD DC is
+// installed) a demo Active Directory DC whose DNS name a failover moves (DEMO=off turns it off).
 // TEMPORAL_ADDRESS / DATABASE_URL switch either to an external service. Ctrl-C (or SIGTERM) stops everything in
-// reverse order (the demo's gateways last); a second start reuses the data.
+// reverse order (the demo's gateways, DC and addresses last); a second start reuses the data.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
@@ -20,6 +21,7 @@ import { assertPortFree, startDevServer } from '../infra/temporal-dev-server';
 import { ensureRpoMonitor } from '../workers/rpo-monitor';
 import { createWorker } from '../workers/worker';
 import { setupDemo, smbSummary } from '../demo';
+import { prepareDemoDirectory, type DemoDirectory } from '../demo/directory';
 import { startSites, type RunningSites } from '../demo/sites';
 
 type Stopper = { name: string; stop: () => Promise<unknown> };
@@ -59,14 +61,21 @@ async function main(): Promise<void> {
     await assertPortFree(config.api.port, 'API');
     if (!config.database.url) await assertPortFree(config.database.embeddedPort, 'embedded PostgreSQL');
 
-    // The demo's gateways start first, beside the servers below, and stop last (after the worker that calls them).
+    // The demo's gateways and DC start first, beside the servers below, and stop last (after the worker that calls
+    // them); the demo's loopback addresses go after them.
     let demoSites: Promise<RunningSites> | undefined;
+    let demoDirectory: DemoDirectory | undefined;
     if (config.demo.enabled) {
-      demoSites = startSites(config.demo.dir, logger);
+      const directory = await prepareDemoDirectory(config.demo.dir, logger);
+      demoDirectory = directory;
+      if (!directory.unavailable) running.push({ name: 'demo Active Directory DC', stop: () => directory.stop() });
+      demoSites = startSites(config.demo.dir, logger, directory.addressOf);
       running.push({
         name: 'demo gateways',
         stop: async () => (await demoSites!.catch(() => undefined))?.stop(),
       });
+      // Started now, awaited by the demo's directory step.
+      if (!directory.unavailable) directory.start().catch(() => undefined);
     }
 
     let databaseUrl = config.database.url;
@@ -173,7 +182,7 @@ async function main(): Promise<void> {
         await sites.ready;
         logger.info(`demo: gateways of site-a and site-b up (data in ${config.demo.dir})`);
         logger.info(smbSummary(sites));
-        await setupDemo({ apiUrl, db, sites, logger });
+        await setupDemo({ apiUrl, db, sites, directory: demoDirectory!, logger });
       } catch (err) {
         // The orchestrator itself is up: say what went wrong and keep running.
         logger.error(`demo: ${err instanceof Error ? err.message : String(err)}`);

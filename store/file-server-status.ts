@@ -75,3 +75,19 @@ export async function serverRoles(db: Db): Promise<Map<string, ServerRoles>> {
   }
   return out;
 }
+
+/** A file server's derived status as the API shows it: status, roles and the fence (null when not fenced). */
+export function statusView(r: ServerRoles | undefined) {
+  return {
+    status: r?.status ?? ('active' as const),
+    roles: { primaryShares: r?.primaryShares ?? 0, replicaShares: r?.replicaShares ?? 0 },
+    fence: r?.fenced
+      ? {
+          since: r.fenced.at.toISOString(),
+          reason: r.fenced.reason,
+          mode: r.fenced.mode,
+          enforcedAt: r.fenced.enforcedAt?.toISOString() ?? null,
+        }
+      : null,
+  };
+}

@@ -1,8 +1,10 @@
 // `npm start` as an operator runs it: the embedded default comes up (Temporal with Web UI, PostgreSQL, worker, API and
-// web UI, and the demo: two file servers of two gateway agents each, registered, replicating), Ctrl-C stops
-// everything (gateways and smbd included), a second start reuses the data; a bad setting fails fast, names the
-// variable and leaves nothing running; TEMPORAL_ADDRESS / DATABASE_URL switch to external services.
-import { spawnSync } from 'node:child_process';
+// web UI, and the demo: two file servers of two gateway agents each, registered, replicating, and its Active
+// Directory DC whose DNS serves the file servers' names), Ctrl-C stops everything (gateways, smbd and the DC
+// included), a second start reuses the data (the DC too); without Samba's AD DC the demo says so in one line and runs
+// without one; a bad setting fails fast, names the variable and leaves nothing running; TEMPORAL_ADDRESS /
+// DATABASE_URL switch to external services.
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +38,49 @@ function processesUsing(dir: string): string[] {
   return found;
 }
 
+/**
+ * The processes of a process group: the demo DC's (samba names its processes itself, "samba: root process",
+ * "samba: task[ldap] ...", over its command line and environment, so it is found by its root pid's group).
+ */
+function processGroup(pgid: number): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // A zombie has ended (it only waits to be reaped by init).
+      if (Number(pgrp) === pgid && state !== 'Z')
+        found.push(`${pid}: ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** The demo DC's root pid, as its folder records it. */
+function demoDcPid(dataDir: string): number {
+  return (JSON.parse(fs.readFileSync(path.join(dataDir, 'demo', 'ad', 'dc.json'), 'utf8')) as { pid: number }).pid;
+}
+
+/** Whether this machine can run the demo's DC (root, Samba's AD DC and iproute2 installed). */
+function demoDcPossible(): boolean {
+  const installed = (b: string) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0;
+  return process.getuid?.() === 0 && ['samba', 'samba-tool', 'ip'].every(installed);
+}
+
+/** What the DC's DNS server answers for the A record of `name` (one try, no recursion). */
+function dig(server: string, name: string): string[] {
+  const out = execFileSync('dig', [`@${server}`, name, 'A', '+short', '+norecurse', '+time=3', '+tries=1'], {
+    encoding: 'utf8',
+  });
+  return out.split('\n').filter(Boolean).sort();
+}
+
+function loopbackAddresses(): string {
+  return execFileSync('ip', ['-4', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' });
+}
+
 async function waitForLog(proc: Started, pattern: RegExp, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(proc.output())) {
@@ -49,13 +94,17 @@ describe('npm start (embedded default)', () => {
   let dataDir: string;
   beforeEach(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fsdr-start-'));
+    // As `.data` in a checkout is: the demo's smbd serves its shares to guests (mapped to nobody), who must reach them.
+    fs.chmodSync(dataDir, 0o755);
   });
   afterEach(() => {
     removeCluster(path.join(dataDir, 'postgres')); // as root it may live outside dataDir (a 0700 mkdtemp folder)
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('brings up Temporal with its Web UI, PostgreSQL, worker, API and web UI, and the demo sites replicating; Ctrl-C stops all; a restart reuses the data', async () => {
+  it('brings up Temporal with its Web UI, PostgreSQL, worker, API and web UI, and the demo sites replicating with their AD DC; Ctrl-C stops all; a restart reuses the data', async () => {
+    // The demo DC needs root (a loopback address of its own) and Samba's AD DC (scripts/system-packages.txt).
+    if (!demoDcPossible()) throw new Error('this test needs root and samba-ad-dc, samba-tool and iproute2 installed');
     const p = await startPorts();
     const first = startOrchestrator(startEnv(p, dataDir));
     const api = `http://127.0.0.1:${p.api}`;
@@ -100,13 +149,53 @@ describe('npm start (embedded default)', () => {
         ['media', 'standard', { '': 'site-a-2' }],
         ['projects', 'standard', { '': 'site-a-1' }],
       ]);
-      // One line on what the demo does not do yet, and where its FSVMs serve SMB.
-      expect(first.output()).toContain('client redirection through Active Directory is not part of the demo yet');
-      expect(first.output()).toMatch(/demo: shares over SMB: site-a-1 smb:\/\/127\.0\.0\.1:\d+/);
+      // Its FSVMs serve SMB on their file server's own address (the one its DNS name resolves to), and the demo's
+      // DC serves those names.
+      const network = JSON.parse(fs.readFileSync(path.join(dataDir, 'demo', 'network.json'), 'utf8')) as {
+        dc: string;
+        fileServers: Record<string, string>;
+      };
+      const siteA = network.fileServers['site-a']!;
+      const siteB = network.fileServers['site-b']!;
+      const dcLine =
+        /demo: Active Directory DC dc1\.demo\.fsdr\.test up on (\S+) \(provisioned and started in ([\d.]+) s\)/.exec(
+          first.output(),
+        );
+      expect(dcLine?.[1]).toBe(network.dc);
+      expect(first.output()).toContain(`dig @${network.dc} files-a.demo.fsdr.test +short`);
+      expect(dig(network.dc, 'files-a.demo.fsdr.test')).toEqual([siteA]);
+      expect(dig(network.dc, 'files-b.demo.fsdr.test')).toEqual([siteB]);
+      for (const a of [network.dc, siteA, siteB]) expect(loopbackAddresses()).toContain(`inet ${a}/32`);
+      // Both file servers have directory settings through the API, and the directory check (a workflow on the
+      // worker, against the DC over verified LDAPS) passes.
+      const settings = (await (
+        await fetch(`${api}/api/v1/file-servers/site-a/directory`, { headers: auth })
+      ).json()) as {
+        servers: string[];
+        computerAccount: string;
+        clientName: string;
+        bindPasswordSet: boolean;
+      };
+      expect(settings).toMatchObject({
+        servers: [`ldaps://${network.dc}:636`],
+        computerAccount: 'FILES-A$',
+        clientName: 'files-a.demo.fsdr.test',
+        bindPasswordSet: true,
+      });
+      const check = (await (
+        await fetch(`${api}/api/v1/file-servers/site-b/directory/check`, { method: 'POST', headers: auth })
+      ).json()) as { ok: boolean; summary: string };
+      expect(check).toMatchObject({ ok: true });
+      const dcProcesses = processGroup(demoDcPid(dataDir));
+      expect(dcProcesses.length).toBeGreaterThan(3);
+      expect(dcProcesses.every((l) => /^\d+: samba: /.test(l))).toBe(true);
+
+      expect(first.output()).toContain(`demo: shares over SMB: site-a-1 smb://${siteA}:`);
+      expect(first.output()).toMatch(new RegExp(`site-b-1 smb://${siteB.replace(/\./g, '\\.')}:\\d+`));
       expect(processesUsing(dataDir).some((l) => l.includes('smbd'))).toBe(true);
-      // A real SMB client sees the share on its FSVM's own smbd.
-      const smbPort = /site-a-1 smb:\/\/127\.0\.0\.1:(\d+)/.exec(first.output())![1]!;
-      const listing = spawnSync('smbclient', ['//127.0.0.1/projects', '-p', smbPort, '-N', '-c', 'ls'], {
+      // A real SMB client sees the share on its FSVM's own smbd, at the address the name resolves to.
+      const smbPort = /site-a-1 smb:\/\/[\d.]+:(\d+)/.exec(first.output())![1]!;
+      const listing = spawnSync('smbclient', [`//${siteA}/projects`, '-p', smbPort, '-N', '-c', 'ls'], {
         encoding: 'utf8',
       });
       expect(listing.stdout).toMatch(/project-1\s+D/);
@@ -129,9 +218,19 @@ describe('npm start (embedded default)', () => {
         .filter((l) => l.trim() && !l.startsWith('{')),
     ).toEqual([]);
     await expectAllPortsFree(p);
-    // Nothing left behind: no gateway agent, no smbd, no server.
+    // Nothing left behind: no gateway agent, no smbd, no samba, no server, and the demo's addresses are gone.
     expect(processesUsing(dataDir)).toEqual([]);
     expect(first.output()).toMatch(/demo gateways stopped/);
+    expect(first.output()).toMatch(/demo Active Directory DC stopped/);
+    const network = JSON.parse(fs.readFileSync(path.join(dataDir, 'demo', 'network.json'), 'utf8')) as {
+      dc: string;
+      fileServers: Record<string, string>;
+    };
+    for (const a of [network.dc, ...Object.values(network.fileServers)]) {
+      expect(loopbackAddresses()).not.toContain(`inet ${a}/32`);
+    }
+    const dcPid = demoDcPid(dataDir);
+    expect(processGroup(dcPid)).toEqual([]);
     expect(fs.existsSync(path.join(dataDir, 'temporal.sqlite'))).toBe(true);
     expect(fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
     expect(fs.existsSync(path.join(dataDir, 'demo', 'site-a-1', 'data', 'shares', 'projects'))).toBe(true);
@@ -147,8 +246,15 @@ describe('npm start (embedded default)', () => {
       await client.connection.close();
       expect(seen).toEqual(['COMPLETED']);
       expect(second.output()).not.toMatch(/initdb/);
-      // The demo is reused, not made again: same file servers, shares and policy, gateways healthy again.
+      // The demo is reused, not made again: same file servers, shares and policy, gateways healthy again, the same
+      // DC on the same address, started without provisioning, its names as they were.
       expect(second.output()).not.toMatch(/demo: share '|demo: policy 'demo' protects/);
+      expect(second.output()).toMatch(
+        new RegExp(
+          `demo: Active Directory DC dc1\\.demo\\.fsdr\\.test up on ${network.dc.replace(/\./g, '\\.')} \\(started in`,
+        ),
+      );
+      expect(dig(network.dc, 'files-a.demo.fsdr.test')).toEqual([network.fileServers['site-a']]);
       const auth = { authorization: `Bearer ${fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim()}` };
       const servers = (await (await fetch(`${api}/api/v1/file-servers`, { headers: auth })).json()) as {
         items: { name: string; fsvms: { healthy: number } }[];
@@ -163,7 +269,44 @@ describe('npm start (embedded default)', () => {
     expect(await second.exited).toBe(0);
     await expectAllPortsFree(p);
     expect(processesUsing(dataDir)).toEqual([]);
+    expect(second.output()).toMatch(/demo Active Directory DC stopped/);
+    expect(demoDcPid(dataDir)).not.toBe(dcPid); // its own samba, stopped too
+    expect(processGroup(demoDcPid(dataDir))).toEqual([]);
   }, 240_000);
+
+  it("without Samba's AD DC the demo says so in one line and runs without it", async () => {
+    // PATH as on a machine without the samba-ad-dc package: everything of this one but the `samba` binary.
+    const bin = path.join(dataDir, 'bin');
+    fs.mkdirSync(bin);
+    const dirs = (process.env.PATH ?? '').split(':').filter((d) => d && fs.existsSync(d));
+    for (const d of dirs) {
+      for (const name of fs.readdirSync(d)) {
+        const target = path.join(bin, name);
+        if (name !== 'samba' && !fs.existsSync(target)) fs.symlinkSync(path.join(d, name), target);
+      }
+    }
+    const p = await startPorts();
+    const proc = startOrchestrator({ ...startEnv(p, dataDir), PATH: bin });
+    try {
+      await waitForHealth(`http://127.0.0.1:${p.api}`, proc);
+      await waitForLog(proc, /"msg":"ready: open /, 150_000);
+      const lines = proc
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('Active Directory'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(
+        'demo: no demo Active Directory DC: samba not installed (apt-get install samba-ad-dc iproute2); failovers do not redirect clients',
+      );
+      expect(proc.output()).toMatch(/demo: shares over SMB: site-a-1 smb:\/\/127\.0\.0\.1:\d+/);
+      expect(proc.output()).toMatch(/demo: site-a\/projects is replicated to site-b/);
+      expect(fs.existsSync(path.join(dataDir, 'demo', 'ad'))).toBe(false);
+    } finally {
+      proc.interrupt();
+    }
+    expect(await proc.exited).toBe(0);
+    expect(processesUsing(dataDir)).toEqual([]);
+  }, 180_000);
 
   it('runs no demo with DEMO=off', async () => {
     const p = await startPorts();

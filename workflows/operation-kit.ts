@@ -85,6 +85,8 @@ export function tag(input: OperationWorkflowInput): void {
 
 /** Keeps the operation's step list current: each step running, then succeeded with what it did, or failed with why. */
 export class OperationRun {
+  /** The step that failed first: an undo reports the other steps compensated, never this one (it keeps its reason). */
+  private failedStep?: string;
   constructor(readonly operationId: string) {}
 
   async step<T>(name: string, run: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
@@ -99,6 +101,7 @@ export class OperationRun {
       });
       return result;
     } catch (err) {
+      this.failedStep ??= name;
       await CancellationScope.nonCancellable(() =>
         acts.setOperationStep({
           operationId: this.operationId,
@@ -120,6 +123,7 @@ export class OperationRun {
   }
 
   async compensated(name: string, detail: string): Promise<void> {
+    if (name === this.failedStep) return;
     await acts.setOperationStep({ operationId: this.operationId, step: name, state: 'compensated', detail });
   }
 
@@ -139,6 +143,22 @@ export class OperationRun {
       }
     }
   }
+}
+
+/**
+ * The redirect step of every operation that moves clients: the directory activity, retried forward (it comes after
+ * the point of no return), or the reason clients are not redirected.
+ */
+export function redirectStep(run: OperationRun, input: OperationWorkflowInput): Promise<{ summary: string }> {
+  const name = 'redirect clients';
+  return run.step(
+    name,
+    () =>
+      input.redirect
+        ? run.retryForward(name, () => forward.redirectClients(redirectRequest(input.redirect!)))
+        : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
+    (r) => r.summary,
+  );
 }
 
 /**

@@ -1,9 +1,14 @@
 // DR readiness (seed 001) as a workflow: run alone (POST /operations/dr-readiness, its own operation and steps), as
 // the first step of every failover (a child workflow whose report decides whether the failover goes on), and for a
 // dry run's plan. Each check answers in words; none changes anything.
-import { workflowInfo } from '@temporalio/workflow';
 import type { Side } from '../domain/direction';
-import type { OperationKindName, OperationWorkflowInput, ReadinessCheck, ReadinessReport } from '../domain/operations';
+import {
+  operationWorkflowId,
+  type OperationKindName,
+  type OperationWorkflowInput,
+  type ReadinessCheck,
+  type ReadinessReport,
+} from '../domain/operations';
 import { acts, endFailed, OperationRun, reasonOf, tag, unreliable } from './operation-kit';
 
 export interface ReadinessInput {
@@ -123,7 +128,10 @@ export async function drReadinessWorkflow(input: OperationWorkflowInput | Readin
   return report;
 }
 
-/** The id a failover's readiness child runs under: the parent's id and a suffix, readable in the Web UI. */
-export function readinessChildId(): string {
-  return `${workflowInfo().workflowId}/readiness`;
+/**
+ * The id a failover's readiness child runs under: its parent's id and a suffix, readable in the Web UI. Derived from
+ * the operation (the input), not from workflowInfo(), so that a replay with another workflow id sees the same child.
+ */
+export function readinessChildId(operationId: string, kind: string): string {
+  return `${operationWorkflowId(kind, operationId)}/readiness`;
 }

@@ -10,12 +10,12 @@
 //
 // No split brain: the side that is not chosen is made read-only (the fence, or the destination) before the chosen
 // side is made read-write, and nothing is made read-write before the other side is confirmed read-only on every FSVM.
-import { executeChild, workflowInfo } from '@temporalio/workflow';
+import { executeChild } from '@temporalio/workflow';
 import type { Side } from '../domain/direction';
 import type { OperationWorkflowInput, ReadinessReport } from '../domain/operations';
 import { retainedSetId } from '../domain/recovery-points';
-import { acts, endFailed, forward, redirectRequest, OperationRun, passGates, tag, waits } from './operation-kit';
-import { drReadinessWorkflow } from './readiness';
+import { acts, endFailed, forward, redirectStep, OperationRun, passGates, tag, waits } from './operation-kit';
+import { drReadinessWorkflow, readinessChildId } from './readiness';
 
 export interface ResumeResult {
   primary: Side;
@@ -36,7 +36,7 @@ export async function resumeReplicationWorkflow(input: OperationWorkflowInput): 
       'check readiness',
       async () => {
         const report: ReadinessReport = await executeChild(drReadinessWorkflow, {
-          workflowId: `${workflowInfo().workflowId}/readiness`,
+          workflowId: readinessChildId(input.operationId, input.kind),
           args: [
             {
               kind: 'resume_replication' as const,
@@ -120,14 +120,7 @@ export async function resumeReplicationWorkflow(input: OperationWorkflowInput): 
       () => `clients write to the ${primary}`,
     );
 
-    const redirected = await run.step(
-      'redirect clients',
-      () =>
-        input.redirect
-          ? run.retryForward('redirect clients', () => forward.redirectClients(redirectRequest(input.redirect!)))
-          : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
-      (r) => r.summary,
-    );
+    const redirected = await redirectStep(run, input);
 
     await run.step(
       'resume replication',

@@ -14,23 +14,13 @@
 //   5. every gateway call sets a mode (idempotent), it never toggles one.
 // Replication cannot write into the new side meanwhile: the schedules are paused and the runs stopped first, and the
 // gateway refuses to commit a received snapshot into a read-write share.
-import { CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild } from '@temporalio/workflow';
 import type { Side } from '../domain/direction';
 import { switchoverSides } from '../domain/operation-rules';
 import type { OperationWorkflowInput, ReadinessReport } from '../domain/operations';
 import { retainedSetId } from '../domain/recovery-points';
-import {
-  acts,
-  endFailed,
-  forward,
-  redirectRequest,
-  OperationRun,
-  passGates,
-  reasonOf,
-  tag,
-  waits,
-} from './operation-kit';
-import { drReadinessWorkflow } from './readiness';
+import { acts, endFailed, forward, redirectStep, OperationRun, passGates, reasonOf, tag, waits } from './operation-kit';
+import { drReadinessWorkflow, readinessChildId } from './readiness';
 import { replicateShareWorkflow, type ReplicationResult } from './replicate-share';
 
 export async function plannedFailoverWorkflow(input: OperationWorkflowInput): Promise<SwitchoverResult> {
@@ -78,7 +68,7 @@ async function switchover(
       'check readiness',
       async () => {
         const report: ReadinessReport = await executeChild(drReadinessWorkflow, {
-          workflowId: `${workflowInfo().workflowId}/readiness`,
+          workflowId: readinessChildId(input.operationId, kind),
           args: [{ kind, operationId: opId, source: input.source, shares, redirect: input.redirect, options }],
         });
         if (!report.ok) {
@@ -189,14 +179,7 @@ async function switchover(
       }),
     );
 
-    const redirected = await run.step(
-      steps.redirect,
-      () =>
-        input.redirect
-          ? run.retryForward(steps.redirect, () => forward.redirectClients(redirectRequest(input.redirect!)))
-          : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
-      (r) => r.summary,
-    );
+    const redirected = await redirectStep(run, input);
 
     // Replication goes on in the new direction (a failback always; a failover if the request asked for it).
     const resume = kind === 'failback' || options.startReverseReplication;

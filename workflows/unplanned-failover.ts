@@ -9,14 +9,14 @@
 // no return (the destination made read-write) a failure undoes what was done: schedules resumed, the fence lifted and
 // the source read-write again where it answered.
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { CancellationScope, executeChild, ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, ParentClosePolicy, startChild } from '@temporalio/workflow';
 import { fenceWorkflowId, type OperationWorkflowInput, type ReadinessReport } from '../domain/operations';
 import { retainedSetId } from '../domain/recovery-points';
 import {
   acts,
   endFailed,
   forward,
-  redirectRequest,
+  redirectStep,
   OperationRun,
   passGates,
   reasonOf,
@@ -25,7 +25,7 @@ import {
   waits,
 } from './operation-kit';
 import { fenceWorkflow } from './fence';
-import { drReadinessWorkflow } from './readiness';
+import { drReadinessWorkflow, readinessChildId } from './readiness';
 
 export interface UnplannedResult {
   shares: { policy: string; share: string; snapshotSetId: string; createdAt: string; dataLossWindowSeconds: number }[];
@@ -49,7 +49,7 @@ export async function unplannedFailoverWorkflow(input: OperationWorkflowInput): 
       'check readiness',
       () =>
         executeChild(drReadinessWorkflow, {
-          workflowId: `${workflowInfo().workflowId}/readiness`,
+          workflowId: readinessChildId(input.operationId, input.kind),
           args: [
             {
               kind: 'unplanned_failover' as const,
@@ -167,14 +167,7 @@ export async function unplannedFailoverWorkflow(input: OperationWorkflowInput): 
         await forward.setPrimary({ shares, primary: 'destination', paused: true });
       }),
     );
-    const redirected = await run.step(
-      'redirect clients',
-      () =>
-        input.redirect
-          ? run.retryForward('redirect clients', () => forward.redirectClients(redirectRequest(input.redirect!)))
-          : Promise.resolve({ configured: false, summary: input.redirectNote ?? 'clients are not redirected' }),
-      (r) => r.summary,
-    );
+    const redirected = await redirectStep(run, input);
     await run.step(
       'mark destination active',
       () => Promise.resolve(),

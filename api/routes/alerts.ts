@@ -7,7 +7,7 @@ import type { Db } from '../../infra/database';
 import type { ApiRoutes } from '../http';
 import { IsoDate, iso, Limit } from '../views';
 
-const AlertView = z
+export const AlertView = z
   .object({
     id: z.string(),
     policy: z.string(),

@@ -216,6 +216,7 @@ export function directoryRoutes(api: ApiRoutes, deps: DirectoryRouteDeps): void 
     responses: {
       200: { description: 'What works and what does not', schema: CheckView },
       404: { description: 'Unknown file server' },
+      503: { description: 'Temporal is unavailable, or no worker polls the task queue' },
       504: { description: 'The check did not finish in time' },
     },
     handler: async ({ params }) => {

@@ -13,7 +13,7 @@ import type { ShareService } from '../services/shares';
 import { CreateShareRequest } from '../../domain/shares';
 import { FileServerStatus, FsvmView, fsvmView, IsoDate, iso, num, OperationRef } from '../views';
 import { jobSummary, JobSummary } from './jobs';
-import { serverRoles } from '../../store/file-server-status';
+import { serverRoles, statusView } from '../../store/file-server-status';
 
 const GatewayUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
@@ -79,7 +79,7 @@ const UpdateBody = z
 const NameParams = z.strictObject({ name: FileServerName });
 const ShareParams = z.strictObject({ name: FileServerName, share: ShareName });
 
-const FileServerDetails = z
+export const FileServerDetails = z
   .object({
     id: z.string(),
     name: z.string(),
@@ -107,7 +107,7 @@ const FileServerDetails = z
   .meta({ id: 'FileServerDetails' });
 
 const ActionName = z.enum(['planned_failover', 'unplanned_failover', 'resume_replication', 'failback', 'dr_readiness']);
-const FileServerOverview = z
+export const FileServerOverview = z
   .object({
     name: z.string(),
     site: z.string(),
@@ -153,7 +153,7 @@ const ShareView = z
   })
   .meta({ id: 'Share' });
 
-const ShareList = z.object({
+export const ShareList = z.object({
   fileServer: z.string(),
   refreshedAt: IsoDate.nullable(),
   stale: z.boolean().describe('true: a gateway did not answer and the last good list is shown'),
@@ -161,7 +161,7 @@ const ShareList = z.object({
   shares: z.array(ShareView),
 });
 
-const ShareDetails = ShareView.extend({
+export const ShareDetails = ShareView.extend({
   fileServer: z.string(),
   refreshedAt: IsoDate,
   history: z.array(JobSummary).describe('The latest replication jobs of the share (newest first, at most 50)'),
@@ -199,16 +199,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
       directory: fs.directory
         ? { domain: fs.directory.domain, dnsZone: fs.directory.dnsZone, computerAccount: fs.directory.computerAccount }
         : null,
-      status: r?.status ?? 'active',
-      roles: { primaryShares: r?.primaryShares ?? 0, replicaShares: r?.replicaShares ?? 0 },
-      fence: r?.fenced
-        ? {
-            since: r.fenced.at.toISOString(),
-            reason: r.fenced.reason,
-            mode: r.fenced.mode,
-            enforcedAt: iso(r.fenced.enforcedAt),
-          }
-        : null,
+      ...statusView(r),
       fsvms: fs.fsvms.map(fsvmView),
       sharesRefreshedAt: iso(fs.sharesRefreshedAt),
       policies: policies.map((p) => ({
@@ -308,7 +299,7 @@ export function fileServerRoutes(api: ApiRoutes, deps: FileServerRouteDeps): voi
     path: '/file-servers/:name',
     role: 'admin',
     tag: 'File servers',
-    summary: 'Update a file server (site, DNS name, addresses, status, FSVMs)',
+    summary: 'Update a file server (site, DNS name, addresses, FSVMs)',
     params: NameParams,
     body: UpdateBody,
     responses: { 200: { description: 'Updated', schema: FileServerDetails }, 404: { description: 'Unknown' } },

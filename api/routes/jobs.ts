@@ -57,7 +57,7 @@ export function jobSummary(j: JobRow): z.infer<typeof JobSummary> {
   };
 }
 
-const JobDetails = JobSummary.extend({
+export const JobDetails = JobSummary.extend({
   snapshotSetId: z.string().nullable(),
   baseSnapshotId: z.string().nullable(),
   bytesTotal: z.number(),
@@ -107,7 +107,7 @@ export const JobListQuery = z
     path: ['from'],
   });
 
-const JobPage = z.object({ items: z.array(JobSummary), nextCursor: z.string().nullable() });
+export const JobPage = z.object({ items: z.array(JobSummary), nextCursor: z.string().nullable() });
 
 export function jobRoutes(api: ApiRoutes, deps: { db: Db }): void {
   const { db } = deps;

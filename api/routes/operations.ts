@@ -55,7 +55,7 @@ const DryRun = z.strictObject({
     .describe('true: answer the plan (steps, shares, recovery points, readiness, redirect, estimate); change nothing'),
 });
 
-const Plan = z
+export const Plan = z
   .object({
     kind: z.enum(OPERATION_KINDS),
     source: z.string(),
@@ -101,7 +101,7 @@ const Step = z.object({
   detail: z.string().nullable(),
 });
 
-const OperationView = z
+export const OperationView = z
   .object({
     id: z.string(),
     kind: z.enum(ALL_KINDS),
@@ -142,7 +142,7 @@ const OperationView = z
   })
   .meta({ id: 'Operation' });
 
-const OperationStatus = OperationView.extend({
+export const OperationStatus = OperationView.extend({
   workflow: z
     .object({
       status: z
@@ -206,43 +206,46 @@ export function operationView(
   };
 }
 
+/** The final-delta jobs of these operations with their live progress, by operation id (one query). */
+export async function operationJobs(db: Db, ids: string[]): Promise<Map<string, OperationJobs>> {
+  const rows = ids.length
+    ? await db.job.findMany({
+        where: { operationId: { in: ids } },
+        select: {
+          id: true,
+          operationId: true,
+          share: true,
+          state: true,
+          percent: true,
+          bytesSynced: true,
+          bytesTotal: true,
+        },
+        orderBy: { share: 'asc' },
+      })
+    : [];
+  const out = new Map<string, OperationJobs>();
+  for (const j of rows) {
+    const list = out.get(j.operationId!) ?? [];
+    list.push({
+      id: j.id,
+      share: j.share,
+      state: j.state,
+      percent: j.percent,
+      bytesSynced: Number(j.bytesSynced),
+      bytesTotal: Number(j.bytesTotal),
+    });
+    out.set(j.operationId!, list);
+  }
+  return out;
+}
+
 export function operationRoutes(
   api: ApiRoutes,
   deps: { db: Db; operations: OperationService; workflows: WorkflowPort },
 ): void {
   const { db, workflows } = deps;
 
-  const jobsOf = async (ids: string[]) => {
-    const rows = ids.length
-      ? await db.job.findMany({
-          where: { operationId: { in: ids } },
-          select: {
-            id: true,
-            operationId: true,
-            share: true,
-            state: true,
-            percent: true,
-            bytesSynced: true,
-            bytesTotal: true,
-          },
-          orderBy: { share: 'asc' },
-        })
-      : [];
-    const out = new Map<string, z.infer<typeof OperationView>['jobs']>();
-    for (const j of rows) {
-      const list = out.get(j.operationId!) ?? [];
-      list.push({
-        id: j.id,
-        share: j.share,
-        state: j.state,
-        percent: j.percent,
-        bytesSynced: Number(j.bytesSynced),
-        bytesTotal: Number(j.bytesTotal),
-      });
-      out.set(j.operationId!, list);
-    }
-    return out;
-  };
+  const jobsOf = (ids: string[]) => operationJobs(db, ids);
 
   const view = (o: OperationRow, jobs: OperationJobs = []) => operationView(o, workflows, jobs);
 
@@ -297,7 +300,7 @@ export function operationRoutes(
     handler: async ({ params, principal }) => {
       await deps.operations.approve(params.id, principal);
       const o = await db.operation.findUniqueOrThrow({ where: { id: params.id } });
-      return { status: 202, body: view(o), target: `operation/${o.kind}/${o.id}` };
+      return { status: 202, body: view(o, (await jobsOf([o.id])).get(o.id)), target: `operation/${o.kind}/${o.id}` };
     },
   });
 
@@ -359,7 +362,7 @@ export function operationRoutes(
     handler: async ({ params, principal }) => {
       await deps.operations.cancel(params.id, principal);
       const o = await db.operation.findUniqueOrThrow({ where: { id: params.id } });
-      return { status: 202, body: view(o), target: `operation/${o.kind}/${o.id}` };
+      return { status: 202, body: view(o, (await jobsOf([o.id])).get(o.id)), target: `operation/${o.kind}/${o.id}` };
     },
   });
 

@@ -26,7 +26,7 @@ const Compliance = z
   .enum(COMPLIANCE_STATES)
   .describe('compliant: recovery point within the RPO; violated: older; unknown: no complete set yet');
 
-const PolicySummary = z
+export const PolicySummary = z
   .object({
     name: z.string(),
     source: z.string(),
@@ -42,7 +42,7 @@ const PolicySummary = z
   })
   .meta({ id: 'PolicySummary' });
 
-const PolicyDetails = PolicySummary.omit({ shares: true })
+export const PolicyDetails = PolicySummary.omit({ shares: true })
   .extend({
     id: z.string(),
     workflowId: z.string().nullable(),
@@ -70,7 +70,7 @@ const PolicyDetails = PolicySummary.omit({ shares: true })
   })
   .meta({ id: 'PolicyDetails' });
 
-const Accepted = OperationRef.extend({ policy: z.string() }).meta({ id: 'PolicyAccepted' });
+export const Accepted = OperationRef.extend({ policy: z.string() }).meta({ id: 'PolicyAccepted' });
 
 export function policyRoutes(api: ApiRoutes, deps: { db: Db; policies: PolicyService; workflows: WorkflowPort }): void {
   const { db, workflows } = deps;

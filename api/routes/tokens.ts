@@ -8,7 +8,7 @@ import type { ApiRoutes } from '../http';
 import { fetchSize, keysetPage } from '../pagination';
 import { Cursor, IsoDate, iso, Limit } from '../views';
 
-const TokenView = z
+export const TokenView = z
   .object({
     id: z.string(),
     name: z.string(),

@@ -8,7 +8,7 @@ import { ConflictError, DomainError, NotFoundError, ValidationError, type FieldE
 import type { GatewayHealth } from '../../domain/gateway-contract';
 import type { GatewayFactory } from '../gateways';
 import { availableActions } from '../../domain/operation-rules';
-import { serverRoles, shareStates } from '../../store/file-server-status';
+import { serverRoles, shareStates, statusView } from '../../store/file-server-status';
 import { ACTIVE_OPERATION_STATES } from './protection';
 import type { FsvmName } from '../../domain/directory';
 import { settingsProblems } from './directory-settings';
@@ -243,16 +243,7 @@ export function createFileServerService(deps: FileServerServiceDeps) {
           name: s.name,
           site: s.site,
           dnsName: s.dnsName,
-          status: statusOf(s.id),
-          roles: { primaryShares: r?.primaryShares ?? 0, replicaShares: r?.replicaShares ?? 0 },
-          fence: r?.fenced
-            ? {
-                since: r.fenced.at.toISOString(),
-                reason: r.fenced.reason,
-                mode: r.fenced.mode,
-                enforcedAt: r.fenced.enforcedAt?.toISOString() ?? null,
-              }
-            : null,
+          ...statusView(r),
           fsvms: { total: health.length, healthy: health.filter((h) => h === 'healthy').length },
           shares: s._count.shares,
           protection: [...pairs.values()].map((pairShares) => {

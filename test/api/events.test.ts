@@ -89,6 +89,49 @@ describe('GET /api/v1/events', () => {
     expect(await s.next('operation', (d) => d.id === op.id && d.state === 'running')).toMatchObject({
       kind: 'dr_readiness',
       steps: [{ name: 'gateways reachable', state: 'running' }],
+      jobs: [],
+      fileServers: [],
+      result: null,
+    });
+
+    // A failover's final delta: the operation is pushed with its jobs' progress, and again when a job moves (its own
+    // row does not change then).
+    const failover = await db.operation.create({
+      data: {
+        kind: 'planned_failover',
+        state: 'running',
+        workflowId: 'operation/planned_failover/1',
+        sourceFileServer: 'fs1',
+        destFileServer: 'fs2',
+        fileServers: ['fs1', 'fs2'],
+        steps: [{ name: 'final delta sync', state: 'running' }],
+        result: { runs: { waitedFor: [], cancelled: ['r1'] } },
+      },
+    });
+    const delta = await db.job.create({
+      data: {
+        share: 'eng',
+        targetShare: 'eng',
+        sourceFileServer: 'fs1',
+        destFileServer: 'fs2',
+        state: 'running',
+        kind: 'final_delta',
+        operationId: failover.id,
+        bytesTotal: 2000n,
+      },
+    });
+    expect(await s.next('operation', (d) => d.id === failover.id && d.jobs.length === 1)).toMatchObject({
+      fileServers: ['fs1', 'fs2'],
+      result: { runs: { waitedFor: [], cancelled: ['r1'] } },
+      jobs: [{ id: delta.id, share: 'eng', state: 'running', percent: 0, bytesSynced: 0, bytesTotal: 2000 }],
+    });
+    await db.job.update({ where: { id: delta.id }, data: { percent: 55, bytesSynced: 1100n } });
+    expect(await s.next('job', (d) => d.id === delta.id && d.percent === 55)).toMatchObject({
+      operationId: failover.id,
+    });
+    expect(await s.next('operation', (d) => d.id === failover.id && d.jobs[0]?.percent === 55)).toMatchObject({
+      state: 'running',
+      jobs: [{ percent: 55, bytesSynced: 1100 }],
     });
 
     await seedFileServer(db, 'fs9', []);

@@ -163,7 +163,6 @@ describe('file servers and shares', () => {
         name: 'fs2',
         site: 'Berlin',
         dnsName: 'fs2.corp.example.com',
-        status: 'standby',
         fsvms: [{ gatewayUrl: fake.url, token: fake.token }],
       })
       .expect(201);

@@ -57,6 +57,7 @@ const ROUTES: [Method, string, Role][] = [
   ['get', '/api/v1/operations', 'viewer'],
   ['get', '/api/v1/operations/{id}', 'viewer'],
   ['post', '/api/v1/operations/{id}/cancel', 'operator'],
+  ['post', '/api/v1/operations/{id}/approve', 'admin'],
   ['get', '/api/v1/alerts', 'viewer'],
   ['get', '/api/v1/metrics', 'viewer'],
   ['get', '/api/v1/events', 'viewer'],

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import request from 'supertest';
 import { randomBytesDeterministic, writeFiles, type Agent } from '../gateway/helpers';
 import { contentDigest, startLab, waitUntil, type Lab } from '../replication/lab';
+import { protect, runOperation } from './helpers';
 import { watchSplitBrain } from './split-brain-watch';
 
 jest.setTimeout(300_000);
@@ -32,22 +33,8 @@ describe('planned failover and failback (2+2 FSVMs, two policies, a distributed 
     writeFiles(lab.livePath(a1, 'home', 'alice'), { 'notes.txt': 'alice\n' });
     writeFiles(lab.livePath(a1, 'home', 'bob'), { 'todo.txt': 'bob\n' });
     writeFiles(lab.livePath(a2, 'home', 'carol'), { 'thesis.tex': '\\documentclass{article}\n' });
-    for (const [name, shares] of [
-      ['gold', [{ source: 'eng' }, { source: 'home' }]],
-      ['silver', [{ source: 'ops', target: 'ops-dr' }]],
-    ] as const) {
-      const res = await request(lab.app)
-        .post('/api/v1/policies')
-        .set(lab.admin)
-        .send({ name, source: 'fs-a', destination: 'fs-b', rpoMinutes: 30, shares });
-      expect(res.status).toBe(202);
-      await lab.temporal.workflow.getHandle(res.body.workflowId).result();
-    }
-    await waitUntil(
-      'the base copies',
-      async () => (await lab.database.db.job.count({ where: { state: 'succeeded' } })) === 3,
-      120_000,
-    );
+    await protect(lab, 'gold', ['eng', 'home']);
+    await protect(lab, 'silver', [{ source: 'ops', target: 'ops-dr' }]);
   });
   afterAll(async () => lab?.close());
 
@@ -87,17 +74,6 @@ describe('planned failover and failback (2+2 FSVMs, two policies, a distributed 
       .sort();
   }
 
-  async function runOperation(path: string, body: object) {
-    const res = await request(lab.app).post(`/api/v1/operations/${path}`).set(lab.admin).send(body);
-    expect(res.status).toBe(202);
-    await lab.temporal.workflow
-      .getHandle(res.body.workflowId)
-      .result()
-      .catch(() => undefined);
-    const op = await request(lab.app).get(`/api/v1/operations/${res.body.operationId}`).set(lab.admin).expect(200);
-    return op.body as Record<string, any>;
-  }
-
   it('fails over with no data loss: final delta, verified, destination read-write, source read-only', async () => {
     // Writes after the last replication: only the final delta carries them.
     writeFiles(lab.livePath(lab.agents.a1, 'eng'), { 'late.txt': 'written after the last run\n' });
@@ -105,7 +81,7 @@ describe('planned failover and failback (2+2 FSVMs, two policies, a distributed 
     fs.rmSync(`${lab.livePath(lab.agents.a1, 'home', 'bob')}/todo.txt`);
 
     const watch = watchSplitBrain({ source: sideA(), destination: sideB() }, pairs);
-    const op = await runOperation('planned-failover', { source: 'fs-a', destination: 'fs-b' });
+    const op = await runOperation(lab, 'planned-failover');
     const seen = await watch.stop();
     expect(op.error).toBeNull();
     expect(op.state).toBe('succeeded');
@@ -135,7 +111,7 @@ describe('planned failover and failback (2+2 FSVMs, two policies, a distributed 
     writeFiles(live(sideB(), 'eng'), { 'during-failover.txt': 'written at site B\n' });
     writeFiles(live(sideB(), 'home', 'alice'), { 'b-side.txt': 'alice at B\n' });
     const watch = watchSplitBrain({ source: sideA(), destination: sideB() }, pairs);
-    const op = await runOperation('failback', { source: 'fs-a', destination: 'fs-b' });
+    const op = await runOperation(lab, 'failback');
     const seen = await watch.stop();
     expect(op.error).toBeNull();
     expect(op.state).toBe('succeeded');

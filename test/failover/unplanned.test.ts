@@ -7,6 +7,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { randomBytesDeterministic, writeFiles, type Agent } from '../gateway/helpers';
 import { contentDigest, startLab, waitUntil, type Lab } from '../replication/lab';
+import { protect, runOperation } from './helpers';
 import { watchSplitBrain } from './split-brain-watch';
 
 jest.setTimeout(300_000);
@@ -24,22 +25,7 @@ describe('unplanned failover with transfers in flight, then resume replication',
     writeFiles(lab.livePath(a1, 'x'), { 'a.txt': 'x, first version\n' });
     writeFiles(lab.livePath(a2, 'y'), { 'b.txt': 'y, first version\n' });
     writeFiles(lab.livePath(a1, 'z'), { 'big.bin': randomBytesDeterministic(24 << 20, 3) });
-    const created = await request(lab.app)
-      .post('/api/v1/policies')
-      .set(lab.admin)
-      .send({
-        name: 'gold',
-        source: 'fs-a',
-        destination: 'fs-b',
-        rpoMinutes: 30,
-        shares: [{ source: 'x' }, { source: 'y' }],
-      });
-    await lab.temporal.workflow.getHandle(created.body.workflowId).result();
-    await waitUntil(
-      'the base copies of x and y',
-      async () => (await lab.database.db.job.count({ where: { state: 'succeeded' } })) === 2,
-      60_000,
-    );
+    await protect(lab, 'gold', ['x', 'y']);
     baseOfX = contentDigest(lab.livePath(a1, 'x'));
   });
   afterAll(async () => lab?.close());
@@ -57,20 +43,10 @@ describe('unplanned failover with transfers in flight, then resume replication',
     }
     return undefined;
   }
-  async function run(path: string, body: object) {
-    const res = await request(lab.app).post(`/api/v1/operations/${path}`).set(lab.admin).send(body);
-    expect(res.status).toBe(202);
-    await lab.temporal.workflow
-      .getHandle(res.body.workflowId)
-      .result()
-      .catch(() => undefined);
-    return (await request(lab.app).get(`/api/v1/operations/${res.body.operationId}`).set(lab.admin).expect(200))
-      .body as Record<string, any>;
-  }
 
   it('fails over to the newest complete sets while a base and an incremental transfer are in flight', async () => {
     const db = lab.database.db;
-    // An incremental of x in flight (6 MiB at 2 MiB/s) and the base copy of z (a policy just created).
+    // An incremental of x in flight (16 MiB at 2 MiB/s) and the base copy of z (a policy just created).
     writeFiles(lab.livePath(lab.agents.a1, 'x'), { 'late.bin': randomBytesDeterministic(16 << 20, 4) });
     await request(lab.app).post('/api/v1/policies/gold/shares/x/replicate').set(lab.admin).expect(202);
     const silver = await request(lab.app)
@@ -92,7 +68,11 @@ describe('unplanned failover with transfers in flight, then resume replication',
       { sourceShare: 'y', targetShare: 'y' },
     ]);
     // Whole file server: z, without a complete set at the destination yet, stays behind (and says so).
-    const op = await run('unplanned-failover', { source: 'fs-a', destination: 'fs-b', confirmDataLoss: true });
+    const op = await runOperation(lab, 'unplanned-failover', {
+      source: 'fs-a',
+      destination: 'fs-b',
+      confirmDataLoss: true,
+    });
     expect((await watch.stop()).violations).toEqual([]);
     expect(op.error).toBeNull();
     expect(op.state).toBe('succeeded');
@@ -135,7 +115,7 @@ describe('unplanned failover with transfers in flight, then resume replication',
   it('resumes x with the destination as primary: the source writes after the common set go to a safety snapshot', async () => {
     // What the source had that never reached the destination: late.bin (written before the failure).
     writeFiles(live(sideB(), 'x'), { 'at-b.txt': 'written at B during the failover\n' });
-    const op = await run('resume-replication', {
+    const op = await runOperation(lab, 'resume-replication', {
       source: 'fs-a',
       destination: 'fs-b',
       shares: ['x'],
@@ -170,7 +150,7 @@ describe('unplanned failover with transfers in flight, then resume replication',
   it('resumes y with the source as primary: the destination writes go to a safety snapshot, clients go back', async () => {
     writeFiles(live(sideB(), 'y'), { 'at-b.txt': 'written at B during the failover\n' });
     const watch = watchSplitBrain({ source: sideA(), destination: sideB() }, [{ sourceShare: 'y', targetShare: 'y' }]);
-    const op = await run('resume-replication', {
+    const op = await runOperation(lab, 'resume-replication', {
       source: 'fs-a',
       destination: 'fs-b',
       shares: ['y'],

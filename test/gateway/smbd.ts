@@ -23,10 +23,10 @@ export interface Smbd {
   stop(): Promise<void>;
 }
 
-/** smbclient's output (also on failure) of `cmd` on //127.0.0.1/<share> as a guest. */
-export async function smbclient(port: number, share: string, cmd: string): Promise<string> {
+/** smbclient's output (also on failure) of `cmd` on //<address>/<share> as a guest (address default 127.0.0.1). */
+export async function smbclient(port: number, share: string, cmd: string, address = '127.0.0.1'): Promise<string> {
   try {
-    const { stdout, stderr } = await exec('smbclient', [`//127.0.0.1/${share}`, '-p', String(port), '-N', '-c', cmd]);
+    const { stdout, stderr } = await exec('smbclient', [`//${address}/${share}`, '-p', String(port), '-N', '-c', cmd]);
     return stdout + stderr;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
@@ -54,9 +54,14 @@ const DIRS: Record<string, string> = {
   ncalrpc: 'ncalrpc dir',
 };
 
-/** Starts smbd with its files under `dir` (which must be traversable by nobody: mode 0755). */
-export async function startSmbd(dir: string): Promise<Smbd> {
-  const port = await freePort();
+/**
+ * Starts smbd with its files under `dir` (which must be traversable by nobody: mode 0755), on a free loopback port,
+ * or on `address` (a loopback address of its own, e.g. claimLoopbackAddress()) and `port` when given: then several
+ * smbds serve on one port, one an address, as the FSVMs of a file server do.
+ */
+export async function startSmbd(dir: string, opts: { address?: string; port?: number } = {}): Promise<Smbd> {
+  const port = opts.port ?? (await freePort());
+  const host = opts.address ?? '127.0.0.1';
   for (const d of Object.keys(DIRS)) fs.mkdirSync(path.join(dir, d));
   const include = path.join(dir, 'shares.conf');
   const pidFile = path.join(dir, 'smbd-agent.pid');
@@ -68,7 +73,7 @@ export async function startSmbd(dir: string): Promise<Smbd> {
       '[global]',
       '  workgroup = FSDRTEST',
       '  server role = standalone server',
-      '  interfaces = lo',
+      `  interfaces = ${opts.address ? `${opts.address}/32` : 'lo'}`,
       '  bind interfaces only = yes',
       `  smb ports = ${port}`,
       ...Object.entries(DIRS).map(([d, option]) => `  ${option} = ${path.join(dir, d)}`),
@@ -96,7 +101,7 @@ export async function startSmbd(dir: string): Promise<Smbd> {
   // smbd must be up (its SIGHUP handler installed) before an agent signals it
   await eventually(async () => {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
+      const s = net.connect(port, host, () => {
         s.destroy();
         resolve(true);
       });

@@ -11,7 +11,13 @@ import { createToken } from '../../api/routes/tokens';
 import type { Activities } from '../../activities';
 import { createLogger } from '../../infra/logger';
 import { connectClient } from '../../infra/temporal';
+import { claimLoopbackAddress, releaseLoopbackAddress } from '../../infra/loopback-address';
+import type { DomainController } from '../../infra/samba-dc';
 import { REPO, startAgent, TOKEN, tmpDir, treeDigest, type Agent } from '../gateway/helpers';
+import { startSmbd, type Smbd } from '../gateway/smbd';
+import { createAdFileServer, type DirectoryFileServer } from '../helpers/directory-fixture';
+import { ZONE } from '../helpers/domain-controller';
+import { freePort } from '../helpers/ports';
 import { createTestDatabase, testEnvironment, uniqueName, type TestDatabase } from '../helpers/environment';
 import { recordHistories } from '../helpers/record-histories';
 import { startTestWorker, TEST_SECRETS, TEST_SECRETS_KEY, type TestWorker } from '../helpers/worker';
@@ -26,6 +32,23 @@ export interface LabOptions {
   workerProcess?: boolean;
   /** A third site: file server fs-c with one FSVM, c1 (for one-to-many, many-to-one and cascades). */
   thirdSite?: boolean;
+  /**
+   * Clients as they reach a file server: every FSVM of fs-a and fs-b serves its shares through its own smbd, on a
+   * loopback address of its own and one common port; the file servers' names are A records in this domain
+   * controller's DNS (their addresses: their FSVMs'), with computer accounts and SPNs, and directory settings
+   * registered through the API. Root only (addresses on `lo`).
+   */
+  clients?: { dc: DomainController };
+}
+
+export interface LabClients {
+  dc: DomainController;
+  /** The port every FSVM's smbd listens on, each on its own address. */
+  smbPort: number;
+  /** Each FSVM's own address. */
+  addresses: Record<'a1' | 'a2' | 'b1' | 'b2', string>;
+  /** The AD side of fs-a and fs-b: client-facing name, computer account, addresses. */
+  names: Record<'fs-a' | 'fs-b', DirectoryFileServer>;
 }
 
 export interface WorkerProcess {
@@ -45,6 +68,8 @@ export interface Lab {
   taskQueue: string;
   agents: Record<'a1' | 'a2' | 'b1' | 'b2', Agent> & { c1?: Agent };
   admin: { authorization: string };
+  /** With `clients`: how clients reach the file servers. */
+  clients?: LabClients;
   restartWorker(): Promise<void>;
   startWorkerProcess(): Promise<WorkerProcess>;
   /** Live data of a share portion on an agent ('' = the share root of a standard share). */
@@ -71,6 +96,19 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   });
   const admin = { authorization: `Bearer ${(await createToken(database.db, uniqueName('admin'), 'admin')).token}` };
 
+  // With clients: one smbd per FSVM, each on a loopback address of its own and the same port.
+  const smbds = new Map<string, Smbd>();
+  const claimed: string[] = [];
+  const smbPort = opts.clients ? await freePort() : 0;
+  if (opts.clients) {
+    for (const node of ['a1', 'a2', 'b1', 'b2']) {
+      const address = await claimLoopbackAddress();
+      claimed.push(address);
+      const dir = tmpDir(`smb-${node}`);
+      fs.chmodSync(dir, 0o755); // smbd serves the shares as the guest account
+      smbds.set(node, await startSmbd(dir, { address, port: smbPort }));
+    }
+  }
   const start = (nodeId: string, fileServer: string, peers: string[], bandwidth?: string) =>
     startAgent({
       nodeId,
@@ -80,6 +118,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         GATEWAY_FILE_SERVER_ID: fileServer,
         LOG_LEVEL: 'warn',
         ...(bandwidth ? { GATEWAY_BANDWIDTH_LIMIT: bandwidth } : {}),
+        ...(smbds.has(nodeId)
+          ? { GATEWAY_SMB_CONF: smbds.get(nodeId)!.include, GATEWAY_SMBD_PID_FILE: smbds.get(nodeId)!.pidFile }
+          : {}),
       },
     });
   // Every FSVM may exchange data with every FSVM of the other sites (pair tokens).
@@ -97,17 +138,51 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     ['fs-b', 'site-b', [b1, b2]],
     ...(c1 ? [['fs-c', 'site-c', [c1]] as [string, string, Agent[]]] : []),
   ];
+  let clients: LabClients | undefined;
+  if (opts.clients) {
+    // smbd serves the shares as the guest account, which must traverse the agents' data roots (mkdtemp: 0700).
+    for (const a of [a1, a2, b1, b2]) fs.chmodSync(a.dataRoot, 0o755);
+    const { dc } = opts.clients;
+    const addresses = { a1: claimed[0]!, a2: claimed[1]!, b1: claimed[2]!, b2: claimed[3]! };
+    clients = {
+      dc,
+      smbPort,
+      addresses,
+      names: {
+        'fs-a': await createAdFileServer(dc, 'fsa', [addresses.a1, addresses.a2]),
+        'fs-b': await createAdFileServer(dc, 'fsb', [addresses.b1, addresses.b2]),
+      },
+    };
+  }
   for (const [name, site, nodes] of sites) {
+    const ad = clients?.names[name as 'fs-a' | 'fs-b'];
     const res = await request(app)
       .post('/api/v1/file-servers')
       .set(admin)
       .send({
         name,
         site,
-        dnsName: `${name}.corp.example.test`,
+        dnsName: ad?.fqdn ?? `${name}.corp.example.test`,
+        ...(ad ? { addresses: ad.addresses } : {}),
         fsvms: nodes.map((n) => ({ nodeId: n.nodeId, gatewayUrl: n.url, token: TOKEN })),
       });
     if (res.status !== 201) throw new Error(`registering ${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
+    if (ad && clients) {
+      const dir = await request(app)
+        .put(`/api/v1/file-servers/${name}/directory`)
+        .set(admin)
+        .send({
+          domain: clients.dc.dnsDomain,
+          servers: [clients.dc.ldapsUrl],
+          bindUser: clients.dc.adminUser,
+          bindPassword: clients.dc.adminPassword,
+          caCertificates: clients.dc.caPem,
+          dnsZone: ZONE,
+          computerAccount: ad.account,
+        });
+      if (dir.status !== 200)
+        throw new Error(`directory settings of ${name}: ${dir.status} ${JSON.stringify(dir.body)}`);
+    }
   }
 
   const lab: Lab = {
@@ -118,6 +193,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     taskQueue,
     agents,
     admin,
+    ...(clients ? { clients } : {}),
     async restartWorker() {
       await lab.worker?.stop();
       lab.worker = await startTestWorker({ db: database.db, taskQueue, wrap: opts.wrap });
@@ -164,6 +240,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         await lab.worker?.stop().catch(() => undefined);
         await lab.workerProc?.kill9();
         await Promise.all(Object.values(agents).map((a) => a.stop()));
+        await Promise.all([...smbds.values()].map((d) => d.stop()));
+        for (const address of claimed) await releaseLoopbackAddress(address);
         for (const a of Object.values(agents)) fs.rmSync(a.dataRoot, { recursive: true, force: true });
         await temporal.connection.close();
         await database.drop();

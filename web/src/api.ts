@@ -54,10 +54,17 @@ async function problemOf(res: Response): Promise<Problem> {
   return { status: res.status, title: res.statusText || `HTTP ${res.status}`, detail: text.slice(0, 300) || undefined };
 }
 
-export async function call<T>(method: string, path: string, body?: unknown, token = session.token()): Promise<T> {
+export async function call<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  token = session.token(),
+  headers: Record<string, string> = {},
+): Promise<T> {
   const res = await fetch(`/api/v1${path}`, {
     method,
     headers: {
+      ...headers,
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       accept: 'application/json',
@@ -75,7 +82,8 @@ export async function call<T>(method: string, path: string, body?: unknown, toke
 
 export const api = {
   get: <T>(path: string) => call<T>('GET', path),
-  post: <T>(path: string, body: unknown = {}) => call<T>('POST', path, body),
+  post: <T>(path: string, body: unknown = {}, headers?: Record<string, string>) =>
+    call<T>('POST', path, body, session.token(), headers),
   patch: <T>(path: string, body: unknown) => call<T>('PATCH', path, body),
   del: <T>(path: string) => call<T>('DELETE', path),
   whoami: (token: string) => call<Whoami>('GET', '/whoami', undefined, token),

@@ -121,7 +121,7 @@ function Route({ path, me }: { path: string; me: Whoami }) {
   if (match('/policies', path)) return <PoliciesView role={role} />;
   if ((m = match('/jobs/:id', path))) return <JobView id={m.id!} />;
   if (match('/jobs', path)) return <JobsView path={path} />;
-  if ((m = match('/operations/:id', path))) return <OperationView id={m.id!} />;
+  if ((m = match('/operations/:id', path))) return <OperationView id={m.id!} me={me} />;
   if (match('/operations', path)) return <OperationsView />;
   if (match('/alerts', path)) return <AlertsView />;
   return (

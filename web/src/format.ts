@@ -50,3 +50,9 @@ export function rpo(minutes: number): string {
 export function words(s: string): string {
   return s.replace(/_/g, ' ');
 }
+
+/** A file server's protected shares in words: how many clients write to here, how many replicas it holds. */
+export function roles(r: { primaryShares: number; replicaShares: number }): string {
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  return `${n(r.primaryShares, 'share', 'shares')} written here, ${n(r.replicaShares, 'replica', 'replicas')} held here`;
+}

@@ -1,6 +1,6 @@
 // What the admin API answers (docs/api.md; the zod schemas in api/routes/ are the source). Only the fields the UI
-// reads; the failover-related types (dry-run plans, fenced, awaiting approval) live in operation-types.ts.
-import type { FileServerStatus, OperationState } from './operation-types';
+// reads; the DR operation types (states, requests, dry-run plans, results) live in operation-types.ts.
+import type { FileServerStatus, OperationJob, OperationResult, OperationState, Primary } from './operation-types';
 
 export type Role = 'viewer' | 'operator' | 'admin';
 export type Health = 'unknown' | 'healthy' | 'degraded' | 'down';
@@ -23,13 +23,38 @@ export interface Whoami {
 
 export type ActionName = 'planned_failover' | 'unplanned_failover' | 'resume_replication' | 'failback' | 'dr_readiness';
 
+export interface ProtectedShare {
+  policy: string;
+  share: string;
+  /** The side clients write to now. */
+  primary: Primary;
+  /** Replication paused (by a failover, until replication resumes). */
+  paused: boolean;
+}
+
 export interface ProtectionPair {
   role: 'source' | 'destination';
   source: { name: string; status: FileServerStatus };
   destination: { name: string; status: FileServerStatus };
   policies: { name: string; status: string }[];
-  runningOperation: { id: string; kind: string } | null;
+  shares: ProtectedShare[];
+  runningOperation: { id: string; kind: string; state: OperationState } | null;
+  /** Computed by the API from the shares' state: exactly what may be started now. */
   availableActions: ActionName[];
+}
+
+/** Derived by the API: how many protected shares are written here now, how many are replicas held here. */
+export interface Roles {
+  primaryShares: number;
+  replicaShares: number;
+}
+
+export interface Fence {
+  since: string;
+  reason: string | null;
+  mode: string | null;
+  /** When every fenced share was confirmed read-only (or off); null while an FSVM is away. */
+  enforcedAt: string | null;
 }
 
 export interface FileServerOverview {
@@ -37,6 +62,8 @@ export interface FileServerOverview {
   site: string;
   dnsName: string;
   status: FileServerStatus;
+  roles: Roles;
+  fence: Fence | null;
   fsvms: { total: number; healthy: number };
   shares: number;
   protection: ProtectionPair[];
@@ -55,9 +82,11 @@ export interface FileServerDetails {
   site: string;
   dnsName: string;
   addresses: string[];
-  adComputerAccount: string | null;
-  adCredentialsSet: boolean;
+  /** Active Directory settings (never a secret); null: clients are not redirected. */
+  directory: { domain: string; dnsZone: string; computerAccount: string } | null;
   status: FileServerStatus;
+  roles: Roles;
+  fence: Fence | null;
   fsvms: Fsvm[];
   sharesRefreshedAt: string | null;
   policies: { name: string; role: 'source' | 'destination'; peer: string; status: string }[];
@@ -148,6 +177,8 @@ export interface JobSummary {
   startedAt: string;
   endedAt: string | null;
   rpoCompliant: boolean | null;
+  /** The operation whose final delta this job is. */
+  operationId: string | null;
   /** Present in live events and details. */
   bytesTotal?: number;
   averageThroughputBps?: number | null;
@@ -203,6 +234,17 @@ export interface Operation {
   workflowUrl: string | null;
   requestedBy: string | null;
   error: string | null;
+  /** Every file server the operation acts on. */
+  fileServers: string[];
+  result: OperationResult | null;
+  startAt: string | null;
+  requireApproval: boolean;
+  approvedBy: string | null;
+  approvedAt: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  /** The final delta's replication jobs with their live progress. */
+  jobs: OperationJob[];
   createdAt: string;
   updatedAt: string;
 }

@@ -14,6 +14,7 @@ import { connectClient } from '../../../infra/temporal';
 import { createLogger } from '../../../infra/logger';
 import { createSecretBox, type SecretBox } from '../../../infra/secrets';
 import { createTestDatabase, testEnvironment, uniqueName, type TestDatabase } from '../../helpers/environment';
+import { recordHistories } from '../../helpers/record-histories';
 import { startTestWorker, type TestWorker } from '../../helpers/worker';
 
 export interface Counts {
@@ -110,6 +111,7 @@ export async function startHarness(overrides: Partial<AppDeps> = {}, opts: Harne
       };
     },
     async close() {
+      if (process.env.RECORD_HISTORIES && worker) await recordHistories(temporal, taskQueue);
       await worker?.stop();
       // Terminate every workflow this file started that still runs.
       const ids: string[] = [];

@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { allows, api, enc, type ApiError } from '../api';
 import { Dialog, ErrorMessage, Facts, Field, Loading } from '../components/common';
 import { Status } from '../components/status';
-import { ago, bytes, time, words } from '../format';
+import { ago, bytes, roles, time, words } from '../format';
 import { useResource } from '../hooks';
 import { OPERATION_LABELS } from '../operation-types';
 import { href, navigate } from '../router';
@@ -14,7 +14,7 @@ import type { Accepted, FileServerDetails, Role, ShareList } from '../types';
 export function FileServerView({ name, role }: { name: string; role: Role }) {
   const fs = useResource(() => api.get<FileServerDetails>(`/file-servers/${enc(name)}`), [name], {
     topics: ['fileServers', 'policies'],
-    reloadOn: (e) => e.type === 'operation' && (e.data.source === name || e.data.destination === name),
+    reloadOn: (e) => e.type === 'operation' && e.data.fileServers.includes(name),
   });
   const shares = useResource(() => api.get<ShareList>(`/file-servers/${enc(name)}/shares`), [name], {
     topics: ['fileServers', 'policies'],
@@ -51,8 +51,23 @@ export function FileServerView({ name, role }: { name: string; role: Role }) {
               ['Site', d.site],
               ['DNS name', d.dnsName],
               ['Client addresses', d.addresses.join(', ') || 'none recorded'],
-              ['AD computer account', d.adComputerAccount ?? 'not set'],
-              ['AD credentials', d.adCredentialsSet ? 'set (stored encrypted, never shown)' : 'not set'],
+              ['Protected shares', roles(d.roles)],
+              ...(d.fence
+                ? ([
+                    [
+                      'Fenced',
+                      `since ${time(d.fence.since)}${d.fence.mode ? `, shares ${words(d.fence.mode)}` : ''}${
+                        d.fence.reason ? `: ${d.fence.reason}` : ''
+                      }; ${d.fence.enforcedAt ? `enforced ${time(d.fence.enforcedAt)}` : 'not yet enforced on every FSVM'}`,
+                    ],
+                  ] as [string, string][])
+                : []),
+              [
+                'Client redirection (Active Directory)',
+                d.directory
+                  ? `domain ${d.directory.domain}, zone ${d.directory.dnsZone}, computer account ${d.directory.computerAccount} (the bind password is stored encrypted and never shown)`
+                  : 'not configured: a failover does not move this name',
+              ],
               ['Shares listed', d.sharesRefreshedAt ? ago(d.sharesRefreshedAt) : 'not yet'],
             ]}
           />

@@ -39,7 +39,17 @@ export function JobView({ id }: { id: string }) {
               ['Share', <a href={href('file-servers', j.source, 'shares', j.share)}>{j.share}</a>],
               ['Target share', j.targetShare],
               ['Policy', j.policy ? <a href={href('policies', j.policy)}>{j.policy}</a> : '—'],
-              ['Kind', `${j.incremental ? 'incremental' : 'base copy'}, ${words(j.kind)}`],
+              [
+                'Kind',
+                j.operationId ? (
+                  <>
+                    {j.incremental ? 'incremental' : 'base copy'}, {words(j.kind)} of{' '}
+                    <a href={href('operations', j.operationId)}>an operation</a>
+                  </>
+                ) : (
+                  `${j.incremental ? 'incremental' : 'base copy'}, ${words(j.kind)}`
+                ),
+              ],
               ['Started', time(j.startedAt)],
               ['Ended', j.endedAt ? time(j.endedAt) : 'still running'],
               ['Duration', duration(j.durationSeconds ?? elapsed(j.startedAt, j.endedAt))],
