@@ -47,6 +47,8 @@ export interface LabOptions {
   names?: { a: string; b: string; c?: string };
   /** A Temporal server of the test's own (default: the one the whole run shares); needs `workerProcess`. */
   temporalAddress?: string;
+  /** A database of the test's own (default: a clone of the template on the PostgreSQL server the run shares). */
+  database?: TestDatabase;
 }
 
 export interface LabClients {
@@ -88,7 +90,7 @@ export interface Lab {
 }
 
 export async function startLab(opts: LabOptions = {}): Promise<Lab> {
-  const database = await createTestDatabase();
+  const database = opts.database ?? (await createTestDatabase());
   const taskQueue = uniqueName('dr');
   if (opts.temporalAddress && !opts.workerProcess) throw new Error('a Temporal server of its own needs workerProcess');
   const worker = opts.workerProcess
