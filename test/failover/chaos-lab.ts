@@ -1,7 +1,8 @@
 // The DR lab the failover chaos tests share: file server A (a1, a2) protected to B (b1, b2) by one policy with one
 // distributed share (a portion on each FSVM, so every access-mode change and every final delta spans two FSVMs on each
-// side), the chaos harness's worker processes, and the split-brain watch over the whole test file. The operations and
-// end-state checks below are what the scenarios of the chaos-*.test.ts files are made of.
+// side), the chaos harness's worker processes, and the split-brain watch over the whole test file. The lab has its own
+// Temporal server (restartable; a 2 s default workflow task timeout) and, if asked, its own PostgreSQL (restartable).
+// The operations and end-state checks below are what the scenarios of the chaos-*.test.ts files are made of.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -293,6 +294,8 @@ export interface ChaosTemporal {
   server: DevServer;
   /** Stops the server and starts it again on the same port and data file (what it knew survives). */
   restart(): Promise<void>;
+  /** The server's process id (a restart changes it). */
+  pid(): number;
   stop(): Promise<void>;
 }
 
@@ -314,6 +317,7 @@ export async function startChaosTemporal(): Promise<ChaosTemporal> {
       await t.server.stop();
       t.server = await startDevServer(opts);
     },
+    pid: () => t.server.pid ?? -1,
     async stop() {
       await t.server.stop();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -578,6 +582,8 @@ export interface ChaosPostgres {
   database: TestDatabase;
   /** Stops the server (fast shutdown: open transactions roll back) and starts it again on the same port and data. */
   restart(): Promise<void>;
+  /** The server's process id (a restart changes it). */
+  pid(): number;
   stop(): Promise<void>;
 }
 
@@ -597,6 +603,7 @@ export async function startChaosPostgres(): Promise<ChaosPostgres> {
       await server.stop();
       server = await startEmbeddedPostgres(opts);
     },
+    pid: () => server.pid,
     async stop() {
       await db.$disconnect();
       await server.destroy();

@@ -157,8 +157,9 @@ interface RunState {
   recovering?: Promise<void>;
   recoveries: Promise<void>[];
   middleArmed?: boolean;
-  /** The hold point's activity was held. */
+  /** The hold point's activity was held; what its `during` threw. */
   held?: boolean;
+  heldError?: Error;
   /** Why the kill in the middle could not land. */
   missedMiddle?: string;
 }
@@ -255,6 +256,7 @@ export class ChaosHarness {
     this.lastStarts = run.starts;
     if (run.missedMiddle) throw new Error(run.missedMiddle);
     if (point && 'during' in point && !run.held) throw new Error(`the run had no activity k=${point.k} to hold`);
+    if (run.heldError) throw run.heldError;
     await scenario.check(result);
     await scenario.after?.();
     return {
@@ -361,6 +363,9 @@ export class ChaosHarness {
         run.diedWith.set(run.starts.length, run.kills[run.kills.length - 1]!.activity.k);
     }
     const started = run.starts[run.order.get(key)! - 1]!;
+    // Its worker was killed while the harness was placing it in the run (another k's kill): it died with that one.
+    const latest = run.kills[run.kills.length - 1];
+    if (w.dead && latest && !this.killedAt(run, started.k)) run.diedWith.set(started.k, latest.activity.k);
     const point = run.point;
     if (
       point &&
@@ -379,7 +384,12 @@ export class ChaosHarness {
     }
     if (point && 'during' in point && started.k === point.k && a.attempt === 1 && !run.held) {
       run.held = true;
-      await point.during();
+      await point
+        .during()
+        .catch(
+          (err: unknown) =>
+            (run.heldError = err instanceof Error ? err : new Error(`${point.what}: ${JSON.stringify(err)}`)),
+        );
     }
     if (point && 'when' in point && !run.middleArmed && a.activityType === point.activityType) {
       run.middleArmed = true;
