@@ -109,15 +109,23 @@ export function createOperationActivities(deps: { db: Db; temporal: Client }) {
           else if (status !== 'RUNNING') {
             end = { state: 'failed', reason: `its workflow ended ${status} without recording the operation's end` };
           } else if ((d.raw.pendingWorkflowTask?.attempt ?? 0) >= STUCK_WORKFLOW_TASK_ATTEMPTS) {
+            // Stuck only if its workflow task failed (a worker ran it and could not: an unknown type, a
+            // nondeterminism). A task that timed out was held by a worker that died or was slow: the next worker
+            // takes it and the operation goes on; terminating it would leave a failover half done.
             const history = await handle.fetchHistory();
-            const lastFailure = [...(history.events ?? [])].reverse().find((e) => e.workflowTaskFailedEventAttributes)
-              ?.workflowTaskFailedEventAttributes?.failure?.message;
-            const reason =
-              `no worker could run its workflow (type '${d.type}' on task queue '${d.taskQueue}'): its workflow task ` +
-              `failed ${d.raw.pendingWorkflowTask?.attempt} times in a row` +
-              (lastFailure ? ` (${lastFailure.split('\n')[0]!.slice(0, 300)})` : '');
-            await handle.terminate(reason);
-            end = { state: 'failed', reason };
+            const lastEnd = [...(history.events ?? [])]
+              .reverse()
+              .find((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes);
+            const lastFailure = lastEnd?.workflowTaskFailedEventAttributes;
+            if (lastFailure) {
+              const message = lastFailure.failure?.message;
+              const reason =
+                `no worker could run its workflow (type '${d.type}' on task queue '${d.taskQueue}'): its workflow ` +
+                `task failed ${d.raw.pendingWorkflowTask?.attempt} times in a row` +
+                (message ? ` (${message.split('\n')[0]!.slice(0, 300)})` : '');
+              await handle.terminate(reason);
+              end = { state: 'failed', reason };
+            }
           }
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) throw err;

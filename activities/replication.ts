@@ -183,10 +183,26 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       operationId?: string;
     }): Promise<{ jobId: string }> {
       const { plan } = input;
+      // One job per run. A retry finds its row by the set id; but when a worker dies while it runs the local steps of
+      // a run, they run again in a new workflow task whose clock, hence the set id the run derives from it, has moved
+      // on: the run's unfinished row then follows the new set, rather than a second row being started and the first
+      // left running (a final delta stuck at 0 % on its operation).
       const existing = await db.job.findFirst({
-        where: { workflowId: input.workflowId, snapshotSetId: input.snapshotSetId },
+        where: {
+          workflowId: input.workflowId,
+          OR: [{ snapshotSetId: input.snapshotSetId }, { state: { in: ['pending', 'running'] } }],
+        },
+        orderBy: { startedAt: 'desc' },
       });
-      if (existing) return { jobId: existing.id };
+      if (existing) {
+        if (existing.snapshotSetId !== input.snapshotSetId) {
+          await db.job.update({
+            where: { id: existing.id },
+            data: { snapshotSetId: input.snapshotSetId, incremental: plan.hasCompleteSet },
+          });
+        }
+        return { jobId: existing.id };
+      }
       // A run an operator asked for (POST .../replicate triggers the schedule, so it queues like any run) is
       // recorded as on demand; the request is used up by the first run that starts after it.
       let kind: 'scheduled' | 'on_demand' | 'final_delta' | 'reverse' = input.kind;

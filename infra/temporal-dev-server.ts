@@ -19,6 +19,8 @@ export interface DevServerOptions {
   /** Web UI on (default) or off (tests). */
   ui?: boolean;
   onLog?: (line: string) => void;
+  /** More dynamic configuration (`--dynamic-config-value name=value`, value as JSON), e.g. for tests. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export interface DevServer {
@@ -91,6 +93,8 @@ export function devServerArgs(opts: DevServerOptions): string[] {
     '--dynamic-config-value',
     'frontend.namespaceRPS=2400',
   ];
+  for (const [name, value] of Object.entries(opts.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
   if (opts.ui === false) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort));
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);

@@ -1,6 +1,7 @@
 // Every operation ends (succeeded, failed with a reason, or cancelled), never pending forever: an operation is not
 // admitted as pending when no worker polls the task queue; an operator can cancel one; and the monitor ends one whose
-// workflow is gone or can never run (a workflow type no worker registers), terminating the stuck workflow.
+// workflow is gone or can never run (a workflow type no worker registers), terminating the stuck workflow, but not one
+// whose workflow task only timed out (a worker died holding it).
 import request from 'supertest';
 import { OPERATION_STEPS } from '../../domain/operations';
 import { pollingWorkers } from '../../infra/temporal';
@@ -110,6 +111,36 @@ describe('cancelling and reconciling operations', () => {
       /^no worker could run its workflow \(type 'retiredFailoverWorkflow' on task queue '.+'\): its workflow task failed \d+ times in a row/,
     );
     expect((await handle.describe()).status.name).toBe('TERMINATED');
+  }, 90_000);
+
+  it('leaves running an operation whose workflow task only timed out (its worker died holding it)', async () => {
+    // A "worker" that takes the workflow's task and dies before answering, three times: the task times out each
+    // time. Another worker would run it: the operation goes on, and is not ended half done.
+    const client = h.worker!.client;
+    const taskQueue = uniqueName('dying');
+    const workflowId = `operation/planned_failover/${uniqueName('dying')}`;
+    const handle = await client.workflow.start('plannedFailoverWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [],
+      workflowTaskTimeout: '1 second',
+    });
+    const op = await operationFor(workflowId);
+    for (;;) {
+      const d = await handle.describe();
+      if ((d.raw.pendingWorkflowTask?.attempt ?? 0) >= 3) break;
+      await client.connection.withDeadline(Date.now() + 30_000, () =>
+        client.workflowService.pollWorkflowTaskQueue({
+          namespace: 'default',
+          taskQueue: { name: taskQueue },
+          identity: 'a worker about to die',
+        }),
+      );
+    }
+    await monitorPass();
+    expect((await h.database.db.operation.findUniqueOrThrow({ where: { id: op.id } })).state).toBe('pending');
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await handle.terminate('end of test');
   }, 90_000);
 
   it('ends an operation whose workflow was terminated from the Web UI, and one whose workflow never existed', async () => {

@@ -11,6 +11,8 @@ export interface WatchedPair {
 export interface SplitBrainWatch {
   /** Samples taken, and the moments both copies of a share were read-write. */
   stop(): Promise<{ samples: number; violations: string[] }>;
+  /** The same so far, while the watch goes on. */
+  seen(): { samples: number; violations: string[] };
 }
 
 export function watchSplitBrain(
@@ -60,5 +62,6 @@ export function watchSplitBrain(
       await loop;
       return { samples, violations };
     },
+    seen: () => ({ samples, violations: [...violations] }),
   };
 }

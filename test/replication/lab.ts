@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import request from 'supertest';
 import type { Express } from 'express';
 import type { Client } from '@temporalio/client';
@@ -39,6 +40,15 @@ export interface LabOptions {
    * registered through the API. Root only (addresses on `lo`).
    */
   clients?: { dc: DomainController };
+  /**
+   * Names of the file servers (default fs-a, fs-b, fs-c). Workflow ids derived from them (the fence, `fence/<name>`)
+   * are global on the dev server every test file shares: labs that may run at the same time need their own.
+   */
+  names?: { a: string; b: string; c?: string };
+  /** A Temporal server of the test's own (default: the one the whole run shares); needs `workerProcess`. */
+  temporalAddress?: string;
+  /** A database of the test's own (default: a clone of the template on the PostgreSQL server the run shares). */
+  database?: TestDatabase;
 }
 
 export interface LabClients {
@@ -67,6 +77,8 @@ export interface Lab {
   workerProc?: WorkerProcess;
   taskQueue: string;
   agents: Record<'a1' | 'a2' | 'b1' | 'b2', Agent> & { c1?: Agent };
+  /** The file servers' names. */
+  names: { a: string; b: string; c: string };
   admin: { authorization: string };
   /** With `clients`: how clients reach the file servers. */
   clients?: LabClients;
@@ -78,16 +90,18 @@ export interface Lab {
 }
 
 export async function startLab(opts: LabOptions = {}): Promise<Lab> {
-  const database = await createTestDatabase();
+  const database = opts.database ?? (await createTestDatabase());
   const taskQueue = uniqueName('dr');
+  if (opts.temporalAddress && !opts.workerProcess) throw new Error('a Temporal server of its own needs workerProcess');
   const worker = opts.workerProcess
     ? undefined
     : await startTestWorker({ db: database.db, taskQueue, wrap: opts.wrap });
-  const temporal = await connectClient(testEnvironment().temporalAddress, 'default');
+  const temporalAddress = opts.temporalAddress ?? testEnvironment().temporalAddress;
+  const temporal = await connectClient(temporalAddress, 'default');
   const app = createApp({
     db: database.db,
     temporal,
-    temporalAddress: testEnvironment().temporalAddress,
+    temporalAddress,
     taskQueue,
     temporalUiUrl: 'http://127.0.0.1:8233',
     logger: createLogger({ log: { level: 'silent', format: 'json' } }),
@@ -130,18 +144,19 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     });
   // Every FSVM may exchange data with every FSVM of the other sites (pair tokens).
   const c = opts.thirdSite ? ['c1'] : [];
+  const names = { a: 'fs-a', b: 'fs-b', c: 'fs-c', ...opts.names };
   const [a1, a2, b1, b2, c1] = await Promise.all([
-    start('a1', 'fs-a', ['b1', 'b2', ...c], opts.sourceBandwidth),
-    start('a2', 'fs-a', ['b1', 'b2', ...c], opts.sourceBandwidth),
-    start('b1', 'fs-b', ['a1', 'a2', ...c]),
-    start('b2', 'fs-b', ['a1', 'a2', ...c]),
-    ...(opts.thirdSite ? [start('c1', 'fs-c', ['a1', 'a2', 'b1', 'b2'])] : []),
+    start('a1', names.a, ['b1', 'b2', ...c], opts.sourceBandwidth),
+    start('a2', names.a, ['b1', 'b2', ...c], opts.sourceBandwidth),
+    start('b1', names.b, ['a1', 'a2', ...c]),
+    start('b2', names.b, ['a1', 'a2', ...c]),
+    ...(opts.thirdSite ? [start('c1', names.c, ['a1', 'a2', 'b1', 'b2'])] : []),
   ]);
   const agents = { a1: a1, a2: a2, b1: b1, b2: b2, ...(c1 ? { c1 } : {}) };
   const sites: [string, string, Agent[]][] = [
-    ['fs-a', 'site-a', [a1, a2]],
-    ['fs-b', 'site-b', [b1, b2]],
-    ...(c1 ? [['fs-c', 'site-c', [c1]] as [string, string, Agent[]]] : []),
+    [names.a, 'site-a', [a1, a2]],
+    [names.b, 'site-b', [b1, b2]],
+    ...(c1 ? [[names.c, 'site-c', [c1]] as [string, string, Agent[]]] : []),
   ];
   let clients: LabClients | undefined;
   if (opts.clients) {
@@ -197,6 +212,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     worker,
     taskQueue,
     agents,
+    names,
     admin,
     ...(clients ? { clients } : {}),
     async restartWorker() {
@@ -204,7 +220,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       lab.worker = await startTestWorker({ db: database.db, taskQueue, wrap: opts.wrap });
     },
     async startWorkerProcess() {
-      lab.workerProc = await startWorkerProcess(database.url, taskQueue);
+      lab.workerProc = await startWorkerProcess(database.url, taskQueue, { temporalAddress });
       return lab.workerProc;
     },
     livePath(agent, share, portion = '') {
@@ -281,15 +297,32 @@ export async function waitUntil<T>(
   }
 }
 
-/** The production worker entry point (workers/main.ts) as its own process; ready once it polls the task queue. */
-export async function startWorkerProcess(databaseUrl: string, taskQueue: string): Promise<WorkerProcess> {
+export interface WorkerProcessOptions {
+  /** A module loaded with `--import` before the entry point (the chaos harness's probe, test/helpers/chaos.ts). */
+  preload?: string;
+  /** Open an IPC channel to the process (the probe talks over it). */
+  ipc?: boolean;
+  /** The Temporal server (default: the one the whole run shares). */
+  temporalAddress?: string;
+}
+
+/**
+ * The production worker entry point (workers/main.ts) as its own process; ready once it polls the task queue (with
+ * the chaos probe preloaded: once it would poll, the probe holding it until the harness says go).
+ */
+export async function startWorkerProcess(
+  databaseUrl: string,
+  taskQueue: string,
+  opts: WorkerProcessOptions = {},
+): Promise<WorkerProcess> {
   let out = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+  const preload = opts.preload ? ['--import', pathToFileURL(opts.preload).href] : [];
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...preload, 'workers/main.ts'], {
     cwd: REPO,
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      TEMPORAL_ADDRESS: testEnvironment().temporalAddress,
+      TEMPORAL_ADDRESS: opts.temporalAddress ?? testEnvironment().temporalAddress,
       TEMPORAL_TASK_QUEUE: taskQueue,
       DATABASE_URL: databaseUrl,
       SECRETS_KEY: TEST_SECRETS_KEY.toString('base64'),
@@ -297,10 +330,10 @@ export async function startWorkerProcess(databaseUrl: string, taskQueue: string)
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   await waitUntil(
     'the worker process to start',
     async () => {
