@@ -1,7 +1,8 @@
 // The narrow Temporal port the API needs: start a workflow by type name, and read a workflow's status. Workflows are
 // started by type name (the workflows of later issues register them) on the configured task queue.
 import { ScheduleOverlapPolicy, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { NotFoundError } from '../domain/errors';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ConflictError, NotFoundError } from '../domain/errors';
 import type { SearchAttributePair } from '@temporalio/common';
 import { pollingWorkers } from '../infra/temporal';
 
@@ -123,6 +124,11 @@ export function createWorkflowPort(
       );
       return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
     } catch (err) {
+      // Temporal answered: a workflow with this id runs already (another process started the same change). That is a
+      // conflict to report as such, not an unreachable cluster.
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new ConflictError(`workflow '${req.workflowId}' is already running`);
+      }
       throw new TemporalUnavailable(
         `could not start workflow ${req.workflowId}: ${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}`,
       );
