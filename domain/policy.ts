@@ -95,6 +95,13 @@ export const DeletePolicyWorkflowInput = PolicyWorkflowBase.extend({
 });
 export type DeletePolicyWorkflowInput = z.infer<typeof DeletePolicyWorkflowInput>;
 
-export function policyWorkflowId(name: string, action: 'create' | 'update' | 'delete', version: number): string {
-  return `policy/${name}/${action}/${version}`;
+export function policyWorkflowId(
+  name: string,
+  policyId: string,
+  action: 'create' | 'update' | 'delete',
+  version: number,
+): string {
+  // The policy's id, not only its name: workflow ids are unique per Temporal namespace, which several orchestrator
+  // databases may share (test runs, staging beside production); a name is unique in one database only.
+  return `policy/${name}/${action}/${version}/${policyId.slice(0, 8)}`;
 }

@@ -3,6 +3,7 @@
 // row with its steps 'pending'), then the policy workflow started by type name. Checks and writes run in one
 // transaction under an advisory lock, so two concurrent requests cannot both claim a share; gateway calls (share
 // existence) happen before it, never inside.
+import { randomUUID } from 'node:crypto';
 import type { Db } from '../../infra/database';
 import type { Prisma } from '../../prisma/generated/client';
 import {
@@ -210,7 +211,8 @@ export function createPolicyService(deps: PolicyServiceDeps) {
       const dst = await fileServer(req.destination, 'body.destination');
       const pairs = req.shares.map((s) => ({ sourceShare: s.source, targetShare: s.target ?? s.source }));
       await assertSharesExist(req.source, req.shares, (name) => req.shares.findIndex((s) => s.source === name));
-      const workflowId = policyWorkflowId(req.name, 'create', 1);
+      const policyId = randomUUID();
+      const workflowId = policyWorkflowId(req.name, policyId, 'create', 1);
       const { policy, operation } = await db.$transaction(async (tx) => {
         await lockAdmission(tx);
         const existing = await tx.replicationPolicy.findUnique({ where: { name: req.name }, select: { status: true } });
@@ -219,6 +221,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
         await assertNoFailoverRunning(tx, src.name, dst.name);
         const policy = await tx.replicationPolicy.create({
           data: {
+            id: policyId,
             name: req.name,
             sourceFileServerId: src.id,
             destFileServerId: dst.id,
@@ -304,7 +307,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
         const removed = p.shares.filter((s) => !pairs.some((n) => same(n, s)));
         const added = pairs.filter((n) => !p.shares.some((s) => same(n, s)));
         const version = p.version + 1;
-        const workflowId = policyWorkflowId(name, 'update', version);
+        const workflowId = policyWorkflowId(name, p.id, 'update', version);
         const previous = settingsOf(p, oldPairs);
         const updated = await tx.replicationPolicy.update({
           where: { id: p.id },
@@ -421,7 +424,7 @@ export function createPolicyService(deps: PolicyServiceDeps) {
         if (busy) throw new ConflictError(`policy '${name}' has a ${busy.kind} operation ${busy.state} (${busy.id})`);
         await assertNoFailoverRunning(tx, p.source.name, p.destination.name);
         assertNotFailedOver(p);
-        const workflowId = policyWorkflowId(name, 'delete', p.version);
+        const workflowId = policyWorkflowId(name, p.id, 'delete', p.version);
         await tx.replicationPolicy.update({
           where: { id: p.id },
           data: { status: 'deleting', workflowId, statusReason: null },

@@ -31,10 +31,13 @@ describe('replication policies', () => {
     expect(res.body).toEqual({
       policy: 'gold',
       operationId: expect.any(String),
-      workflowId: 'policy/gold/create/1',
-      workflowUrl: `${UI_URL}/namespaces/default/workflows/policy%2Fgold%2Fcreate%2F1`,
+      workflowId: expect.stringMatching(/^policy\/gold\/create\/1\/[0-9a-f]{8}$/),
+      workflowUrl: `${UI_URL}/namespaces/default/workflows/${encodeURIComponent(res.body.workflowId as string)}`,
     });
-    const wf = await startedWorkflow(h.temporal, 'policy/gold/create/1');
+    // The policy's id is in its workflow ids: another database on the same Temporal may have a policy 'gold' too.
+    const row = await h.database.db.replicationPolicy.findUniqueOrThrow({ where: { name: 'gold' } });
+    expect(res.body.workflowId).toBe(`policy/gold/create/1/${row.id.slice(0, 8)}`);
+    const wf = await startedWorkflow(h.temporal, res.body.workflowId as string);
     expect(wf).toMatchObject({
       type: 'createPolicyWorkflow',
       taskQueue: h.taskQueue,
@@ -62,7 +65,7 @@ describe('replication policies', () => {
       status: 'creating',
       rpoMinutes: 15,
       version: 1,
-      workflowId: 'policy/gold/create/1',
+      workflowId: res.body.workflowId,
       currentOperation: { id: res.body.operationId, kind: 'policy_create', state: 'pending' },
       compliance: { compliant: 0, violated: 0, unknown: 2 },
     });
@@ -154,8 +157,8 @@ describe('replication policies', () => {
       .set(h.auth('admin'))
       .send({ rpoMinutes: 30, shares: [{ source: 'eng' }, { source: 'x-dr' }] })
       .expect(202);
-    expect(res.body.workflowId).toBe('policy/gold/update/2');
-    const wf = await startedWorkflow(h.temporal, 'policy/gold/update/2');
+    expect(res.body.workflowId).toBe(`policy/gold/update/2/${p.id.slice(0, 8)}`);
+    const wf = await startedWorkflow(h.temporal, res.body.workflowId as string);
     expect(wf.type).toBe('updatePolicyWorkflow');
     const input = UpdatePolicyWorkflowInput.parse(wf.input);
     expect(input).toMatchObject({
@@ -182,8 +185,8 @@ describe('replication policies', () => {
     const db = h.database.db;
     await db.operation.updateMany({ where: { kind: 'policy_update' }, data: { state: 'succeeded' } });
     const res = await request(h.app).delete('/api/v1/policies/gold').set(h.auth('admin')).expect(202);
-    expect(res.body.workflowId).toBe('policy/gold/delete/2');
-    const wf = await startedWorkflow(h.temporal, 'policy/gold/delete/2');
+    expect(res.body.workflowId).toMatch(/^policy\/gold\/delete\/2\/[0-9a-f]{8}$/);
+    const wf = await startedWorkflow(h.temporal, res.body.workflowId as string);
     expect(wf.type).toBe('deletePolicyWorkflow');
     expect(DeletePolicyWorkflowInput.parse(wf.input).shares.map((s) => s.sourceShare)).toEqual(['eng', 'x-dr']);
     const list = await request(h.app).get('/api/v1/policies').set(h.auth('viewer')).expect(200);
