@@ -146,7 +146,7 @@ describe('scale-out: two worker processes and two API processes on one Temporal 
   it('replicates, fails over and fails back with the work spread over both workers and both APIs', async () => {
     const [api1, api2] = apis as [ApiProcess, ApiProcess];
     const created = await call(api1, 'POST', '/policies', {
-      name: 'gold',
+      name: 'scale-gold',
       source: 'fs-a',
       destination: 'fs-b',
       rpoMinutes: 30,
@@ -162,7 +162,10 @@ describe('scale-out: two worker processes and two API processes on one Temporal 
       },
       240_000,
     );
-    expect((await call(api2, 'GET', '/policies/gold')).body).toMatchObject({ name: 'gold', status: 'active' });
+    expect((await call(api2, 'GET', '/policies/scale-gold')).body).toMatchObject({
+      name: 'scale-gold',
+      status: 'active',
+    });
 
     // Writes after the last run: the planned failover's final delta carries them.
     writeFiles(lab.livePath(lab.agents.a1, 'eng'), { 'late.txt': 'written after the last run\n' });

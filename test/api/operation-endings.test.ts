@@ -13,7 +13,7 @@ async function seedPair(h: Harness) {
   const db = h.database.db;
   const fs1 = await seedFileServer(db, 'fs1', ['eng']);
   const fs2 = await seedFileServer(db, 'fs2', []);
-  await seedPolicy(db, { name: 'gold', sourceId: fs1, destinationId: fs2, shares: ['eng'] });
+  await seedPolicy(db, { name: 'endings-gold', sourceId: fs1, destinationId: fs2, shares: ['eng'] });
 }
 
 describe('an operation when no worker polls the task queue', () => {

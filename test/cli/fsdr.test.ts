@@ -141,7 +141,7 @@ describe('fsdr (the CLI) against the API, a worker and real gateways', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("error: unknown option '--bogus'");
     expect(r.stderr).toContain('Usage: fsdr jobs list [options]');
-    const rpo = await fsdr(['policies', 'update', 'gold', '--rpo-minutes', 'soon']);
+    const rpo = await fsdr(['policies', 'update', 'cli-gold', '--rpo-minutes', 'soon']);
     expect(rpo.code).toBe(2);
     expect(rpo.stderr).toContain("--rpo-minutes must be a whole number from 1 to 10080, not 'soon'");
     expect(rpo.stderr).toContain('Usage: fsdr policies update [options] <name>');
@@ -210,11 +210,11 @@ describe('fsdr (the CLI) against the API, a worker and real gateways', () => {
   let firstJob: string;
 
   it('creates a policy from a YAML file; jobs list --json shows its first run; jobs show --watch ends with the job', async () => {
-    const policyFile = path.join(home, 'gold.yaml');
+    const policyFile = path.join(home, 'cli-gold.yaml');
     fs.writeFileSync(
       policyFile,
       [
-        'name: gold',
+        'name: cli-gold',
         'source: fs-a',
         'destination: fs-b',
         'rpoMinutes: 30',
@@ -236,10 +236,10 @@ describe('fsdr (the CLI) against the API, a worker and real gateways', () => {
     firstJob = first.id;
     const watching = fsdr(['jobs', 'show', firstJob, '--watch']);
     const page = json<{ items: { id: string; policy: string; share: string; state: string }[] }>(
-      await fsdr(['jobs', 'list', '--json', '--policy', 'gold', '--share', 'eng']),
+      await fsdr(['jobs', 'list', '--json', '--policy', 'cli-gold', '--share', 'eng']),
     );
     expect(page.items).toEqual([
-      expect.objectContaining({ id: firstJob, policy: 'gold', share: 'eng', incremental: false }),
+      expect.objectContaining({ id: firstJob, policy: 'cli-gold', share: 'eng', incremental: false }),
     ]);
     expect(['pending', 'running']).toContain(page.items[0]!.state);
 
@@ -255,11 +255,11 @@ describe('fsdr (the CLI) against the API, a worker and real gateways', () => {
 
     await waitUntil('both base copies', async () => {
       const page = json<{ items: unknown[] }>(
-        await fsdr(['jobs', 'list', '--json', '--policy', 'gold', '--status', 'succeeded']),
+        await fsdr(['jobs', 'list', '--json', '--policy', 'cli-gold', '--status', 'succeeded']),
       );
       return page.items.length >= 2;
     });
-    const show = await fsdr(['policies', 'show', 'gold']);
+    const show = await fsdr(['policies', 'show', 'cli-gold']);
     expect(show.stdout).toMatch(/^eng +eng +compliant +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d on fs-b/m);
     expect(show.stdout).toMatch(/^ops +ops-dr +compliant/m);
   });
@@ -274,8 +274,8 @@ describe('fsdr (the CLI) against the API, a worker and real gateways', () => {
     expect(r.stdout).toContain('Planned failover: fs-a -> fs-b');
     expect(r.stdout).toContain('Data-loss window: none');
     expect(r.stdout).toContain('Readiness: ready');
-    expect(r.stdout).toMatch(/^ {2}gold +eng +eng +fs-b +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(.+ old\)$/m);
-    expect(r.stdout).toMatch(/^ {2}gold +ops +ops-dr +fs-b /m);
+    expect(r.stdout).toMatch(/^ {2}cli-gold +eng +eng +fs-b +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(.+ old\)$/m);
+    expect(r.stdout).toMatch(/^ {2}cli-gold +ops +ops-dr +fs-b /m);
     expect(r.stdout).toContain('Clients: clients are not redirected');
     expect(r.stdout).toContain(' 5. final delta sync: ');
     expect(r.stdout).toMatch(/^Estimated time: .+ \(.+\)$/m);
@@ -314,7 +314,7 @@ describe('fsdr (the CLI) against the API, a worker and real gateways', () => {
   });
 
   it("a viewer token's mutating call exits 3, an unknown policy 4, an unreachable API 6", async () => {
-    const viewer = await fsdr(['policies', 'delete', 'gold', '--yes'], { FSDR_TOKEN: viewerToken });
+    const viewer = await fsdr(['policies', 'delete', 'cli-gold', '--yes'], { FSDR_TOKEN: viewerToken });
     expect(viewer.code).toBe(3);
     expect(viewer.stderr).toMatch(/^fsdr: Forbidden: token 'viewer_\w+' has role 'viewer'; this call needs 'admin'\n$/);
     const viewerOp = await fsdr(['failover', 'planned', 'fs-a', '--yes'], { FSDR_TOKEN: viewerToken });

@@ -26,7 +26,7 @@ describe('clients follow a planned failover and a failback (DNS, SPNs, SMB)', ()
     const root = lab.livePath(lab.agents.a1, 'docs');
     writeFiles(root, { 'welcome.txt': 'hello\n' });
     fs.chmodSync(root, 0o777); // the guest account writes as nobody
-    await protect(lab, 'gold', ['docs']);
+    await protect(lab, 'clients-gold', ['docs']);
   });
   afterAll(async () => lab?.close());
 

@@ -67,7 +67,7 @@ describe('a planned failover that fails before its point of no return', () => {
     writeFiles(lab.livePath(lab.agents.a1, 'eng'), { 'a.txt': 'eng\n' });
     writeFiles(lab.livePath(lab.agents.a1, 'home', 'alice'), { 'n.txt': 'alice\n' });
     writeFiles(lab.livePath(lab.agents.a2, 'home', 'bob'), { 'n.txt': 'bob\n' });
-    await protect(lab, 'gold', ['eng', 'home']);
+    await protect(lab, 'faults-gold', ['eng', 'home']);
   });
   afterAll(async () => lab?.close());
 
@@ -83,7 +83,7 @@ describe('a planned failover that fails before its point of no return', () => {
     for (const share of ['eng', 'home']) {
       expect({ share, modes: await modeOn(siteA(), share) }).toEqual({ share, modes: ['read_write'] });
       expect({ share, modes: await modeOn(siteB(), share) }).toEqual({ share, modes: ['read_only'] });
-      const schedule = await lab.temporal.schedule.getHandle(scheduleId('gold', share)).describe();
+      const schedule = await lab.temporal.schedule.getHandle(scheduleId('faults-gold', share)).describe();
       expect({ share, paused: schedule.state.paused }).toEqual({ share, paused: false });
     }
     const rows = await lab.database.db.policyShare.findMany({ select: { primary: true, paused: true } });
@@ -210,7 +210,7 @@ describe('a domain controller that stops during the redirect step', () => {
     lab = await startLab({ clients: { dc }, wrap: injecting });
     await lab.agents.a1.client.createShare('docs');
     writeFiles(lab.livePath(lab.agents.a1, 'docs'), { 'a.txt': 'docs\n' });
-    await protect(lab, 'gold', ['docs']);
+    await protect(lab, 'faults-gold', ['docs']);
   }, 240_000);
   afterAll(async () => {
     await lab?.close();

@@ -34,7 +34,7 @@ describe('planned failover and failback (2+2 FSVMs, two policies, a distributed 
     writeFiles(lab.livePath(a1, 'home', 'bob'), { 'todo.txt': 'bob\n' });
     writeFiles(lab.livePath(a2, 'home', 'carol'), { 'thesis.tex': '\\documentclass{article}\n' });
     await protect(lab, 'gold', ['eng', 'home']);
-    await protect(lab, 'silver', [{ source: 'ops', target: 'ops-dr' }]);
+    await protect(lab, 'planned-silver', [{ source: 'ops', target: 'ops-dr' }]);
   });
   afterAll(async () => lab?.close());
 

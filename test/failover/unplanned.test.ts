@@ -25,7 +25,7 @@ describe('unplanned failover with transfers in flight, then resume replication',
     writeFiles(lab.livePath(a1, 'x'), { 'a.txt': 'x, first version\n' });
     writeFiles(lab.livePath(a2, 'y'), { 'b.txt': 'y, first version\n' });
     writeFiles(lab.livePath(a1, 'z'), { 'big.bin': randomBytesDeterministic(24 << 20, 3) });
-    await protect(lab, 'gold', ['x', 'y']);
+    await protect(lab, 'unplanned-xy', ['x', 'y']);
     baseOfX = contentDigest(lab.livePath(a1, 'x'));
   });
   afterAll(async () => lab?.close());
@@ -48,11 +48,11 @@ describe('unplanned failover with transfers in flight, then resume replication',
     const db = lab.database.db;
     // An incremental of x in flight (16 MiB at 2 MiB/s) and the base copy of z (a policy just created).
     writeFiles(lab.livePath(lab.agents.a1, 'x'), { 'late.bin': randomBytesDeterministic(16 << 20, 4) });
-    await request(lab.app).post('/api/v1/policies/gold/shares/x/replicate').set(lab.admin).expect(202);
+    await request(lab.app).post('/api/v1/policies/unplanned-xy/shares/x/replicate').set(lab.admin).expect(202);
     const silver = await request(lab.app)
       .post('/api/v1/policies')
       .set(lab.admin)
-      .send({ name: 'silver', source: 'fs-a', destination: 'fs-b', rpoMinutes: 30, shares: [{ source: 'z' }] });
+      .send({ name: 'unplanned-z', source: 'fs-a', destination: 'fs-b', rpoMinutes: 30, shares: [{ source: 'z' }] });
     await lab.temporal.workflow.getHandle(silver.body.workflowId).result();
     await waitUntil(
       'both transfers to be under way',
@@ -77,7 +77,7 @@ describe('unplanned failover with transfers in flight, then resume replication',
     expect(op.error).toBeNull();
     expect(op.state).toBe('succeeded');
     expect(op.result.skipped).toEqual([
-      { policy: 'silver', share: 'z', reason: 'no complete snapshot set at the destination yet' },
+      { policy: 'unplanned-z', share: 'z', reason: 'no complete snapshot set at the destination yet' },
     ]);
     // x is served at the destination from its base set, not from the half-received incremental.
     expect(contentDigest(live(sideB(), 'x'))).toEqual(baseOfX);
@@ -172,7 +172,7 @@ describe('unplanned failover with transfers in flight, then resume replication',
     expect((await lab.database.db.fileServer.findUniqueOrThrow({ where: { name: 'fs-a' } })).fencedAt).toBeNull();
     // Forward replication again: a write at A reaches B.
     writeFiles(live(sideA(), 'y'), { 'back.txt': 'at A again\n' });
-    await request(lab.app).post('/api/v1/policies/gold/shares/y/replicate').set(lab.admin).expect(202);
+    await request(lab.app).post('/api/v1/policies/unplanned-xy/shares/y/replicate').set(lab.admin).expect(202);
     await waitUntil(
       'the write to reach B',
       async () => fs.existsSync(path.join(live(sideB(), 'y'), 'back.txt')),

@@ -77,7 +77,7 @@ describe('fuzzing the REST API with schemathesis', () => {
     await request(base)
       .post('/api/v1/policies')
       .set(admin)
-      .send({ name: 'gold', source: 'fs-a', destination: 'fs-b', rpoMinutes: 60, shares: [{ source: 'eng' }] })
+      .send({ name: 'fuzz-gold', source: 'fs-a', destination: 'fs-b', rpoMinutes: 60, shares: [{ source: 'eng' }] })
       .expect(202);
     auditedBefore = await h.database.db.auditEntry.count();
     const reportDir = tmpDir('fuzz-api-report');

@@ -67,7 +67,7 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
       .post('/api/v1/policies')
       .set(lab.admin)
       .send({
-        name: 'gold',
+        name: 'repl-gold',
         source: 'fs-a',
         destination: 'fs-b',
         rpoMinutes: 5,
@@ -77,7 +77,7 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     expect(res.status).toBe(202);
     await lab.temporal.workflow.getHandle(res.body.workflowId).result();
 
-    const policy = await request(lab.app).get('/api/v1/policies/gold').set(lab.admin).expect(200);
+    const policy = await request(lab.app).get('/api/v1/policies/repl-gold').set(lab.admin).expect(200);
     expect(policy.body.status).toBe('active');
     const op = await lab.database.db.operation.findFirstOrThrow({ where: { workflowId: res.body.workflowId } });
     expect(op.state).toBe('succeeded');
@@ -86,10 +86,10 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     // One schedule per share, at the policy's RPO, each at its own phase of the interval, BUFFER_ONE.
     const phases = new Set<number>();
     for (const share of ['eng', 'ops', 'home']) {
-      const d = await lab.temporal.schedule.getHandle(scheduleId('gold', share)).describe();
+      const d = await lab.temporal.schedule.getHandle(scheduleId('repl-gold', share)).describe();
       expect(d.spec.intervals?.[0]?.every).toBe(225_000); // 3/4 of the 5-minute RPO
       const offset = Number(d.spec.intervals?.[0]?.offset ?? 0);
-      expect(offset).toBe(scheduleTiming(300, scheduleId('gold', share)).offsetMs);
+      expect(offset).toBe(scheduleTiming(300, scheduleId('repl-gold', share)).offsetMs);
       phases.add(offset);
       expect(d.policies.overlap).toBe('BUFFER_ONE');
     }
@@ -137,7 +137,7 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     writeFiles(bob, { 'done.txt': 'everything\n' });
 
     for (const share of ['eng', 'home']) {
-      await lab.temporal.schedule.getHandle(scheduleId('gold', share)).trigger();
+      await lab.temporal.schedule.getHandle(scheduleId('repl-gold', share)).trigger();
     }
     await waitUntil(
       'incremental runs',
@@ -155,9 +155,9 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
   });
 
   it('keeps the retention count of snapshot sets on both sides, and always the newest', async () => {
-    await lab.temporal.schedule.getHandle(scheduleId('gold', 'ops')).trigger();
+    await lab.temporal.schedule.getHandle(scheduleId('repl-gold', 'ops')).trigger();
     await waitUntil('a second ops run', async () => (await succeededJobs('ops')).length >= 2);
-    await lab.temporal.schedule.getHandle(scheduleId('gold', 'ops')).trigger();
+    await lab.temporal.schedule.getHandle(scheduleId('repl-gold', 'ops')).trigger();
     await waitUntil('a third ops run', async () => (await succeededJobs('ops')).length >= 3);
     const runs = await succeededJobs('ops');
     const newest = runs[runs.length - 1]!.snapshotSetId!;
@@ -180,7 +180,7 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     const clientData = treeDigest(target);
     writeFiles(lab.livePath(a2, 'ops'), { 'runbook.txt': 'restart the thing, then check\n' });
     const started = new Date();
-    await lab.temporal.schedule.getHandle(scheduleId('gold', 'ops')).trigger();
+    await lab.temporal.schedule.getHandle(scheduleId('repl-gold', 'ops')).trigger();
     const job = await waitUntil('the run to fail', async () =>
       lab.database.db.job.findFirst({ where: { share: 'ops', state: 'failed', startedAt: { gte: started } } }),
     );
@@ -204,7 +204,7 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     // Read-only again (clients at B are back on the replica): replication resumes and the replica follows the source.
     await destNode.client.setAccess('ops-dr', 'read_only');
     const before = (await succeededJobs('ops')).length;
-    await lab.temporal.schedule.getHandle(scheduleId('gold', 'ops')).trigger();
+    await lab.temporal.schedule.getHandle(scheduleId('repl-gold', 'ops')).trigger();
     await waitUntil('ops replicated again', async () => (await succeededJobs('ops')).length > before);
     expect(contentDigest(target)).toEqual(contentDigest(lab.livePath(a2, 'ops')));
   });
@@ -213,7 +213,7 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     const { a1, a2 } = lab.agents;
     const before = (await succeededJobs('home')).length;
     await a2.stop();
-    await lab.temporal.schedule.getHandle(scheduleId('gold', 'home')).trigger();
+    await lab.temporal.schedule.getHandle(scheduleId('repl-gold', 'home')).trigger();
     const job = await waitUntil('the run to start', async () =>
       lab.database.db.job.findFirst({ where: { share: 'home', state: 'running' }, include: { subJobs: true } }),
     );
@@ -237,7 +237,7 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
     expect(carol.sourceNodeId).toBe('a1');
     expect(contentDigest(destPath('home', 'carol'))).toEqual(contentDigest(lab.livePath(a1, 'home', 'carol')));
     // The dataset map now records the new owner, so the next run starts from it.
-    await lab.temporal.schedule.getHandle(scheduleId('gold', 'home')).trigger();
+    await lab.temporal.schedule.getHandle(scheduleId('repl-gold', 'home')).trigger();
     await waitUntil('one more run', async () => (await succeededJobs('home')).length > before + 1);
     const entry = await lab.database.db.datasetMapEntry.findFirstOrThrow({
       where: { portion: 'carol', reverse: false, sourceShare: 'home' },
