@@ -69,11 +69,15 @@ export interface AgentOptions {
   tls?: { certFile: string; keyFile: string; caFile: string };
   /** A compiled agent (JavaScript) to run instead of `gateway/main.ts` through tsx (the benchmark's, as deployed). */
   entry?: string;
+  /** The address the agent listens on (default 127.0.0.1), e.g. its site's in a sites network. */
+  host?: string;
+  /** A network namespace to run the agent in (`ip netns exec`; the process is the agent itself, as without). */
+  netns?: string;
 }
 
 /** The base URL of an agent started on `port` by startAgent (what a peer pins in GATEWAY_PEERS). */
-export function agentUrl(port: number, tls = false): string {
-  return `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+export function agentUrl(port: number, tls = false, host = '127.0.0.1'): string {
+  return `${tls ? 'https' : 'http'}://${host}:${port}`;
 }
 
 /** Starts `gateway/main.ts` as its own node process (no tsx wrapper process: kill -9 hits the agent itself). */
@@ -83,7 +87,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     ...process.env,
     GATEWAY_FILE_SERVER_ID: 'fs-test',
     GATEWAY_NODE_ID: o.nodeId,
-    GATEWAY_LISTEN: `127.0.0.1:${port}`,
+    GATEWAY_LISTEN: `${o.host ?? '127.0.0.1'}:${port}`,
     GATEWAY_DATA_ROOT: o.dataRoot,
     GATEWAY_DRIVER: o.driver ?? 'portable',
     GATEWAY_TOKEN: TOKEN,
@@ -107,14 +111,17 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   if (o.env?.GATEWAY_PEER_TOKENS_FILE) delete env.GATEWAY_PEER_TOKENS;
   let out = '';
   const entry = o.entry ? [o.entry] : ['--import', 'tsx', 'gateway/main.ts'];
-  const proc = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), ...entry], {
+  const argv = [process.execPath, ...GATEWAY_NODE_FLAGS, ...(o.nodeArgs ?? []), ...entry];
+  // `ip netns exec` execs the command after entering the namespace: the child's pid is the agent's all the same
+  const [file, ...args] = o.netns ? ['ip', 'netns', 'exec', o.netns, ...argv] : argv;
+  const proc = spawn(file!, args, {
     cwd: REPO,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const url = agentUrl(port, o.tls !== undefined);
+  const url = agentUrl(port, o.tls !== undefined, o.host);
   const client = new GatewayClient(
     { url, token: TOKEN, ...(o.tls ? { ca: fs.readFileSync(o.tls.caFile) } : {}) },
     { timeoutMs: 30_000 },
@@ -166,15 +173,16 @@ export function treeDigest(root: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (rel: string): void => {
     const abs = rel ? path.join(root, rel) : root;
-    const st = fs.lstatSync(abs);
-    const mode = (st.mode & 0o7777).toString(8);
+    // bigint: a float mtimeMs rounds x.9999995 ms up to the next millisecond, the manifest's microseconds do not
+    const st = fs.lstatSync(abs, { bigint: true });
+    const mode = (st.mode & 0o7777n).toString(8);
     if (st.isSymbolicLink()) out[rel] = `l ${fs.readlinkSync(abs)}`;
     else if (st.isDirectory()) {
       out[rel] = `d ${mode}`;
       for (const n of fs.readdirSync(abs).sort()) walk(rel ? `${rel}/${n}` : n);
     } else {
       const h = createHash('sha256').update(fs.readFileSync(abs)).digest('hex');
-      out[rel] = `f ${mode} ${Math.floor(st.mtimeMs)} ${st.size} ${h}`;
+      out[rel] = `f ${mode} ${st.mtimeNs / 1000000n} ${st.size} ${h}`;
     }
   };
   walk('');
