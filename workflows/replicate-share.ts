@@ -56,6 +56,9 @@ const localHousekeeping = proxyLocalActivities<ReplicationActivities>({
 /** Patch marker of the local-activity steps; runs recorded before it replay the all-activity path. */
 export const LOCAL_STEPS_PATCH = 'replicate-share-local-steps';
 
+/** Patch marker of the set id taken from the run's start time; runs recorded before it used the task's clock. */
+export const STABLE_SET_ID_PATCH = 'replicate-share-stable-set-id';
+
 export type ReplicationPhase =
   'preparing' | 'snapshotting' | 'transferring' | 'committing' | 'pruning' | 'done' | 'failed';
 
@@ -100,7 +103,10 @@ export async function replicateShareWorkflow(input: ReplicateShareInput): Promis
   }
 
   // The snapshot is taken when the run starts, so a run that waited behind another still copies the newest data.
-  const takenAt = new Date();
+  // The set id must not change when a workflow task is executed again (a worker that died inside it): the local
+  // activities that ran in the lost task are not recorded, and a new id would leave the snapshots some FSVMs already
+  // took under the old one as an incomplete set. The run's start time is in its history; the task's clock is not.
+  const takenAt = patched(STABLE_SET_ID_PATCH) ? workflowInfo().runStartTime : new Date();
   const setId = snapshotSetId(takenAt, workflowInfo().runId);
   // Expected kind of run, for its deadline; each sub-job negotiates its own base.
   const incremental = plan.hasCompleteSet;
