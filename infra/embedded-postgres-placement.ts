@@ -27,7 +27,7 @@ export interface ClusterPlace {
   relocated?: string;
 }
 
-function stateDir(): string {
+export function stateDir(): string {
   return path.resolve(process.env.EMBEDDED_PG_STATE_DIR || '/var/lib/fs-dr');
 }
 
@@ -48,7 +48,7 @@ export function serviceUser(): RunAs | undefined {
 }
 
 /** Whether `runAs` may search `dir` and every folder above it, i.e. reach what lies inside. */
-function canReach(runAs: RunAs, dir: string): boolean {
+export function canReach(runAs: RunAs, dir: string): boolean {
   return spawnSync('test', ['-x', dir], { uid: runAs.uid, gid: runAs.gid }).status === 0;
 }
 
@@ -68,7 +68,7 @@ export function chownRecursive(dir: string, runAs: RunAs): void {
 }
 
 /** Creates `dir` (and its missing parents) readable and searchable by all; folders that exist are left as they are. */
-function ensureOpenDir(dir: string): void {
+export function ensureOpenDir(dir: string): void {
   if (fs.existsSync(dir)) return;
   ensureOpenDir(path.dirname(dir));
   fs.mkdirSync(dir);

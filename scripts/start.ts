@@ -24,6 +24,7 @@ import { ensureRpoMonitor } from '../workers/rpo-monitor';
 import { createWorker } from '../workers/worker';
 import { setupDemo, smbSummary } from '../demo';
 import { prepareDemoDirectory, type DemoDirectory } from '../demo/directory';
+import { placeDemoData } from '../demo/placement';
 import { startSites, type RunningSites } from '../demo/sites';
 
 type Stopper = { name: string; stop: () => Promise<unknown> };
@@ -91,11 +92,13 @@ async function main(): Promise<void> {
       });
       logger.info(`local CA ${localCa.certFile}: the demo's gateways run on mutual TLS`);
     }
+    const demoDir = config.demo.enabled ? placeDemoData(config.demo.dir) : undefined;
+    if (demoDir?.relocated) logger.info({ demo: demoDir.dir }, `demo data placed here: ${demoDir.relocated}`);
     if (config.demo.enabled) {
-      const directory = await prepareDemoDirectory(config.demo.dir, logger);
+      const directory = await prepareDemoDirectory(demoDir!.dir, logger);
       demoDirectory = directory;
       if (!directory.unavailable) running.push({ name: 'demo Active Directory DC', stop: () => directory.stop() });
-      demoSites = startSites(config.demo.dir, logger, directory.addressOf, localCa);
+      demoSites = startSites(demoDir!.dir, logger, directory.addressOf, localCa);
       running.push({
         name: 'demo gateways',
         stop: async () => (await demoSites!.catch(() => undefined))?.stop(),
@@ -210,7 +213,7 @@ async function main(): Promise<void> {
       try {
         const sites = await demoSites;
         await sites.ready;
-        logger.info(`demo: gateways of site-a and site-b up (data in ${config.demo.dir})`);
+        logger.info(`demo: gateways of site-a and site-b up (data in ${demoDir!.dir})`);
         logger.info(smbSummary(sites));
         await setupDemo({ apiUrl, db, sites, directory: demoDirectory!, logger });
       } catch (err) {

@@ -23,6 +23,7 @@ import {
   startOrchestrator,
   startPorts,
   waitForHealth,
+  waitForLog,
   type Started,
 } from './helpers/start-process';
 
@@ -121,6 +122,23 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
       token = fs.readFileSync(path.join(clone, '.data', 'admin-token'), 'utf8').trim();
       const res = await fetch(`${api}/api/v1/file-servers`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
+      // The demo's shares: an SMB client lists one. Its smbd serves it as the guest account, which cannot enter the
+      // clone either: as root, the demo's data lives in the state folder, DATA_DIR/demo links there.
+      await waitForLog(first, /"msg":"ready: open http:/);
+      const network = JSON.parse(fs.readFileSync(path.join(clone, '.data', 'demo', 'network.json'), 'utf8')) as {
+        fileServers: Record<string, string>;
+      };
+      const smbPort = /site-a-1 smb:\/\/[\d.]+:(\d+)/.exec(first.output())![1]!;
+      const listing = spawnSync(
+        'smbclient',
+        [`//${network.fileServers['site-a']}/projects`, '-p', smbPort, '-N', '-c', 'ls'],
+        { encoding: 'utf8' },
+      );
+      expect({ out: listing.stdout + listing.stderr }).toEqual({ out: expect.stringMatching(/project-1\s+D/) });
+      if (asRoot) {
+        const demo = fs.realpathSync(path.join(clone, '.data', 'demo'));
+        expect(demo.startsWith(path.join(stateDir, 'demo') + path.sep)).toBe(true);
+      }
     } finally {
       first.interrupt();
     }

@@ -19,7 +19,7 @@ import {
   startOrchestrator,
   startPorts,
   waitForHealth,
-  type Started,
+  waitForLog,
 } from './helpers/start-process';
 
 /** Processes whose command line or environment mentions the folder: what a start left running. */
@@ -79,15 +79,6 @@ function dig(server: string, name: string): string[] {
 
 function loopbackAddresses(): string {
   return execFileSync('ip', ['-4', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' });
-}
-
-async function waitForLog(proc: Started, pattern: RegExp, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(proc.output())) {
-    if (proc.child.exitCode !== null) throw new Error(`start exited early:\n${proc.output()}`);
-    if (Date.now() > deadline) throw new Error(`no ${pattern} in the log within ${timeoutMs} ms:\n${proc.output()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe('npm start (embedded default)', () => {

@@ -95,3 +95,13 @@ export function jsonLines(output: string): Record<string, any>[] {
       }
     });
 }
+
+/** Waits until a start's output matches `pattern` (fails if the start exits first). */
+export async function waitForLog(proc: Started, pattern: RegExp, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(proc.output())) {
+    if (proc.child.exitCode !== null) throw new Error(`start exited early:\n${proc.output()}`);
+    if (Date.now() > deadline) throw new Error(`no ${pattern} in the log within ${timeoutMs} ms:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
