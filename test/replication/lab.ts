@@ -18,6 +18,7 @@ import { REPO, agentUrl, startAgent, TOKEN, tmpDir, treeDigest, type Agent } fro
 import { startSmbd, type Smbd } from '../gateway/smbd';
 import { createAdFileServer, type DirectoryFileServer } from '../helpers/directory-fixture';
 import { ZONE } from '../helpers/domain-controller';
+import type { Site, SitesNetwork } from '../helpers/sites-network';
 import { freePort } from '../helpers/ports';
 import { createTestDatabase, testEnvironment, uniqueName, type TestDatabase } from '../helpers/environment';
 import { recordHistories } from '../helpers/record-histories';
@@ -49,6 +50,11 @@ export interface LabOptions {
   temporalAddress?: string;
   /** A database of the test's own (default: a clone of the template on the PostgreSQL server the run shares). */
   database?: TestDatabase;
+  /**
+   * A network of two sites (test/helpers/sites-network.ts): a1, a2 run in site a's namespace on its address, b1, b2 in
+   * site b's, so that the test can cut the link between the sites. Not with a third site or clients.
+   */
+  sites?: SitesNetwork;
 }
 
 export interface LabClients {
@@ -124,15 +130,20 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     }
   }
   // Every agent's port is chosen first: each pins the addresses of its peers (GATEWAY_PEERS) before they start.
+  if (opts.sites && (opts.thirdSite || opts.clients)) throw new Error('a sites network has two sites and no clients');
   const ports: Record<string, number> = {};
+  const siteOf = (nodeId: string): Site => (nodeId.startsWith('a') ? 'a' : 'b');
+  const placement = (nodeId: string) =>
+    opts.sites ? { host: opts.sites.hosts[siteOf(nodeId)], netns: opts.sites.namespaces[siteOf(nodeId)] } : {};
   for (const n of ['a1', 'a2', 'b1', 'b2', ...(opts.thirdSite ? ['c1'] : [])]) ports[n] = await freePort();
   const start = (nodeId: string, fileServer: string, peers: string[], bandwidth?: string) =>
     startAgent({
       nodeId,
       port: ports[nodeId],
+      ...placement(nodeId),
       dataRoot: tmpDir(nodeId),
       peers: Object.fromEntries(peers.map((p) => [p, PAIR_TOKEN])),
-      peerUrls: Object.fromEntries(peers.map((p) => [p, agentUrl(ports[p]!)])),
+      peerUrls: Object.fromEntries(peers.map((p) => [p, agentUrl(ports[p]!, false, placement(p).host)])),
       env: {
         GATEWAY_FILE_SERVER_ID: fileServer,
         LOG_LEVEL: 'warn',
