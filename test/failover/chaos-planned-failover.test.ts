@@ -2,7 +2,7 @@
 // follows it (and once in the middle of a final delta's transfer), restarting it each time: both complete with no
 // byte lost, the roles swapped as asked, the copies equal, and the split-brain watch (every copy's access mode every
 // 100 ms, the whole file long) never sees both copies read-write. Each operation brings the lab to where the other
-// starts, so one lab serves both.
+// starts, so one lab serves both. And a planned failover during which PostgreSQL restarts completes the same way.
 import { summarize, type CycleReport } from '../helpers/chaos';
 import { failback, operationScenario, plannedFailover, startChaosLab, sweep, type ChaosLab } from './chaos-lab';
 
@@ -13,7 +13,7 @@ describe('chaos: kill -9 the worker at every activity of a planned failover and 
   const reports: CycleReport[] = [];
   beforeAll(async () => {
     // 4 MiB/s out of site A: the final delta of a 12 MiB write takes 3 s, long enough to be killed in its middle.
-    c = await startChaosLab({ sourceBandwidth: '4M' });
+    c = await startChaosLab({ sourceBandwidth: '4M', ownPostgres: true });
   });
   afterAll(async () => {
     if (reports.length) console.log(summarize(reports));
@@ -33,6 +33,22 @@ describe('chaos: kill -9 the worker at every activity of a planned failover and 
     const { reports: r, activities } = await sweep(c, back, 40);
     reports.push(...r);
     console.log(`failback's activities:\n${activities}`);
+  });
+
+  it('a planned failover completes when PostgreSQL restarts in its middle', async () => {
+    // Held at its 24th activity (the final delta's startJob: a local activity, the run's first database write, with
+    // the source already read-only), the database stops (fast shutdown: every connection of the worker's and the
+    // API's pools is cut) and starts again on the same data.
+    const before = c.postgres!.pid();
+    reports.push(
+      await c.harness.cycle(operationScenario(c, plannedFailover(c), { after: [failback(c)] }), {
+        k: 24,
+        at: 'hold',
+        what: 'PostgreSQL restarted',
+        during: () => c.postgres!.restart(),
+      }),
+    );
+    expect(c.postgres!.pid()).not.toBe(before);
   });
 
   it('a planned failover completes after a kill in the middle of its final delta', async () => {
