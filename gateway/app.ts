@@ -106,6 +106,7 @@ export class Gateway {
         peers: config,
         defaultBandwidthLimit: config.bandwidthLimit,
         maxStreams: config.maxStreams,
+        stallTimeoutMs: config.stallTimeoutMs,
       },
       this.driver,
       this.store,

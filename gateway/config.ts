@@ -76,6 +76,11 @@ const envSchema = z.object({
   GATEWAY_BANDWIDTH_LIMIT: byteRate.default(0),
   GATEWAY_MAX_STREAMS: z.coerce.number().int().min(1).max(64).default(4),
   /**
+   * Seconds a transfer may go without progress before its connection is dropped and the stream resumed from the
+   * receiver's offset on a new one (a cut link: packets vanish, nothing tells the sender).
+   */
+  GATEWAY_STALL_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(60),
+  /**
    * btrfs/zfs receives: also spool the stream, so that a restarted agent resumes from it instead of 0 (costs a second
    * write of every byte and the stream's size in free space while it runs). `auto`: only where the receiving tool
    * cannot outlive the agent to be taken over by the restarted one (zfs; btrfs can).
@@ -101,6 +106,8 @@ export interface GatewayConfig {
   smb?: { includeFile: string; pidFile?: string; smbdConf?: string };
   bandwidthLimit: number;
   maxStreams: number;
+  /** A transfer with no progress this long drops its connection and resumes on a new one (GATEWAY_STALL_TIMEOUT). */
+  stallTimeoutMs: number;
   /** btrfs/zfs receives spool their stream (resume after a restart of the receiving agent; see the variable). */
   receiveSpool: ReceiveSpoolSetting;
   zfsDataset?: string;
@@ -285,6 +292,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
       : undefined,
     bandwidthLimit: e.GATEWAY_BANDWIDTH_LIMIT,
     maxStreams: e.GATEWAY_MAX_STREAMS,
+    stallTimeoutMs: e.GATEWAY_STALL_TIMEOUT * 1000,
     receiveSpool: e.GATEWAY_RECEIVE_SPOOL,
     zfsDataset: e.GATEWAY_ZFS_DATASET,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') },

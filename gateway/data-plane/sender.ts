@@ -36,7 +36,12 @@ export interface TransferRecord extends Omit<TransferStatus, 'rateBytesPerSec'> 
 interface Running {
   abort: AbortController;
   samples: { t: number; bytes: number }[];
+  /** When the stream last went forward (or the attempt began): what the stall watchdog measures from. */
+  progressAt: number;
 }
+
+/** An attempt that made no progress for the stall timeout: its connection is dropped, the next one resumes. */
+class StalledError extends Error {}
 
 const MAX_IDLE_ATTEMPTS = 20;
 
@@ -45,6 +50,7 @@ function advance(r: TransferRecord, run: Running, pos: number): void {
   if (pos <= r.bytesSent) return;
   r.bytesSent = pos;
   const now = Date.now();
+  run.progressAt = now;
   run.samples.push({ t: now, bytes: pos });
   while (run.samples.length > 2 && run.samples[0]!.t < now - 5000) run.samples.shift();
 }
@@ -80,6 +86,7 @@ export class Sender {
       peers: { peerTokens: Map<string, string[]>; peerUrls: Map<string, string>; tls?: TlsMaterial };
       defaultBandwidthLimit: number;
       maxStreams: number;
+      stallTimeoutMs: number;
     },
     private readonly driver: SnapshotDriver,
     private readonly store: SnapshotStore,
@@ -259,7 +266,7 @@ export class Sender {
     for (const r of this.records.values()) {
       if (this.running.size >= this.opts.maxStreams) return;
       if (r.state !== 'queued' || this.running.has(r.transferId)) continue;
-      const run: Running = { abort: new AbortController(), samples: [] };
+      const run: Running = { abort: new AbortController(), samples: [], progressAt: Date.now() };
       this.running.set(r.transferId, run);
       void this.execute(r, run).finally(() => {
         this.running.delete(r.transferId);
@@ -301,6 +308,24 @@ export class Sender {
     while (!run.abort.signal.aborted) {
       attempt++;
       const before = r.bytesSent;
+      // The stall watchdog: a cut link loses packets without a word to either end, and TCP would wait out its own
+      // retransmissions (many minutes) before giving up. An attempt whose prepare or stream goes nowhere for the
+      // stall timeout is cut off; the next one asks the receiver for its offset and resumes from there.
+      const cut = new AbortController();
+      const signal = AbortSignal.any([run.abort.signal, cut.signal]);
+      let watching = true;
+      run.progressAt = Date.now();
+      const watchdog = setInterval(
+        () => {
+          if (!watching || Date.now() - run.progressAt <= this.opts.stallTimeoutMs) return;
+          cut.abort(
+            new StalledError(
+              `no progress for ${Math.round(this.opts.stallTimeoutMs / 1000)} s: connection to ${r.target.nodeId} dropped`,
+            ),
+          );
+        },
+        Math.min(1000, this.opts.stallTimeoutMs / 4),
+      );
       try {
         const snap = await this.store.require(p, r.snapshotId);
         const prep: PrepareReceiveRequest = {
@@ -314,7 +339,7 @@ export class Sender {
           sizeBytes: snap.sizeBytes,
         };
         const st = ReceiveStatus.parse(
-          await peer.json('PUT', `/receives/${encodeURIComponent(r.transferId)}`, prep, run.abort.signal),
+          await peer.json('PUT', `/receives/${encodeURIComponent(r.transferId)}`, prep, signal),
         );
         if (st.state === 'received' || st.state === 'committed') {
           await this.finish(r, 'succeeded', null);
@@ -329,8 +354,10 @@ export class Sender {
         }
         r.bytesSent = offset;
         const sent =
-          (offset === 0 && r.bandwidthLimit === 0 && (await this.sendUpgraded(r, run, peer, p))) ||
-          (await this.sendChunked(r, run, peer, p, offset));
+          (offset === 0 && r.bandwidthLimit === 0 && (await this.sendUpgraded(r, run, peer, p, signal))) ||
+          (await this.sendChunked(r, run, peer, p, offset, signal));
+        // The receiver checks the whole stream before it answers complete: that takes as long as it takes.
+        watching = false;
         r.bytesTotal = sent.totalBytes;
         r.bytesSent = sent.totalBytes;
         const done = ReceiveStatus.parse(
@@ -348,8 +375,9 @@ export class Sender {
           return;
         }
         throw new Error(`receiver answered complete with state ${done.state}`);
-      } catch (err) {
+      } catch (caught) {
         if (run.abort.signal.aborted) return; // cancelled or shutting down: state already set (or resumed later)
+        const err: unknown = cut.signal.aborted ? cut.signal.reason : caught;
         if (err instanceof PeerHttpError && err.fatal) {
           await this.finish(r, 'failed', err.detail);
           return;
@@ -368,6 +396,8 @@ export class Sender {
         this.log.warn({ transferId: r.transferId, err: errorMessage(err), retryInMs: wait }, 'stream interrupted');
         await this.persist(r).catch(() => undefined);
         await sleep(wait);
+      } finally {
+        clearInterval(watchdog);
       }
     }
   }
@@ -379,6 +409,7 @@ export class Sender {
     peer: PeerClient,
     p: PortionRef,
     offset: number,
+    signal: AbortSignal,
   ): Promise<{ totalBytes: number; digest: string | undefined }> {
     const sent = await this.driver.send(p, r.snapshotId, r.baseSnapshotId ?? undefined, offset);
     const { stream, totalBytes } = sent;
@@ -401,6 +432,7 @@ export class Sender {
         const start = pos;
         pos += chunk.length;
         if (pos <= from) {
+          run.progressAt = Date.now(); // regenerating the stream up to the offset is going forward too
           cb();
           return;
         }
@@ -425,7 +457,7 @@ export class Sender {
     skipper.on('error', (err) => body.destroy(err));
     const persistTimer = setInterval(() => void this.persist(r).catch(() => undefined), 2000);
     try {
-      await peer.stream(`/receives/${encodeURIComponent(r.transferId)}/data?offset=${from}`, body, run.abort.signal);
+      await peer.stream(`/receives/${encodeURIComponent(r.transferId)}/data?offset=${from}`, body, signal);
     } finally {
       clearInterval(persistTimer);
       stream.destroy();
@@ -446,11 +478,12 @@ export class Sender {
     run: Running,
     peer: PeerClient,
     p: PortionRef,
+    signal: AbortSignal,
   ): Promise<{ totalBytes: number; digest: undefined } | undefined> {
     if (!this.driver.sendInto || this.noUpgrade.has(peer.baseUrl) || !peer.baseUrl.startsWith('http:'))
       return undefined;
     const path = `/receives/${encodeURIComponent(r.transferId)}`;
-    const sock = await peer.upgrade(`${path}/data?offset=0`, run.abort.signal);
+    const sock = await peer.upgrade(`${path}/data?offset=0`, signal);
     if (!sock) {
       this.noUpgrade.add(peer.baseUrl);
       return undefined;
@@ -472,10 +505,10 @@ export class Sender {
       child.kill('SIGKILL');
       sock.destroy();
     };
-    run.abort.signal.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
     const poll = setInterval(() => {
       void peer
-        .json('GET', path, undefined, run.abort.signal)
+        .json('GET', path, undefined, signal)
         .then((st) => {
           advance(r, run, ReceiveStatus.parse(st).receivedBytes);
           this.store.touch();
@@ -502,7 +535,7 @@ export class Sender {
     } finally {
       clearInterval(poll);
       clearInterval(persistTimer);
-      run.abort.signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       child.kill('SIGKILL');
       sock.destroy();
     }

@@ -87,6 +87,8 @@ export async function startChaosLab(
     ownPostgres?: boolean;
     /** Each site's agents in a network namespace of its own, the link between them cuttable (`c.network`). */
     sitesNetwork?: boolean;
+    /** More environment for every agent. */
+    agentEnv?: Record<string, string>;
   } = {},
 ): Promise<ChaosLab> {
   // Names of its own: workflow ids derived from them (the fence's, the policy's schedule) are global on the dev server
@@ -106,6 +108,7 @@ export async function startChaosLab(
       ...(postgres ? { database: postgres.database } : {}),
       ...(opts.sourceBandwidth ? { sourceBandwidth: opts.sourceBandwidth } : {}),
       ...(network ? { sites: network } : {}),
+      ...(opts.agentEnv ? { agentEnv: opts.agentEnv } : {}),
     });
   } catch (err) {
     await postgres?.stop();

@@ -1,8 +1,8 @@
 // The link between the two sites is cut (their FSVMs run in network namespaces of the test's own, and the bridge
 // that joins them stops forwarding between the sites: packets vanish, nothing is refused or reset) in the middle of a
 // replication run's transfer and in the middle of a planned failover's final delta, and comes back after a while. The
-// run and the failover wait, fail nothing and lose nothing: once the link is back, the transfer goes on, the run
-// succeeds and the failover completes with every byte at the destination; at no moment are both
+// run and the failover wait, fail nothing and lose nothing: the stalled stream's connection is dropped and tried
+// again; once the link is back, the transfer resumes from the offset its receiver had reached, the run succeeds and the failover completes with every byte at the destination; at no moment are both
 // copies read-write, and on each side only complete snapshot sets are visible.
 import request from 'supertest';
 import { PORTIONS, SHARE, exists, failback, plannedFailover, startChaosLab, type ChaosLab } from './chaos-lab';
@@ -18,7 +18,9 @@ describe('a partition between the sites', () => {
   let c: ChaosLab;
   beforeAll(async () => {
     // 2 MiB/s out of site A: 8 MiB per portion takes 4 s, long enough to cut the link in its middle.
-    c = await startChaosLab({ sourceBandwidth: '2M', sitesNetwork: true });
+    // A transfer that goes nowhere for 5 s drops its connection and tries again (GATEWAY_STALL_TIMEOUT; 60 s by
+    // default): the cut outlasts several such attempts.
+    c = await startChaosLab({ sourceBandwidth: '2M', sitesNetwork: true, agentEnv: { GATEWAY_STALL_TIMEOUT: '5' } });
   });
   afterAll(async () => {
     c?.network?.heal();
@@ -40,6 +42,22 @@ describe('a partition between the sites', () => {
     );
   }
 
+  /**
+   * The source agents' transfers of a set: each resumed at least once, from the offset its receiver had reached (not
+   * from the start), after the stall watchdog dropped its connection.
+   */
+  async function expectResumedMidStream(setId: string): Promise<void> {
+    const transfers = (await Promise.all(c.agents('a').map(async (a) => a.client.listTransfers())))
+      .flat()
+      .filter((t) => t.snapshotId === setId);
+    expect(transfers.map((t) => t.portion).sort()).toEqual(PORTIONS.map((p) => p.portion).sort());
+    for (const t of transfers) {
+      expect({ portion: t.portion, state: t.state }).toEqual({ portion: t.portion, state: 'succeeded' });
+      expect(t.resumes).toBeGreaterThanOrEqual(1);
+      expect(t.resumedFrom).toBeGreaterThan(0);
+    }
+  }
+
   /** Cuts the link for CUT_MS; checks that what `stalled` says holds all that time; then joins the sites again. */
   async function cut(stalled: () => Promise<void>): Promise<void> {
     c.network!.partition();
@@ -54,7 +72,7 @@ describe('a partition between the sites', () => {
     }
   }
 
-  it('a replication run waits through it, fails nothing, and its transfer goes on once the link is back', async () => {
+  it('a replication run waits through it, fails nothing, and resumes its transfer where it stood once the link is back', async () => {
     const db = c.lab.database.db;
     const written = c.write('a', 'across-the-cut', BIG);
     const since = new Date();
@@ -79,6 +97,7 @@ describe('a partition between the sites', () => {
         `${((done.endedAt!.getTime() - healedAt) / 1000).toFixed(1)} s after the link came back`,
     );
     expect(`${done.state} ${done.percent}%`).toBe('succeeded 100%');
+    await expectResumedMidStream(done.snapshotSetId!);
     c.expectEqualCopies();
     for (const p of PORTIONS)
       expect({ [p.portion]: exists(c.live('b', p.portion), written) }).toEqual({ [p.portion]: true });
@@ -110,6 +129,8 @@ describe('a partition between the sites', () => {
     );
     await spec.verify(await c.operation(operationId));
     expect(await db.job.count({ where: { operationId, state: { not: 'succeeded' } } })).toBe(0);
+    const delta = await db.job.findFirstOrThrow({ where: { operationId, kind: 'final_delta' } });
+    await expectResumedMidStream(delta.snapshotSetId!);
     await c.expectCompleteSets();
     c.expectNoSplitBrain();
     // And back, with the link whole: the lab ends where it began.

@@ -34,6 +34,7 @@ export function testConfig(dataRoot: string, over: Partial<GatewayConfig> = {}):
     peerUrls: new Map([['node-b', 'http://127.0.0.1:9']]),
     bandwidthLimit: 0,
     maxStreams: 4,
+    stallTimeoutMs: 60_000,
     receiveSpool: 'auto',
     log: { level: 'silent', format: 'json' },
     ...over,

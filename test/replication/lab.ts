@@ -30,6 +30,8 @@ export interface LabOptions {
   wrap?: (activities: Activities) => Partial<Activities>;
   /** GATEWAY_BANDWIDTH_LIMIT of the source agents, e.g. '4M' to keep transfers running long enough to interrupt. */
   sourceBandwidth?: string;
+  /** More environment for every agent (e.g. GATEWAY_STALL_TIMEOUT). */
+  agentEnv?: Record<string, string>;
   /** Run the worker as its own process (workers/main.ts), so a test can kill -9 it; default: in-process. */
   workerProcess?: boolean;
   /** A third site: file server fs-c with one FSVM, c1 (for one-to-many, many-to-one and cascades). */
@@ -147,6 +149,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       env: {
         GATEWAY_FILE_SERVER_ID: fileServer,
         LOG_LEVEL: 'warn',
+        ...opts.agentEnv,
         ...(bandwidth ? { GATEWAY_BANDWIDTH_LIMIT: bandwidth } : {}),
         ...(smbds.has(nodeId)
           ? { GATEWAY_SMB_CONF: smbds.get(nodeId)!.include, GATEWAY_SMBD_PID_FILE: smbds.get(nodeId)!.pidFile }

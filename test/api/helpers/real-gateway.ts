@@ -34,6 +34,7 @@ export async function startRealGateway(
       peerUrls: new Map(),
       bandwidthLimit: 0,
       maxStreams: 2,
+      stallTimeoutMs: 60_000,
       receiveSpool: 'auto',
       log: { level: 'silent', format: 'json' },
     },
