@@ -2,8 +2,9 @@
 // that joins them stops forwarding between the sites: packets vanish, nothing is refused or reset) in the middle of a
 // replication run's transfer and in the middle of a planned failover's final delta, and comes back after a while. The
 // run and the failover wait, fail nothing and lose nothing: the stalled stream's connection is dropped and tried
-// again; once the link is back, the transfer resumes from the offset its receiver had reached, the run succeeds and the failover completes with every byte at the destination; at no moment are both
-// copies read-write, and on each side only complete snapshot sets are visible.
+// again; once the link is back, the transfer resumes from the offset its receiver had reached, the run succeeds and
+// the failover completes with every byte at the destination; at no moment are both copies read-write, and on each
+// side only complete snapshot sets are visible.
 import request from 'supertest';
 import { PORTIONS, SHARE, exists, failback, plannedFailover, startChaosLab, type ChaosLab } from './chaos-lab';
 import { waitUntil } from '../replication/lab';
