@@ -23,15 +23,17 @@ function replicationRun(c: ChaosLab): ChaosScenario<{ outcome: string; increment
     async start() {
       const since = new Date(Date.now() - 1000).toISOString();
       const before = new Set<string>();
+      // Known by run id: a schedule names its runs by the second, so a run the test triggers in the same second as
+      // the one before it (the lab's base copy) has the same workflow id.
       const runs = async () => {
-        const ids: string[] = [];
+        const found: { workflowId: string; runId: string }[] = [];
         for await (const wf of c.lab.temporal.workflow.list({
           query: `WorkflowType = 'replicateShareWorkflow' AND StartTime > '${since}'`,
         }))
-          ids.push(wf.workflowId);
-        return ids;
+          found.push({ workflowId: wf.workflowId, runId: wf.runId });
+        return found;
       };
-      for (const id of await runs()) before.add(id);
+      for (const run of await runs()) before.add(run.runId);
       await request(c.lab.app)
         .post(`/api/v1/policies/${c.policy}/shares/${SHARE}/replicate`)
         .set(c.lab.admin)
@@ -39,7 +41,7 @@ function replicationRun(c: ChaosLab): ChaosScenario<{ outcome: string; increment
       // The schedule starts the run (its id: the schedule's and the time).
       workflowId = await waitUntil(
         'the schedule to start the run',
-        async () => (await runs()).find((id) => !before.has(id)),
+        async () => (await runs()).find((run) => !before.has(run.runId))?.workflowId,
         30_000,
       ).catch(async (err: unknown) => {
         const db = c.lab.database.db;
