@@ -21,10 +21,11 @@ function replicationRun(c: ChaosLab): ChaosScenario<{ outcome: string; increment
       written = c.write('a', 'replicated', 4096);
     },
     async start() {
-      const since = new Date(Date.now() - 1000).toISOString();
+      // Runs started from now on (the run before, e.g. the lab's base copy, may show in the list a moment late), and
+      // known by run id: a schedule names its runs by the second, so a run the test triggers in the same second as
+      // the one before it has the same workflow id.
+      const since = new Date().toISOString();
       const before = new Set<string>();
-      // Known by run id: a schedule names its runs by the second, so a run the test triggers in the same second as
-      // the one before it (the lab's base copy) has the same workflow id.
       const runs = async () => {
         const found: { workflowId: string; runId: string }[] = [];
         for await (const wf of c.lab.temporal.workflow.list({
