@@ -12,7 +12,9 @@ import { contentDigest, waitUntil } from './lab';
 jest.setTimeout(20 * 60_000);
 
 /** One on-demand replication run of the lab's share (POST .../replicate), of a file written just before it. */
-function replicationRun(c: ChaosLab): ChaosScenario<{ outcome: string; incremental?: boolean }> {
+function replicationRun(
+  c: ChaosLab,
+): ChaosScenario<{ outcome: string; incremental?: boolean; snapshotSetId?: string }> {
   let written = '';
   let workflowId = '';
   return {
@@ -59,7 +61,10 @@ function replicationRun(c: ChaosLab): ChaosScenario<{ outcome: string; increment
     },
     async check(result) {
       expect(result).toMatchObject({ outcome: 'replicated', incremental: true });
-      const jobs = await c.lab.database.db.job.findMany({ where: { workflowId } });
+      // By its set: the run before it may have had the same workflow id (see start).
+      const jobs = await c.lab.database.db.job.findMany({
+        where: { workflowId, snapshotSetId: result.snapshotSetId! },
+      });
       expect(jobs.map((j) => `${j.state} ${j.percent}%`)).toEqual(['succeeded 100%']);
       c.expectEqualCopies();
       for (const p of PORTIONS)
