@@ -6,6 +6,7 @@ import { ConflictError, GatewayUnavailable, NotFoundError, ValidationError } fro
 import {
   newestCommonSnapshot,
   planDatasetMap,
+  setIdRunTag,
   snapshotsToPrune,
   transferId as transferIdOf,
 } from '../domain/replication';
@@ -183,14 +184,19 @@ export function createReplicationActivities(deps: ReplicationActivityDeps) {
       operationId?: string;
     }): Promise<{ jobId: string }> {
       const { plan } = input;
-      // One job per run. A retry finds its row by the set id; but when a worker dies while it runs the local steps of
-      // a run, they run again in a new workflow task whose clock, hence the set id the run derives from it, has moved
-      // on: the run's unfinished row then follows the new set, rather than a second row being started and the first
-      // left running (a final delta stuck at 0 % on its operation).
+      // One job per run. A retry finds its row by the set id; but in a run recorded before its set id came from its
+      // start time, a worker that died while it ran the local steps left them to run again in a new workflow task whose
+      // clock, hence the set id, had moved on: the run's unfinished row then follows the new set, rather than a second
+      // row being started and the first left running (a final delta stuck at 0 % on its operation). The run is known
+      // by its set ids' run tag, not by the workflow id alone: a schedule names its runs by the second, so two runs
+      // may share one.
       const existing = await db.job.findFirst({
         where: {
           workflowId: input.workflowId,
-          OR: [{ snapshotSetId: input.snapshotSetId }, { state: { in: ['pending', 'running'] } }],
+          OR: [
+            { snapshotSetId: input.snapshotSetId },
+            { state: { in: ['pending', 'running'] }, snapshotSetId: { endsWith: setIdRunTag(input.snapshotSetId) } },
+          ],
         },
         orderBy: { startedAt: 'desc' },
       });

@@ -40,6 +40,11 @@ export function snapshotSetId(at: Date, runId: string): string {
   return `fsdr-${stamp}-${runId.replace(/[^0-9a-f]/gi, '').slice(-12)}`;
 }
 
+/** The part of a set id that names its run (the same in every set id that run derived, whatever its clock said). */
+export function setIdRunTag(setId: string): string {
+  return setId.slice(setId.lastIndexOf('-'));
+}
+
 /**
  * A transfer id per share portion of a set, so a retried sub-job finds the transfer it already started; unique on
  * a receiving FSVM that takes portions of several shares.
