@@ -286,7 +286,7 @@ export async function startChaosLab(
         const label = (ids: string[][]) => Object.fromEntries(PORTIONS.map((p, i) => [p.portion, ids[i]]));
         const odd = [...new Set(byPortion.flat())].filter((id) => !byPortion.every((ids) => ids.includes(id)));
         if (odd.length) {
-          // What the database and Temporal knew of them, for the failure message.
+          // What the database knew of them, for the failure message.
           const rows = await db.snapshotSet.findMany({ where: { setId: { in: odd } } });
           const jobs = await db.job.findMany({ where: { snapshotSetId: { in: odd } } });
           console.log(
