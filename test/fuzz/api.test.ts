@@ -15,10 +15,10 @@ import { agentUrl, runCleanups, startAgent, tmpDir, type Agent } from '../gatewa
 import { freePort } from '../helpers/ports';
 import { TEST_SECRETS } from '../helpers/worker';
 import { installLoopbackOnly, type LoopbackGuard } from './loopback-only';
-import { fuzzDepth, runSchemathesis, requireSchemathesis, type FuzzRun } from './schemathesis';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzDepth, runSchemathesis, requireSchemathesis, type FuzzRun } from './schemathesis';
 
 const depth = fuzzDepth();
-jest.setTimeout(depth === 'deep' ? 4 * 3600_000 : 15 * 60_000);
+jest.setTimeout(FUZZ_TEST_TIMEOUT_MS[depth]);
 
 describe('fuzzing the REST API with schemathesis', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -93,7 +93,6 @@ describe('fuzzing the REST API with schemathesis', () => {
       reportDir,
       depth,
       examples: { ci: 12, deep: 400 },
-      timeoutMs: depth === 'deep' ? 4 * 3600_000 - 120_000 : 12 * 60_000,
     });
     console.log(
       `[fuzz] REST API: ${run.requests} requests in ${run.seconds.toFixed(1)} s, depth ${depth}; ` +

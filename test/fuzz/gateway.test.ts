@@ -5,10 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { runCleanups, startAgent, tmpDir, TOKEN, type Agent } from '../gateway/helpers';
-import { fuzzDepth, requireSchemathesis, runSchemathesis, type FuzzRun } from './schemathesis';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzDepth, requireSchemathesis, runSchemathesis, type FuzzRun } from './schemathesis';
 
 const depth = fuzzDepth();
-jest.setTimeout(depth === 'deep' ? 4 * 3600_000 : 15 * 60_000);
+jest.setTimeout(FUZZ_TEST_TIMEOUT_MS[depth]);
 
 describe('fuzzing the FSVM gateway with schemathesis', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -43,7 +43,6 @@ describe('fuzzing the FSVM gateway with schemathesis', () => {
       reportDir,
       depth,
       examples: { ci: 55, deep: 800 },
-      timeoutMs: depth === 'deep' ? 4 * 3600_000 - 120_000 : 12 * 60_000,
     });
     console.log(
       `[fuzz] FSVM gateway: ${run.requests} requests in ${run.seconds.toFixed(1)} s, depth ${depth}; ` +

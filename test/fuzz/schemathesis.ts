@@ -22,6 +22,10 @@ export const CHECKS = [
 
 export type FuzzDepth = 'ci' | 'deep';
 
+/** How long a fuzz test file may take at each depth (its jest timeout); the fuzzer is stopped before that. */
+export const FUZZ_TEST_TIMEOUT_MS: Record<FuzzDepth, number> = { ci: 15 * 60_000, deep: 4 * 3600_000 };
+const FUZZER_TIMEOUT_MS: Record<FuzzDepth, number> = { ci: 12 * 60_000, deep: 4 * 3600_000 - 120_000 };
+
 export function fuzzDepth(): FuzzDepth {
   const d = process.env.FUZZ_DEPTH ?? 'ci';
   if (d !== 'ci' && d !== 'deep') throw new Error(`FUZZ_DEPTH must be ci or deep, not ${JSON.stringify(d)}`);
@@ -85,7 +89,6 @@ export interface FuzzOptions {
   /** Where the reports go (a fresh directory). */
   reportDir: string;
   depth: FuzzDepth;
-  timeoutMs: number;
 }
 
 export async function runSchemathesis(o: FuzzOptions): Promise<FuzzRun> {
@@ -128,7 +131,7 @@ export async function runSchemathesis(o: FuzzOptions): Promise<FuzzRun> {
   let output = '';
   child.stdout.on('data', (b: Buffer) => (output += b.toString()));
   child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
+  const timer = setTimeout(() => child.kill('SIGKILL'), FUZZER_TIMEOUT_MS[o.depth]);
   const exitCode = await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   clearTimeout(timer);
   const seconds = (Date.now() - started) / 1000;
