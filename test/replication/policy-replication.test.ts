@@ -211,11 +211,22 @@ describe('policy create and scheduled replication (2+2 FSVMs)', () => {
 
   it('a source FSVM goes down: its sub-job waits, and follows the portion to the FSVM that takes it over', async () => {
     const { a1, a2 } = lab.agents;
+    // The schedule fires on its own every 225 s: a run already under way when a2 stops may have taken carol from a2
+    // before it stopped. Start from a quiet share and follow only a run that began with a2 down.
+    await waitUntil(
+      'no run of home under way',
+      async () => !(await lab.database.db.job.findFirst({ where: { share: 'home', state: 'running' } })),
+      120_000,
+    );
     const before = (await succeededJobs('home')).length;
+    const stoppedAt = new Date();
     await a2.stop();
     await lab.temporal.schedule.getHandle(scheduleId('repl-gold', 'home')).trigger();
     const job = await waitUntil('the run to start', async () =>
-      lab.database.db.job.findFirst({ where: { share: 'home', state: 'running' }, include: { subJobs: true } }),
+      lab.database.db.job.findFirst({
+        where: { share: 'home', state: 'running', startedAt: { gte: stoppedAt } },
+        include: { subJobs: true },
+      }),
     );
     // alice and bob (on a1) go through; carol's sub-job keeps retrying while a2 is down.
     await waitUntil('the portions of a1', async () => {
