@@ -41,9 +41,15 @@ describe('replication topologies', () => {
     await lab.temporal.workflow.getHandle(res.body.workflowId).result();
   }
 
-  async function replicated(share: string, count = 1) {
-    await waitUntil(`${count} run(s) of '${share}'`, async () =>
-      (await lab.database.db.job.count({ where: { share, state: 'succeeded' } })) >= count ? true : undefined,
+  /**
+   * Waits for a run of `policyName`'s `share` that started at `since` or later to succeed. Counted per policy and from
+   * the moment the test acted: the schedules also fire on their own (every 225 s), and two policies share 'eng'.
+   */
+  async function replicated(policyName: string, share: string, since: Date) {
+    await waitUntil(`a run of '${share}' by ${policyName}`, async () =>
+      lab.database.db.job.findFirst({
+        where: { share, state: 'succeeded', policy: { name: policyName }, startedAt: { gte: since } },
+      }),
     );
   }
 
@@ -55,11 +61,19 @@ describe('replication topologies', () => {
 
   it('one-to-many, many-to-one and bidirectional policies each land their shares', async () => {
     const { a1, a2, b1, b2, c1 } = lab.agents;
+    const since = new Date();
     await policy('a-to-b', 'fs-a', 'fs-b', [{ source: 'eng' }]);
     await policy('a-to-c', 'fs-a', 'fs-c', [{ source: 'ops' }]); // one-to-many: fs-a -> fs-b and fs-a -> fs-c
     await policy('c-to-b', 'fs-c', 'fs-b', [{ source: 'lab' }]); // many-to-one: fs-a and fs-c -> fs-b
     await policy('b-to-a', 'fs-b', 'fs-a', [{ source: 'finance' }]); // bidirectional with a-to-b
-    for (const share of ['eng', 'ops', 'lab', 'finance']) await replicated(share);
+    for (const [name, share] of [
+      ['a-to-b', 'eng'],
+      ['a-to-c', 'ops'],
+      ['c-to-b', 'lab'],
+      ['b-to-a', 'finance'],
+    ] as const) {
+      await replicated(name, share, since);
+    }
     expect(contentDigest(on([b1, b2], 'eng'))).toEqual(contentDigest(lab.livePath(a1, 'eng')));
     expect(contentDigest(on([c1!], 'ops'))).toEqual(contentDigest(lab.livePath(a2, 'ops')));
     expect(contentDigest(on([b1, b2], 'lab'))).toEqual(contentDigest(lab.livePath(c1!, 'lab')));
@@ -68,17 +82,20 @@ describe('replication topologies', () => {
 
   it('cascades fs-a -> fs-b -> fs-c, and refuses a loop back to the source', async () => {
     const { a1, b1, b2, c1 } = lab.agents;
-    await policy('b-to-c', 'fs-b', 'fs-c', [{ source: 'eng', target: 'eng-2' }]);
-    await replicated('eng', 2); // the second run of 'eng' is b-to-c's (its share is fs-b's replica)
+    const created = new Date();
+    await policy('b-to-c', 'fs-b', 'fs-c', [{ source: 'eng', target: 'eng-2' }]); // its 'eng' is fs-b's replica
+    await replicated('b-to-c', 'eng', created);
     expect(contentDigest(on([c1!], 'eng-2'))).toEqual(contentDigest(lab.livePath(a1, 'eng')));
 
     // A change at the origin travels both hops.
     writeFiles(lab.livePath(a1, 'eng'), { 'design.md': 'v2\n' });
+    const firstHop = new Date();
     await lab.temporal.schedule.getHandle(scheduleId('a-to-b', 'eng')).trigger();
-    await replicated('eng', 3);
+    await replicated('a-to-b', 'eng', firstHop);
     expect(contentDigest(on([b1, b2], 'eng'))).toEqual(contentDigest(lab.livePath(a1, 'eng')));
+    const secondHop = new Date();
     await lab.temporal.schedule.getHandle(scheduleId('b-to-c', 'eng')).trigger();
-    await replicated('eng', 4);
+    await replicated('b-to-c', 'eng', secondHop);
     expect(fs.readFileSync(`${on([c1!], 'eng-2')}/design.md`, 'utf8')).toBe('v2\n');
 
     const loop = await request(lab.app)
