@@ -10,7 +10,6 @@ export async function protect(
   shares: ({ source: string; target?: string } | string)[],
   rpoMinutes = 30,
 ): Promise<void> {
-  const before = await lab.database.db.job.count({ where: { state: 'succeeded' } });
   const res = await request(lab.app)
     .post('/api/v1/policies')
     .set(lab.admin)
@@ -23,9 +22,17 @@ export async function protect(
     });
   if (res.status !== 202) throw new Error(`policy ${name}: ${res.status} ${JSON.stringify(res.body)}`);
   await lab.temporal.workflow.getHandle(res.body.workflowId as string).result();
+  // Counted per share of this policy: other policies' schedules may finish runs meanwhile.
   await waitUntil(
     `the base copies of policy ${name}`,
-    async () => (await lab.database.db.job.count({ where: { state: 'succeeded' } })) >= before + shares.length,
+    async () => {
+      const done = await lab.database.db.job.findMany({
+        where: { state: 'succeeded', policy: { name } },
+        distinct: ['share'],
+        select: { share: true },
+      });
+      return done.length >= shares.length;
+    },
     120_000,
   );
 }
