@@ -107,6 +107,7 @@ export class Gateway {
         defaultBandwidthLimit: config.bandwidthLimit,
         maxStreams: config.maxStreams,
         stallTimeoutMs: config.stallTimeoutMs,
+        peerOutageLimitMs: config.peerOutageLimitMs,
       },
       this.driver,
       this.store,

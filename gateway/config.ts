@@ -81,6 +81,11 @@ const envSchema = z.object({
    */
   GATEWAY_STALL_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(60),
   /**
+   * Seconds a peer may stay unreachable (refused connections, a cut link) before the transfers to it fail; until then
+   * they wait and resume from the receiver's offset. Bounded also by the snapshot's life (an expired one is pruned).
+   */
+  GATEWAY_PEER_OUTAGE_LIMIT: z.coerce.number().int().min(1).max(604_800).default(86_400),
+  /**
    * btrfs/zfs receives: also spool the stream, so that a restarted agent resumes from it instead of 0 (costs a second
    * write of every byte and the stream's size in free space while it runs). `auto`: only where the receiving tool
    * cannot outlive the agent to be taken over by the restarted one (zfs; btrfs can).
@@ -108,6 +113,8 @@ export interface GatewayConfig {
   maxStreams: number;
   /** A transfer with no progress this long drops its connection and resumes on a new one (GATEWAY_STALL_TIMEOUT). */
   stallTimeoutMs: number;
+  /** A peer unreachable this long fails the transfers to it; until then they wait (GATEWAY_PEER_OUTAGE_LIMIT). */
+  peerOutageLimitMs: number;
   /** btrfs/zfs receives spool their stream (resume after a restart of the receiving agent; see the variable). */
   receiveSpool: ReceiveSpoolSetting;
   zfsDataset?: string;
@@ -293,6 +300,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     bandwidthLimit: e.GATEWAY_BANDWIDTH_LIMIT,
     maxStreams: e.GATEWAY_MAX_STREAMS,
     stallTimeoutMs: e.GATEWAY_STALL_TIMEOUT * 1000,
+    peerOutageLimitMs: e.GATEWAY_PEER_OUTAGE_LIMIT * 1000,
     receiveSpool: e.GATEWAY_RECEIVE_SPOOL,
     zfsDataset: e.GATEWAY_ZFS_DATASET,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') },

@@ -43,7 +43,40 @@ interface Running {
 /** An attempt that made no progress for the stall timeout: its connection is dropped, the next one resumes. */
 class StalledError extends Error {}
 
+/** Attempts in a row that reached the peer and still moved nothing: then the transfer fails. */
 const MAX_IDLE_ATTEMPTS = 20;
+
+/** Codes of a connection that could not be made or was lost: the network, not the peer's answer. */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EPIPE',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Whether an attempt failed because the peer could not be reached (or the link stalled), rather than on an answer
+ * of the peer or on this agent's side. Asked only of attempts the peer never answered: a peer that answers and then
+ * drops every stream is failing, not away. Such an outage is waited out (up to the outage limit): what the receiver
+ * holds stays valid, and the next attempt resumes from its offset.
+ */
+function isNetworkFailure(err: unknown): boolean {
+  if (err instanceof StalledError) return true;
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++, e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true;
+  }
+  return false;
+}
 
 /** Records that the stream went out up to `pos` (progress and the rate's samples). */
 function advance(r: TransferRecord, run: Running, pos: number): void {
@@ -87,6 +120,8 @@ export class Sender {
       defaultBandwidthLimit: number;
       maxStreams: number;
       stallTimeoutMs: number;
+      /** How long a peer may stay unreachable before its transfers fail (GATEWAY_PEER_OUTAGE_LIMIT). */
+      peerOutageLimitMs: number;
     },
     private readonly driver: SnapshotDriver,
     private readonly store: SnapshotStore,
@@ -304,10 +339,15 @@ export class Sender {
     }
     const p: PortionRef = { share: r.share, portion: r.portion };
     let idle = 0;
+    /** Since when every attempt has failed to reach the peer (null: the last one reached it, or moved bytes). */
+    let unreachableSince: number | null = null;
+    let outageAttempts = 0;
     let attempt = 0;
     while (!run.abort.signal.aborted) {
       attempt++;
       const before = r.bytesSent;
+      /** Whether the peer answered this attempt's prepare: then a later failure is not an outage. */
+      let reached = false;
       // The stall watchdog: a cut link loses packets without a word to either end, and TCP would wait out its own
       // retransmissions (many minutes) before giving up. An attempt whose prepare or stream goes nowhere for the
       // stall timeout is cut off; the next one asks the receiver for its offset and resumes from there.
@@ -341,6 +381,7 @@ export class Sender {
         const st = ReceiveStatus.parse(
           await peer.json('PUT', `/receives/${encodeURIComponent(r.transferId)}`, prep, signal),
         );
+        reached = true;
         if (st.state === 'received' || st.state === 'committed') {
           await this.finish(r, 'succeeded', null);
           return;
@@ -386,13 +427,39 @@ export class Sender {
           await this.finish(r, 'failed', err.message);
           return;
         }
-        idle = r.bytesSent > before ? 0 : idle + 1;
+        // A network outage (a peer down, a cut link) is waited out without counting attempts, up to the outage limit
+        // (and as long as the snapshot lives: an expired one is pruned, and the next attempt fails on it): a long WAN
+        // outage then resumes the stream where the receiver has it, instead of failing the transfer and sending
+        // the portion again from its first byte under a new transfer. Failures the peer answers count as before.
+        if (r.bytesSent > before) {
+          idle = 0;
+          unreachableSince = null;
+          outageAttempts = 0;
+        } else if (!reached && isNetworkFailure(err)) {
+          unreachableSince ??= Date.now();
+          outageAttempts++;
+        } else {
+          idle++;
+          unreachableSince = null;
+          outageAttempts = 0;
+        }
         if (idle >= MAX_IDLE_ATTEMPTS) {
           await this.finish(r, 'failed', `no progress after ${idle} attempts: ${errorMessage(err)}`);
           return;
         }
-        const wait =
-          err instanceof PeerHttpError && err.status === 409 ? 200 : Math.min(5000, 250 * 2 ** Math.min(idle, 5));
+        if (unreachableSince !== null && Date.now() - unreachableSince >= this.opts.peerOutageLimitMs) {
+          const seconds = Math.round((Date.now() - unreachableSince) / 1000);
+          await this.finish(
+            r,
+            'failed',
+            `peer ${r.target.nodeId} unreachable for ${seconds} s (${outageAttempts} attempts; GATEWAY_PEER_OUTAGE_LIMIT): ${errorMessage(err)}`,
+          );
+          return;
+        }
+        // Backoff, at most 5 s and never longer than the stall timeout: the link is tried again about as often as
+        // a stalled attempt would be given up on.
+        const backoff = Math.min(5000, this.opts.stallTimeoutMs, 250 * 2 ** Math.min(idle + outageAttempts, 5));
+        const wait = err instanceof PeerHttpError && err.status === 409 ? 200 : backoff;
         this.log.warn({ transferId: r.transferId, err: errorMessage(err), retryInMs: wait }, 'stream interrupted');
         await this.persist(r).catch(() => undefined);
         await sleep(wait);

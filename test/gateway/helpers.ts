@@ -35,6 +35,7 @@ export function testConfig(dataRoot: string, over: Partial<GatewayConfig> = {}):
     bandwidthLimit: 0,
     maxStreams: 4,
     stallTimeoutMs: 60_000,
+    peerOutageLimitMs: 86_400_000,
     receiveSpool: 'auto',
     log: { level: 'silent', format: 'json' },
     ...over,

@@ -44,22 +44,29 @@ describe('data plane between agent processes', () => {
 
   /**
    * Agents a and b, each the other's pinned peer. a also pins `node-b.flip`: b behind a proxy that flips one bit of
-   * the first data request (started here, on the port a has pinned for it).
+   * the first data request (started here, on the port a has pinned for it), and `node-gone`, where nothing listens.
    */
   async function pair(
     dstRoot?: string,
+    aEnv: Record<string, string> = {},
   ): Promise<{ a: Agent; b: Agent; dir: string; proxy: Awaited<ReturnType<typeof flippingProxy>> }> {
     const dir = tmpDir('repl');
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const [portA, portB, portProxy] = [await freePort(), await freePort(), await freePort()];
+    const [portA, portB, portProxy, portGone] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const proxy = await flippingProxy(portB, undefined, portProxy);
     cleanups.push(() => proxy.close());
     const a = await startAgent({
       nodeId: 'node-a',
       port: portA,
       dataRoot: path.join(dir, 'a'),
-      peers: { 'node-b': PAIR, 'node-b.flip': PAIR },
-      peerUrls: { 'node-b': agentUrl(portB), 'node-b.flip': proxy.url },
+      peers: { 'node-b': PAIR, 'node-b.flip': PAIR, 'node-gone': PAIR },
+      peerUrls: { 'node-b': agentUrl(portB), 'node-b.flip': proxy.url, 'node-gone': agentUrl(portGone) },
+      env: aEnv,
     });
     cleanups.push(() => a.kill9());
     const b = await startAgent({
@@ -167,6 +174,52 @@ describe('data plane between agent processes', () => {
     expect(t.resumedFrom).toBeGreaterThan(3 * MiB);
     await b.client.commitReceive('t-kill');
     expect(snapshotDigest(b.dataRoot, 'eng', '', 's1')).toEqual(snapshotDigest(a.dataRoot, 'eng', '', 's1'));
+  });
+
+  it('waits out a receiver away for longer than 20 attempts, then resumes where it was, under the same transfer', async () => {
+    // A stall timeout of 1 s keeps the retries a second apart (the backoff never exceeds it): 20 pass in about 20 s.
+    const { a, b } = await pair(undefined, { GATEWAY_STALL_TIMEOUT: '1' });
+    writeFiles(path.join(a.dataRoot, 'shares/eng'), { 'large.bin': randomBytesDeterministic(10 * MiB, 8) });
+    await a.client.createSnapshot('eng', { snapshotId: 's1' });
+    await a.client.startTransfer(transfer('t-away', b, 's1', undefined, { bandwidthLimit: 3 * MiB }));
+    await waitFor(
+      async () => ((await b.client.getReceive('t-away')).receivedBytes > 3 * MiB ? true : undefined),
+      'progress',
+    );
+    await b.stop();
+    const retries = () =>
+      a
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"t-away"') && l.includes('stream interrupted')).length;
+    await waitFor(async () => (retries() >= 22 ? true : undefined), '22 attempts while b is away', 60_000);
+    // Still waiting for b: a refused connection is an outage to wait out, not a failure of the receiver.
+    expect(await a.client.getTransfer('t-away')).toMatchObject({ state: 'running', error: null });
+    await b.restart();
+    const t = await finished(a, 't-away');
+    expect(t).toMatchObject({ state: 'succeeded', error: null });
+    expect(t.resumedFrom).toBeGreaterThan(3 * MiB); // from the receiver's offset, not from byte 0
+    await b.client.commitReceive('t-away');
+    expect(snapshotDigest(b.dataRoot, 'eng', '', 's1')).toEqual(snapshotDigest(a.dataRoot, 'eng', '', 's1'));
+  }, 120_000);
+
+  it('fails a transfer whose peer stays unreachable past GATEWAY_PEER_OUTAGE_LIMIT, saying so', async () => {
+    const { a } = await pair(undefined, { GATEWAY_STALL_TIMEOUT: '1', GATEWAY_PEER_OUTAGE_LIMIT: '3' });
+    writeFiles(path.join(a.dataRoot, 'shares/eng'), { 'a.txt': 'a\n' });
+    await a.client.createSnapshot('eng', { snapshotId: 's1' });
+    const started = Date.now();
+    await a.client.startTransfer({
+      transferId: 't-gone',
+      share: 'eng',
+      snapshotId: 's1',
+      target: { nodeId: 'node-gone', share: 'eng' },
+    });
+    const t = await finished(a, 't-gone');
+    const seconds = (Date.now() - started) / 1000;
+    expect(t.state).toBe('failed');
+    expect(t.error).toMatch(/^peer node-gone unreachable for \d+ s \(\d+ attempts; GATEWAY_PEER_OUTAGE_LIMIT\): /);
+    expect(seconds).toBeGreaterThanOrEqual(3);
+    expect(seconds).toBeLessThan(15);
   });
 
   it('runs streams in parallel, reports progress, and cancels one cleanly', async () => {

@@ -35,6 +35,7 @@ export async function startRealGateway(
       bandwidthLimit: 0,
       maxStreams: 2,
       stallTimeoutMs: 60_000,
+      peerOutageLimitMs: 86_400_000,
       receiveSpool: 'auto',
       log: { level: 'silent', format: 'json' },
     },
