@@ -342,6 +342,8 @@ export class Sender {
     /** Since when every attempt has failed to reach the peer (null: the last one reached it, or moved bytes). */
     let unreachableSince: number | null = null;
     let outageAttempts = 0;
+    /** When an outage was last logged at warn level: a long one says so once a minute, not at every attempt. */
+    let outageLoggedAt = 0;
     let attempt = 0;
     while (!run.abort.signal.aborted) {
       attempt++;
@@ -460,7 +462,19 @@ export class Sender {
         // a stalled attempt would be given up on.
         const backoff = Math.min(5000, this.opts.stallTimeoutMs, 250 * 2 ** Math.min(idle + outageAttempts, 5));
         const wait = err instanceof PeerHttpError && err.status === 409 ? 200 : backoff;
-        this.log.warn({ transferId: r.transferId, err: errorMessage(err), retryInMs: wait }, 'stream interrupted');
+        const quiet = outageAttempts > 3 && Date.now() - outageLoggedAt < 60_000;
+        if (!quiet && outageAttempts > 0) outageLoggedAt = Date.now();
+        this.log[quiet ? 'debug' : 'warn'](
+          {
+            transferId: r.transferId,
+            err: errorMessage(err),
+            retryInMs: wait,
+            ...(unreachableSince === null
+              ? {}
+              : { unreachableForS: Math.round((Date.now() - unreachableSince) / 1000), attempts: outageAttempts }),
+          },
+          'stream interrupted',
+        );
         await this.persist(r).catch(() => undefined);
         await sleep(wait);
       } finally {

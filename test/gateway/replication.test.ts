@@ -178,7 +178,8 @@ describe('data plane between agent processes', () => {
 
   it('waits out a receiver away for longer than 20 attempts, then resumes where it was, under the same transfer', async () => {
     // A stall timeout of 1 s keeps the retries a second apart (the backoff never exceeds it): 20 pass in about 20 s.
-    const { a, b } = await pair(undefined, { GATEWAY_STALL_TIMEOUT: '1' });
+    // At debug level every attempt is logged (at info, a long outage is logged once a minute).
+    const { a, b } = await pair(undefined, { GATEWAY_STALL_TIMEOUT: '1', LOG_LEVEL: 'debug' });
     writeFiles(path.join(a.dataRoot, 'shares/eng'), { 'large.bin': randomBytesDeterministic(10 * MiB, 8) });
     await a.client.createSnapshot('eng', { snapshotId: 's1' });
     await a.client.startTransfer(transfer('t-away', b, 's1', undefined, { bandwidthLimit: 3 * MiB }));
@@ -187,12 +188,15 @@ describe('data plane between agent processes', () => {
       'progress',
     );
     await b.stop();
-    const retries = () =>
+    const retries = (level?: number) =>
       a
         .output()
         .split('\n')
-        .filter((l) => l.includes('"t-away"') && l.includes('stream interrupted')).length;
+        .filter((l) => l.includes('"t-away"') && l.includes('stream interrupted'))
+        .filter((l) => level === undefined || l.includes(`"level":${level},`)).length;
     await waitFor(async () => (retries() >= 22 ? true : undefined), '22 attempts while b is away', 60_000);
+    // An operator's log (warn) says so at the start of the outage, then once a minute, not at every attempt.
+    expect(retries(40)).toBeLessThanOrEqual(4);
     // Still waiting for b: a refused connection is an outage to wait out, not a failure of the receiver.
     expect(await a.client.getTransfer('t-away')).toMatchObject({ state: 'running', error: null });
     await b.restart();
