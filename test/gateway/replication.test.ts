@@ -82,6 +82,17 @@ describe('data plane between agent processes', () => {
     return { a, b, dir, proxy };
   }
 
+  /**
+   * Writes `files` into a's share eng, snapshots them as s1 and sends s1 to b paced at 3 MiB/s as transfer `id`;
+   * returns once b has received more than 3 MiB of it, seconds before the end.
+   */
+  async function pacedPastThreeMiB(a: Agent, b: Agent, id: string, files: Record<string, Buffer>): Promise<void> {
+    writeFiles(path.join(a.dataRoot, 'shares/eng'), files);
+    await a.client.createSnapshot('eng', { snapshotId: 's1' });
+    await a.client.startTransfer(transfer(id, b, 's1', undefined, { bandwidthLimit: 3 * MiB }));
+    await waitFor(async () => ((await b.client.getReceive(id)).receivedBytes > 3 * MiB ? true : undefined), 'progress');
+  }
+
   it('replicates a base then an incremental; the destination serves exactly the snapshot', async () => {
     const { a, b } = await pair();
     const live = path.join(a.dataRoot, 'shares/eng');
@@ -144,16 +155,10 @@ describe('data plane between agent processes', () => {
 
   it('resumes after kill -9 of the sender and of the receiver, from the acknowledged offset', async () => {
     const { a, b } = await pair();
-    writeFiles(path.join(a.dataRoot, 'shares/eng'), {
+    await pacedPastThreeMiB(a, b, 't-kill', {
       'one.bin': randomBytesDeterministic(6 * MiB, 5),
       'two.bin': randomBytesDeterministic(6 * MiB, 6),
     });
-    await a.client.createSnapshot('eng', { snapshotId: 's1' });
-    await a.client.startTransfer(transfer('t-kill', b, 's1', undefined, { bandwidthLimit: 3 * MiB }));
-    await waitFor(
-      async () => ((await b.client.getReceive('t-kill')).receivedBytes > 3 * MiB ? true : undefined),
-      'progress',
-    );
     await a.kill9();
     const acked = (await b.client.getReceive('t-kill')).receivedBytes;
     expect(acked).toBeGreaterThan(3 * MiB);
@@ -180,13 +185,7 @@ describe('data plane between agent processes', () => {
     // A stall timeout of 1 s keeps the retries a second apart (the backoff never exceeds it): 20 pass in about 20 s.
     // At debug level every attempt is logged (at info, a long outage is logged once a minute).
     const { a, b } = await pair(undefined, { GATEWAY_STALL_TIMEOUT: '1', LOG_LEVEL: 'debug' });
-    writeFiles(path.join(a.dataRoot, 'shares/eng'), { 'large.bin': randomBytesDeterministic(10 * MiB, 8) });
-    await a.client.createSnapshot('eng', { snapshotId: 's1' });
-    await a.client.startTransfer(transfer('t-away', b, 's1', undefined, { bandwidthLimit: 3 * MiB }));
-    await waitFor(
-      async () => ((await b.client.getReceive('t-away')).receivedBytes > 3 * MiB ? true : undefined),
-      'progress',
-    );
+    await pacedPastThreeMiB(a, b, 't-away', { 'large.bin': randomBytesDeterministic(10 * MiB, 8) });
     await b.stop();
     const retries = (level?: number) =>
       a
