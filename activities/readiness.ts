@@ -64,32 +64,35 @@ export function createReadinessActivities(deps: { db: Db; gateways: GatewayDirec
         const c = copyOf(s, input.side);
         byServer.set(c.fileServer, [...(byServer.get(c.fileServer) ?? []), c.share]);
       }
-      const problems: string[] = [];
-      const notes: string[] = [];
-      for (const [fs, shares] of byServer) {
-        for (const f of await gateways.fsvms(fs)) {
-          let free: number;
-          let used = 0;
-          try {
-            const client = await gateways.client(fs, f.nodeId);
-            const h = await client.health({ timeoutMs: input.timeoutMs ?? 3000 });
-            free = h.capacity.freeBytes;
-            for (const s of await client.listShares({ timeoutMs: input.timeoutMs ?? 10_000 }))
-              if (shares.includes(s.name)) used += s.portions.reduce((n, p) => n + p.sizeBytes, 0);
-          } catch (err) {
-            problems.push(
-              `FSVM '${f.nodeId}' of '${fs}': capacity unknown (${err instanceof Error ? err.message : String(err)})`,
-            );
-            continue;
-          }
-          const need = Math.ceil(used * CAPACITY_HEADROOM);
-          if (free < need || free === 0)
-            problems.push(
-              `FSVM '${f.nodeId}' of '${fs}' has ${size(free)} free for ${size(used)} of replicas (needs ${size(need)})`,
-            );
-          else notes.push(`'${f.nodeId}' of '${fs}': ${size(free)} free, ${size(used)} of replicas`);
-        }
-      }
+      // Every FSVM at once (a slow one costs its own timeouts, not the sum of all), reported in a stable order.
+      const answers = await Promise.all(
+        [...byServer].map(async ([fs, shares]) =>
+          Promise.all(
+            (await gateways.fsvms(fs)).map(async (f) => {
+              try {
+                const client = await gateways.client(fs, f.nodeId);
+                const h = await client.health({ timeoutMs: input.timeoutMs ?? 3000 });
+                let used = 0;
+                for (const s of await client.listShares({ timeoutMs: input.timeoutMs ?? 10_000 }))
+                  if (shares.includes(s.name)) used += s.portions.reduce((n, p) => n + p.sizeBytes, 0);
+                const free = h.capacity.freeBytes;
+                const need = Math.ceil(used * CAPACITY_HEADROOM);
+                return free < need || free === 0
+                  ? {
+                      problem: `FSVM '${f.nodeId}' of '${fs}' has ${size(free)} free for ${size(used)} of replicas (needs ${size(need)})`,
+                    }
+                  : { note: `'${f.nodeId}' of '${fs}': ${size(free)} free, ${size(used)} of replicas` };
+              } catch (err) {
+                return {
+                  problem: `FSVM '${f.nodeId}' of '${fs}': capacity unknown (${err instanceof Error ? err.message : String(err)})`,
+                };
+              }
+            }),
+          ),
+        ),
+      );
+      const problems = answers.flat().flatMap((a) => (a.problem ? [a.problem] : []));
+      const notes = answers.flat().flatMap((a) => (a.note ? [a.note] : []));
       return {
         name: 'capacity',
         ok: problems.length === 0,

@@ -48,6 +48,17 @@ export const unreliable = proxyActivities<All>({
   retry: { ...retry, maximumAttempts: 2 },
 });
 
+/**
+ * The readiness checks. Each answers in words within its own short timeouts (a gateway or a directory controller that
+ * does not answer is a result, not an error), so an attempt that times out means the worker running it died; such an
+ * attempt is retried as often as a short step's: the checks run side by side, so one worker that dies can take the
+ * retry of a check that died with the worker before it.
+ */
+export const probes = proxyActivities<All>({
+  startToCloseTimeout: '30 seconds',
+  retry: { ...retry, maximumAttempts: 6 },
+});
+
 /** After the point of no return each attempt is short; retryForward repeats them, reporting why it waits. */
 export const forward = proxyActivities<All>({
   startToCloseTimeout: '2 minutes',

@@ -9,7 +9,7 @@ import {
   type ReadinessCheck,
   type ReadinessReport,
 } from '../domain/operations';
-import { acts, endFailed, OperationRun, reasonOf, tag, unreliable } from './operation-kit';
+import { acts, endFailed, OperationRun, probes, reasonOf, tag } from './operation-kit';
 
 export interface ReadinessInput {
   kind: OperationKindName;
@@ -42,7 +42,7 @@ export async function readinessChecks(input: ReadinessInput): Promise<ReadinessR
   const sourceMayBeDown = input.kind === 'unplanned_failover';
   const checks = await Promise.all([
     guard('gateways reachable', async () => ({
-      ...(await unreliable.checkGateways({
+      ...(await probes.checkGateways({
         fileServers: sourceMayBeDown ? destinations : [input.source, ...destinations],
         timeoutMs: 3000,
       })),
@@ -51,12 +51,12 @@ export async function readinessChecks(input: ReadinessInput): Promise<ReadinessR
     ...(sourceMayBeDown
       ? [
           guard('source gateways reachable', async () => ({
-            ...(await unreliable.checkGateways({ fileServers: [input.source], timeoutMs: 3000 })),
+            ...(await probes.checkGateways({ fileServers: [input.source], timeoutMs: 3000 })),
             name: 'source gateways reachable',
           })),
         ]
       : []),
-    guard('capacity', () => unreliable.checkCapacity({ shares: input.shares, side })),
+    guard('capacity', () => probes.checkCapacity({ shares: input.shares, side })),
     guard('recovery points', () =>
       acts.checkRecoveryPoints({
         shares: input.shares,
@@ -73,7 +73,7 @@ export async function readinessChecks(input: ReadinessInput): Promise<ReadinessR
     ),
     guard('directory', async () => {
       const fileServer = input.redirect?.name ?? input.source;
-      const d = await unreliable.checkDirectory({ fileServer });
+      const d = await probes.checkDirectory({ fileServer });
       // No directory settings is a fact to report, not a failure: the plan says clients are not redirected.
       return { name: 'directory', ok: d.ok || !d.configured, message: d.summary };
     }),

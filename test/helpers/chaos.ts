@@ -28,7 +28,9 @@
 // and recovery, and pays its set-up (before, check, after) once. Only first attempts are killed, so a kill never eats
 // the one retry an activity with two attempts has. Activities that run beside the killed one (parallel steps: the
 // readiness checks, one transfer per FSVM pair) die with it, in their middle or held at their start; their retry is
-// not killed again, and the report says which k died with which (`diedWith`) instead of counting them as missed.
+// not a target again, and the report says which k died with which (`diedWith`) instead of counting them as missed.
+// A later kill may still land while such a retry runs beside it, as two crashes in a row would in production: the
+// steps that run side by side have the attempts for that (workflows/operation-kit.ts, probes).
 //
 // What keeps a cycle short (none of it changes what the workflow sees):
 // - spare worker processes are kept ready, started up to the point where they would poll (the probe holds
