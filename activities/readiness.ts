@@ -91,8 +91,9 @@ export function createReadinessActivities(deps: { db: Db; gateways: GatewayDirec
           ),
         ),
       );
-      const problems = answers.flat().flatMap((a) => (a.problem ? [a.problem] : []));
-      const notes = answers.flat().flatMap((a) => (a.note ? [a.note] : []));
+      const all = answers.flat();
+      const problems = all.flatMap((a) => (a.problem ? [a.problem] : []));
+      const notes = all.flatMap((a) => (a.note ? [a.note] : []));
       return {
         name: 'capacity',
         ok: problems.length === 0,
