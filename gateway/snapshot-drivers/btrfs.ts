@@ -11,6 +11,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { Layout, PortionRef } from '../layout';
 import { exists, run, runWithInput, treeSize } from '../util';
 import type { ReadableTree, SendStream, SnapshotDriver } from './driver';
+import { swapIntoPlace } from './swap';
 
 /** Is `p` a btrfs subvolume (its root inode is always 256)? */
 async function isSubvolume(p: string): Promise<boolean> {
@@ -87,9 +88,7 @@ export class BtrfsDriver implements SnapshotDriver {
     const old = path.join(this.layout.tmp, `old-${tag}`);
     await run([this.btrfs, 'subvolume', 'snapshot', this.layout.snapshotData(p, id), fresh]);
     try {
-      if (await exists(live)) await fs.rename(live, old);
-      await fs.mkdir(path.dirname(live), { recursive: true });
-      await fs.rename(fresh, live);
+      swapIntoPlace(fresh, live, old);
     } finally {
       await this.deleteSubvolume(old);
       await this.deleteSubvolume(fresh);

@@ -1,10 +1,12 @@
 // Commits onto a read-only replica's live tree by applying only the differences between two snapshots, when the
 // tree is known to equal the first one. A full rebuild of the tree (a walk, a link or copy per file, a swap) costs
-// O(files) for every commit; this costs O(changes).
+// O(files) for every commit; this costs O(changes). Without that knowledge (the first commit after the share was
+// writable: after a failover or a failback), the differences are taken from a walk of the tree (`liveAsBase`), still
+// in place: the share's folder is never swapped away under its clients.
 //
 // What makes "known to equal" true: a marker (<portion's snapshots>/.live.json) naming the snapshot the live tree was
 // last brought to by a commit while the share was not writable for clients. It is removed before the tree is changed
-// in any other way: before an in-place commit starts (a crash half-way leaves no marker, and the next commit rebuilds
+// in any other way: before an in-place commit starts (a crash half-way leaves no marker, and the next commit walks
 // the tree), by any other rollback, and when the share's access mode becomes read-write.
 //
 // Each file is replaced atomically (written beside it under a temporary name, then renamed over it), so a client
@@ -19,7 +21,7 @@ import { writeFileAtomic } from '../util';
 import { parentOf, utimeOf, type Entry } from './manifest';
 import { checkHash } from './object-store';
 import { planStream, type StreamRecord } from './portable-stream';
-import { AGENT_NAME_PREFIX } from './tree-walk';
+import { AGENT_NAME_PREFIX, BREATHE_EVERY, breathe, modeOf, mtimeUsOf, walk } from './tree-walk';
 
 export interface LiveMarker {
   snapshot: string;
@@ -51,6 +53,31 @@ export async function removeMarker(file: string): Promise<void> {
   } finally {
     await dir.close();
   }
+}
+
+/**
+ * The live tree as the base of a commit when no marker says which snapshot it equals: a walk of it, in manifest order.
+ * With `quickCheck`, a file whose size, mode and mtime match the snapshot's file at its path counts as that file
+ * (rsync's quick check, as a rebuild's reuse of unchanged files does); any other file counts as of unknown content
+ * (replaced, or removed if the snapshot has none there). Sockets and fifos are not data: removed like files.
+ */
+export async function liveAsBase(live: string, snap: Entry[], quickCheck: boolean): Promise<Entry[]> {
+  const wanted = new Map(snap.map((e) => [e.p, e]));
+  const out: Entry[] = [];
+  let n = 0;
+  for (const { rel, abs, st } of walk(live, { tolerateVanished: true })) {
+    if (++n % BREATHE_EVERY === 0) await breathe();
+    const m = modeOf(st);
+    const mt = mtimeUsOf(st);
+    const size = Number(st.size);
+    const e = wanted.get(rel);
+    if (st.isDirectory()) out.push({ p: rel, t: 'd', m, mt, s: 0 });
+    else if (st.isSymbolicLink()) out.push({ p: rel, t: 'l', m, mt, s: 0, l: fsCb.readlinkSync(abs) });
+    else if (quickCheck && st.isFile() && e?.t === 'f' && e.s === size && e.m === m && Math.abs(e.mt - mt) <= 2) {
+      out.push(e);
+    } else out.push({ p: rel, t: 'f', m, mt, s: size }); // no hash: never taken for the snapshot's content
+  }
+  return out;
 }
 
 function setAttrs(p: string, m: number, mt: number): void {

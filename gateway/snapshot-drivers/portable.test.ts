@@ -209,6 +209,47 @@ describe('portable snapshot driver', () => {
     expect(fs.readdirSync(dst.layout.tmp).filter((n) => n.startsWith('commit-'))).toEqual([]);
   });
 
+  it('commits onto a replica whose tree clients changed (no marker: after a failback) in place, never swapping the share folder away', async () => {
+    const live = src.livePath(P);
+    writeFiles(live, { 'keep.txt': 'same', 'edit.txt': 'v1', 'docs/a.txt': 'alpha', 'gone.txt': 'bye' });
+    await snapshot(src, 's1');
+    const f1 = path.join(dir, 's1.stream');
+    await sendToFile(src, 's1', undefined, f1);
+    await receive(dst, 's1', undefined, f1);
+    await dst.rollback(P, 's1', { readOnlyReplica: { base: null }, reuseUnchanged: true });
+    const replica = dst.livePath(P);
+    expect(treeDigest(replica)).toEqual(treeDigest(live));
+
+    // the replica was writable for a while (a failover): clients changed it, and that removed the marker
+    await dst.liveBecomesWritable(P);
+    writeFiles(replica, { 'edit.txt': 'v1 changed at the other site', 'extra/new.txt': 'written there' });
+    fs.rmSync(path.join(replica, 'docs'), { recursive: true });
+    writeFiles(replica, { docs: 'a file where a folder was' });
+    fs.rmSync(path.join(replica, 'gone.txt'));
+    // the source moves on; the replica is read-only again and gets the next snapshot
+    writeFiles(live, { 'later.txt': 'later' });
+    await snapshot(src, 's2', 's1');
+    const f2 = path.join(dir, 's2.stream');
+    await sendToFile(src, 's2', 's1', f2);
+    await receive(dst, 's2', 's1', f2);
+    const rootIno = fs.statSync(replica).ino;
+    const keepIno = fs.statSync(path.join(replica, 'keep.txt')).ino;
+    await dst.rollback(P, 's2', { readOnlyReplica: { base: 's1' }, reuseUnchanged: true });
+    expect(treeDigest(replica)).toEqual(treeDigest(live));
+    // the share's folder is the same directory (clients never found it missing); an unchanged file was not copied
+    expect(fs.statSync(replica).ino).toBe(rootIno);
+    expect(fs.statSync(path.join(replica, 'keep.txt')).ino).toBe(keepIno);
+    // and the marker is back: the next commit applies only the differences
+    writeFiles(live, { 'later.txt': 'later, edited' });
+    await snapshot(src, 's3', 's2');
+    const f3 = path.join(dir, 's3.stream');
+    await sendToFile(src, 's3', 's2', f3);
+    await receive(dst, 's3', 's2', f3);
+    await dst.rollback(P, 's3', { readOnlyReplica: { base: 's2' }, reuseUnchanged: true });
+    expect(treeDigest(replica)).toEqual(treeDigest(live));
+    expect(fs.statSync(replica).ino).toBe(rootIno);
+  });
+
   it('on a filesystem that clones (btrfs here, XFS alike), a snapshot shares the live data instead of copying it', async () => {
     const fsys = mountBtrfs(300);
     try {

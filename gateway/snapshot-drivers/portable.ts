@@ -20,7 +20,8 @@ import {
 import { parentOf, readManifest, utimeOf, writeManifest, type Entry } from './manifest';
 import { ObjectStore, checkHash, hashesInManifest } from './object-store';
 import { PortableApplier } from './portable-apply';
-import { applyDifferences, readMarker, removeMarker, writeMarker } from './portable-live';
+import { applyDifferences, liveAsBase, readMarker, removeMarker, writeMarker } from './portable-live';
+import { swapIntoPlace } from './swap';
 import { generateStream, planStream, recordsDigest, streamLength } from './portable-stream';
 import { BREATHE_EVERY, breathe, modeOf, mtimeUsOf, walk } from './tree-walk';
 
@@ -266,21 +267,30 @@ export class PortableDriver implements SnapshotDriver {
     await this.objects.migrate(p, id);
     const marker = this.liveMarker(p);
     const liveAt = await readMarker(marker);
-    // from here on the live tree is no longer known to equal a snapshot (a crash half-way: the next commit rebuilds)
+    // from here on the live tree is no longer known to equal a snapshot (a crash half-way: the next commit walks it)
     await removeMarker(marker);
-    const base = opts.readOnlyReplica?.base;
-    if (base && liveAt?.snapshot === base && (await exists(this.livePath(p)))) {
+    const live = this.livePath(p);
+    if (opts.readOnlyReplica && (await exists(live))) {
+      // A replica's commit changes its tree in place, file by file: the share's folder itself is never replaced, so
+      // a client connecting meanwhile always finds it (a swap of the whole tree leaves a moment without it). Only the
+      // differences from the snapshot the marker names, or, without one, from what a walk of the tree finds.
+      const snap = await this.manifest(p, id);
+      const base = opts.readOnlyReplica.base;
+      const from =
+        base && liveAt?.snapshot === base
+          ? await this.manifest(p, base)
+          : await liveAsBase(live, snap, opts.reuseUnchanged ?? false);
       await applyDifferences(
-        this.livePath(p),
-        await this.manifest(p, base),
-        await this.manifest(p, id),
+        live,
+        from,
+        snap,
         (h) => this.objects.path(p, h),
         path.join(this.layout.tmp, `commit-${randomBytes(6).toString('hex')}`),
       );
     } else await this.rebuildLive(p, id, opts.reuseUnchanged ?? false);
     if (opts.readOnlyReplica) {
       // the tree's changes reach the disk before the marker says they are there
-      await run(['sync', '-f', this.livePath(p)]);
+      await run(['sync', '-f', live]);
       await writeMarker(marker, id);
     }
   }
@@ -329,11 +339,7 @@ export class PortableDriver implements SnapshotDriver {
       for (const e of [...entries].reverse()) {
         if (e.t === 'd') setAttrsSync(e.p ? path.join(fresh, ...e.p.split('/')) : fresh, e.m, e.mt);
       }
-      const live = this.livePath(p);
-      const old = path.join(work, 'old');
-      if (await exists(live)) await fs.rename(live, old);
-      await fs.mkdir(path.dirname(live), { recursive: true });
-      await fs.rename(fresh, live);
+      swapIntoPlace(fresh, this.livePath(p), path.join(work, 'old'));
       swapped = true;
     } finally {
       // After the swap the old tree is removed in the background: clients already see the new one, and the
