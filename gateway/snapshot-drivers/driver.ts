@@ -52,7 +52,8 @@ export interface RollbackOptions {
   /**
    * The commit of a received snapshot onto a share clients cannot write. `base`: the receive's base, which the live
    * data equals if it was last brought there by such a commit and has not been writable since; a driver that knows
-   * this may apply only the differences in place (files replaced one by one, each atomically).
+   * this may apply only the differences in place (files replaced one by one, each atomically). The portable driver
+   * commits in place even without that knowledge (differences from a walk), so the share's folder stays put.
    */
   readOnlyReplica?: { base: string | null };
 }
@@ -90,8 +91,8 @@ export interface SnapshotDriver {
   /** Removes the snapshot's data (complete or partial) and its directory. Idempotent. */
   deleteSnapshot(p: PortionRef, id: string): Promise<void>;
   /**
-   * Makes the live data equal to the snapshot, keeping the snapshot: atomically for clients (a swap), except for a
-   * driver's in-place commit onto a read-only replica (see RollbackOptions).
+   * Makes the live data equal to the snapshot, keeping the snapshot: as a whole for clients (a swap of trees, or the
+   * filesystem's own rollback), except for a driver's in-place commit onto a read-only replica (see RollbackOptions).
    */
   rollback(p: PortionRef, id: string, opts?: RollbackOptions): Promise<void>;
   /** The portion's share becomes writable for clients (before Samba is told): its live data may change from now on. */
