@@ -67,6 +67,14 @@ export function utimeOf(us: number): number {
   return (us + 0.5) / 1e6;
 }
 
+/**
+ * rsync's quick check: a live file of this size, mode and mtime (µs) counts as the manifest's file without being read.
+ * The mtime may differ by 2 µs: a time set through a double can land a microsecond off (see utimeOf).
+ */
+export function passesQuickCheck(e: Entry, live: { s: number; m: number; mt: number }): boolean {
+  return e.t === 'f' && e.s === live.s && e.m === live.m && Math.abs(e.mt - live.mt) <= 2;
+}
+
 export function parentOf(p: string): string {
   const i = p.lastIndexOf('/');
   return i < 0 ? '' : p.slice(0, i);

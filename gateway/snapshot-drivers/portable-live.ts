@@ -18,7 +18,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { safeRelative } from '../layout';
 import { writeFileAtomic } from '../util';
-import { parentOf, utimeOf, type Entry } from './manifest';
+import { parentOf, passesQuickCheck, utimeOf, type Entry } from './manifest';
 import { checkHash } from './object-store';
 import { planStream, type StreamRecord } from './portable-stream';
 import { AGENT_NAME_PREFIX, BREATHE_EVERY, breathe, modeOf, mtimeUsOf, walk } from './tree-walk';
@@ -73,9 +73,8 @@ export async function liveAsBase(live: string, snap: Entry[], quickCheck: boolea
     const e = wanted.get(rel);
     if (st.isDirectory()) out.push({ p: rel, t: 'd', m, mt, s: 0 });
     else if (st.isSymbolicLink()) out.push({ p: rel, t: 'l', m, mt, s: 0, l: fsCb.readlinkSync(abs) });
-    else if (quickCheck && st.isFile() && e?.t === 'f' && e.s === size && e.m === m && Math.abs(e.mt - mt) <= 2) {
-      out.push(e);
-    } else out.push({ p: rel, t: 'f', m, mt, s: size }); // no hash: never taken for the snapshot's content
+    else if (quickCheck && st.isFile() && e && passesQuickCheck(e, { s: size, m, mt })) out.push(e);
+    else out.push({ p: rel, t: 'f', m, mt, s: size }); // no hash: never taken for the snapshot's content
   }
   return out;
 }

@@ -17,7 +17,7 @@ import {
   type SendStream,
   type SnapshotDriver,
 } from './driver';
-import { parentOf, readManifest, utimeOf, writeManifest, type Entry } from './manifest';
+import { parentOf, passesQuickCheck, readManifest, utimeOf, writeManifest, type Entry } from './manifest';
 import { ObjectStore, checkHash, hashesInManifest } from './object-store';
 import { PortableApplier } from './portable-apply';
 import { applyDifferences, liveAsBase, readMarker, removeMarker, writeMarker } from './portable-live';
@@ -325,7 +325,7 @@ export class PortableDriver implements SnapshotDriver {
           fsCb.lutimesSync(dst, utimeOf(e.mt), utimeOf(e.mt));
         } else {
           const r = reusable.get(e.p);
-          if (r && r.s === e.s && r.m === e.m && Math.abs(r.mt - e.mt) <= 2) {
+          if (r && passesQuickCheck(e, r)) {
             // the old live tree is discarded after the swap: sharing its inode is safe
             fsCb.linkSync(path.join(liveNow, ...e.p.split('/')), dst);
             continue;
